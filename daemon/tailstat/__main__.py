@@ -1,0 +1,3 @@
+from tailstat.cli import main
+
+raise SystemExit(main())

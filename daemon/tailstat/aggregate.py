@@ -1,0 +1,288 @@
+"""Aggregate stage: one store, one lock.
+
+`merge()` folds a batch's Partial in and advances that file's committed offset in the same critical section,
+so any snapshot or checkpoint counts exactly the bytes before its offsets. `snapshot()` and `export_state()`
+return copies; nothing outside this module touches the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from typing import Any
+
+from tailstat.partial import Partial
+from tailstat.sketches import Distinct, Quantiles, TopK
+
+STATE_SCHEMA = 1
+RATE_WINDOW = 900  # seconds of per-second ingestion buckets: the 1, 5 and 15 minute rates
+
+
+class _Rates:
+    """Lines, parse errors and bytes per wall-clock second over the last 15 minutes (a ring)."""
+
+    __slots__ = ("bytes", "errors", "lines", "stamp")
+
+    def __init__(self) -> None:
+        self.stamp = [0] * RATE_WINDOW
+        self.lines = [0] * RATE_WINDOW
+        self.errors = [0] * RATE_WINDOW
+        self.bytes = [0] * RATE_WINDOW
+
+    def add(self, now: float, lines: int, errors: int, nbytes: int) -> None:
+        sec = int(now)
+        i = sec % RATE_WINDOW
+        if self.stamp[i] != sec:
+            self.stamp[i] = sec
+            self.lines[i] = self.errors[i] = self.bytes[i] = 0
+        self.lines[i] += lines
+        self.errors[i] += errors
+        self.bytes[i] += nbytes
+
+    def window(self, now: float, seconds: int) -> dict[str, float]:
+        sec = int(now)
+        lines = errors = nbytes = 0
+        for i, stamp in enumerate(self.stamp):
+            if sec - seconds < stamp <= sec:
+                lines += self.lines[i]
+                errors += self.errors[i]
+                nbytes += self.bytes[i]
+        return {"lines": lines / seconds, "parse_errors": errors / seconds, "bytes": nbytes / seconds}
+
+
+class Store:
+    """All aggregated statistics plus per-file committed offsets, behind one threading.Lock."""
+
+    def __init__(self, topk_capacity: int = 10000, event_minutes: int = 180) -> None:
+        self._lock = threading.Lock()
+        self._capacity = topk_capacity
+        self._event_minutes = event_minutes
+        self._totals = {"lines": 0, "bytes": 0, "parsed": 0, "parse_errors": 0}
+        self._errors: Counter = Counter()
+        self._skipped: Counter = Counter()
+        self._dropped: dict[str, dict[str, int]] = {}
+        self._topk: dict[str, TopK] = {}
+        self._distinct: dict[str, Distinct] = {}
+        self._measures: dict[str, Quantiles] = {}
+        self._minutes: dict[int, Counter] = {}
+        self._files: dict[str, dict[str, Any]] = {}
+        self._samples: deque[str] = deque(maxlen=5)
+        self._rates = _Rates()
+        self._checkpoint: dict[str, Any] = {"ok": None, "error": None, "last_success": None, "failures": 0}
+        self._health: dict[str, float] = {}
+        self.started = time.time()
+
+    # ------------------------------------------------------------------------------------------ merging
+    def merge(self, partial: Partial, file_key: str | None = None, end_offset: int | None = None) -> None:
+        """Fold one batch's partial in and commit its file's offset, atomically."""
+        now = time.time()
+        with self._lock:
+            t = self._totals
+            t["lines"] += partial.lines
+            t["bytes"] += partial.bytes
+            t["parsed"] += partial.parsed
+            errors = partial.lines - partial.parsed
+            t["parse_errors"] += errors
+            self._errors.update(partial.errors)
+            self._skipped.update(partial.skipped)
+            self._samples.extend(partial.samples)
+            for name, counts in partial.dims.items():
+                topk = self._topk.get(name)
+                if topk is None:
+                    topk = self._topk[name] = TopK(self._capacity)
+                    self._distinct[name] = Distinct(self._capacity)
+                topk.update(counts)
+                self._distinct[name].update(counts.keys())
+            for name, values in partial.measures.items():
+                q = self._measures.get(name)
+                if q is None:
+                    q = self._measures[name] = Quantiles()
+                q.add_counts(values)
+            if partial.minutes:
+                self._merge_minutes(partial.minutes)
+            self._rates.add(now, partial.lines, errors, partial.bytes)
+            if file_key is not None:
+                rec = self._files.get(file_key)
+                if rec is not None:
+                    rec["lines"] += partial.lines
+                    rec["bytes"] += partial.bytes
+                    rec["parse_errors"] += errors
+                    if end_offset is not None:
+                        rec["offset"] = end_offset
+                        if rec.get("retire_at", -1) >= 0 and end_offset >= rec["retire_at"]:
+                            del self._files[file_key]
+
+    def _merge_minutes(self, minutes: Counter) -> None:
+        for (minute, klass), n in minutes.items():
+            bucket = self._minutes.get(minute)
+            if bucket is None:
+                bucket = self._minutes[minute] = Counter()
+            bucket["lines"] += n
+            if klass:
+                bucket[klass] += n
+        if len(self._minutes) > self._event_minutes + 60:
+            newest = max(self._minutes)
+            for minute in [m for m in self._minutes if m <= newest - self._event_minutes]:
+                del self._minutes[minute]
+
+    # -------------------------------------------------------------------------------------- file records
+    def upsert_file(self, key: str, **fields: Any) -> None:
+        """Create or update a file's record (path, identity, rotations, ...); counts and offset stay."""
+        with self._lock:
+            rec = self._files.get(key)
+            if rec is None:
+                rec = self._files[key] = {
+                    "key": key, "path": "", "format": "", "lines": 0, "bytes": 0, "parse_errors": 0,
+                    "offset": 0, "size": 0, "rotations": 0, "truncations": 0, "status": "live",
+                    "identity": {"dev": 0, "inode": 0, "fingerprint": "", "fingerprint_bytes": 0},
+                }
+            for name, value in fields.items():
+                if name == "identity":
+                    rec["identity"] = dict(value)
+                else:
+                    rec[name] = value
+
+    def bump_file(self, key: str, name: str, amount: int = 1) -> None:
+        with self._lock:
+            rec = self._files.get(key)
+            if rec is not None:
+                rec[name] = rec.get(name, 0) + amount
+
+    def drop_file_when_committed(self, key: str, end: int) -> None:
+        """Forget a retired file once everything queued for it (up to `end`) is merged; until then its
+        record stays in checkpoints so a crash re-reads the in-flight bytes."""
+        with self._lock:
+            rec = self._files.get(key)
+            if rec is None:
+                return
+            if rec["offset"] >= end:
+                del self._files[key]
+            else:
+                rec["retire_at"] = end
+
+    def drop_file(self, key: str) -> None:
+        with self._lock:
+            self._files.pop(key, None)
+
+    def file_offset(self, key: str) -> int | None:
+        with self._lock:
+            rec = self._files.get(key)
+            return None if rec is None else rec["offset"]
+
+    def add_dropped(self, reason: str, lines: int = 0, nbytes: int = 0) -> None:
+        """Count data that was lost (never parsed), by reason: nothing disappears without a counter."""
+        with self._lock:
+            d = self._dropped.setdefault(reason, {"lines": 0, "bytes": 0})
+            d["lines"] += lines
+            d["bytes"] += nbytes
+
+    def set_checkpoint_status(self, ok: bool, error: str | None = None) -> None:
+        with self._lock:
+            c = self._checkpoint
+            c["ok"] = ok
+            c["error"] = error
+            if ok:
+                c["last_success"] = time.time()
+            else:
+                c["failures"] += 1
+
+    def set_health(self, **values: float) -> None:
+        with self._lock:
+            self._health.update(values)
+
+    # ---------------------------------------------------------------------------------------- reading
+    def snapshot(self, top: int = 10, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """The stats document (schema 1): a fresh, JSON-ready copy."""
+        now = time.time()
+        with self._lock:
+            t = dict(self._totals)
+            dropped = {k: dict(v) for k, v in self._dropped.items()}
+            t["dropped_lines"] = sum(v["lines"] for v in dropped.values())
+            t["dropped_bytes"] = sum(v["bytes"] for v in dropped.values())
+            files = []
+            for rec in self._files.values():
+                out = dict(rec)
+                out["identity"] = dict(rec["identity"])
+                out["lag_bytes"] = max(0, rec["size"] - rec["offset"])
+                files.append(out)
+            names = [n for n in self._topk if fields is None or n in fields]
+            field_docs = {}
+            for name in names:
+                topk = self._topk[name]
+                distinct = self._distinct[name]
+                field_docs[name] = {
+                    "top": [[v, c] for v, c in topk.top(top)],
+                    "distinct": distinct.count(),
+                    "distinct_is_estimate": distinct.is_estimate,
+                    "total": topk.total,
+                    "top_error": topk.error,
+                    "top_is_exact": topk.exact,
+                }
+            measures = {n: q.summary() for n, q in self._measures.items() if fields is None or n in fields}
+            minutes = [
+                {"minute": m, **dict(self._minutes[m])}
+                for m in sorted(self._minutes)[-self._event_minutes:]
+            ]
+            rates = {label: self._rates.window(now, secs) for label, secs in (("1m", 60), ("5m", 300),
+                                                                               ("15m", 900))}
+            doc = {
+                "schema": 1,
+                "generated_at": now,
+                "uptime": now - self.started,
+                "totals": t,
+                "errors": dict(self._errors),
+                "skipped_measures": dict(self._skipped),
+                "dropped": dropped,
+                "error_samples": list(self._samples),
+                "files": sorted(files, key=lambda f: f["path"]),
+                "fields": field_docs,
+                "measures": measures,
+                "rates": rates,
+                "minutes": minutes,
+                "checkpoint": dict(self._checkpoint),
+                "health": dict(self._health),
+            }
+        return doc
+
+    def export_state(self) -> dict[str, Any]:
+        """Everything needed to resume: aggregates and file records, from one critical section."""
+        with self._lock:
+            return {
+                "schema": STATE_SCHEMA,
+                "saved_at": time.time(),
+                "totals": dict(self._totals),
+                "errors": dict(self._errors),
+                "skipped": dict(self._skipped),
+                "dropped": {k: dict(v) for k, v in self._dropped.items()},
+                "topk": {n: s.to_dict() for n, s in self._topk.items()},
+                "distinct": {n: s.to_dict() for n, s in self._distinct.items()},
+                "measures": {n: s.to_dict() for n, s in self._measures.items()},
+                "minutes": [[m, dict(c)] for m, c in self._minutes.items()],
+                "files": {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()},
+            }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore from export_state() output. Raises KeyError/ValueError/TypeError on a malformed state."""
+        if state.get("schema") != STATE_SCHEMA:
+            raise ValueError(f"unknown state schema {state.get('schema')!r}")
+        totals = {k: int(state["totals"][k]) for k in self._totals}
+        topk = {n: TopK.from_dict(d) for n, d in state["topk"].items()}
+        distinct = {n: Distinct.from_dict(d) for n, d in state["distinct"].items()}
+        measures = {n: Quantiles.from_dict(d) for n, d in state["measures"].items()}
+        minutes = {int(m): Counter(c) for m, c in state["minutes"]}
+        files = {str(k): dict(v) for k, v in state["files"].items()}
+        for rec in files.values():
+            int(rec["offset"]), rec["identity"]["inode"], rec["path"]
+        with self._lock:
+            self._totals = totals
+            self._errors = Counter(state["errors"])
+            self._skipped = Counter(state.get("skipped", {}))
+            self._dropped = {k: dict(v) for k, v in state["dropped"].items()}
+            self._topk, self._distinct, self._measures = topk, distinct, measures
+            self._minutes = minutes
+            self._files = files
+
+    def files(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()}

@@ -1,0 +1,277 @@
+"""Configuration: every TAILSTAT_* environment variable is read here, once, into a frozen dataclass.
+
+A bad value raises ConfigError with one line naming the variable, the value and what is accepted; the CLI
+prints it and exits with status 2 before anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tailstat.formats import FORMATS, ParserSpec, default_measures
+
+PREFIX = "TAILSTAT_"
+SOURCE_KEYS = ("PATHS", "FORMAT", "GROUP_BY", "MEASURES", "REGEX")
+_SOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+
+
+class ConfigError(Exception):
+    """A setting is invalid; str(self) is the one line shown to the user."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A set of globs whose files share one format."""
+
+    name: str
+    globs: tuple[str, ...]
+    spec: ParserSpec
+
+
+@dataclass(frozen=True)
+class Config:
+    sources: tuple[Source, ...] = ()
+    workers: int = 1
+    executor: str = "thread"
+    read_from: str = "end"
+    state_dir: Path = Path(".")
+    runtime_dir: Path = Path(".")
+    log_level: str = "info"
+    log_format: str = "console"
+    shutdown_timeout: float = 10.0
+    batch_bytes: int = 1 << 20
+    queue_batches: int = 8
+    max_line_bytes: int = 1 << 20
+    checkpoint_interval: float = 5.0
+    snapshot_interval: float = 1.0
+    rescan_interval: float = 10.0
+    watch: str = "inotify"
+    max_open_files: int = 256
+    rotated_grace: float = 30.0
+    state_on_corrupt: str = "fresh"
+    topk_capacity: int = 10000
+    event_minutes: int = 180
+    http_addr: str = "127.0.0.1:9514"
+    http_token: str = field(default="", repr=False)
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    @property
+    def snapshot_file(self) -> Path:
+        return self.runtime_dir / "stats.json"
+
+    def with_overrides(self, **changes: object) -> Config:
+        return replace(self, **changes)
+
+    def describe(self) -> list[tuple[str, str]]:
+        """The effective configuration as (variable, value) rows for `tailstat config`."""
+        rows: list[tuple[str, str]] = []
+        for src in self.sources:
+            p = PREFIX if src.name == "default" else f"{PREFIX}SOURCE_{src.name.upper()}_"
+            rows.append((p + "PATHS", ",".join(src.globs)))
+            rows.append((p + "FORMAT", src.spec.format))
+            rows.append((p + "GROUP_BY", ",".join(src.spec.dimensions)))
+            rows.append((p + "MEASURES", ",".join(src.spec.measures)))
+            if src.spec.regex:
+                rows.append((p + "REGEX", src.spec.regex))
+        simple = {
+            "WORKERS": self.workers, "EXECUTOR": self.executor, "READ_FROM": self.read_from,
+            "STATE_DIR": self.state_dir, "RUNTIME_DIR": self.runtime_dir, "LOG_LEVEL": self.log_level,
+            "LOG_FORMAT": self.log_format, "SHUTDOWN_TIMEOUT": self.shutdown_timeout,
+            "BATCH_BYTES": self.batch_bytes, "QUEUE_BATCHES": self.queue_batches,
+            "MAX_LINE_BYTES": self.max_line_bytes, "CHECKPOINT_INTERVAL": self.checkpoint_interval,
+            "SNAPSHOT_INTERVAL": self.snapshot_interval, "RESCAN_INTERVAL": self.rescan_interval,
+            "WATCH": self.watch, "MAX_OPEN_FILES": self.max_open_files, "ROTATED_GRACE": self.rotated_grace,
+            "STATE_ON_CORRUPT": self.state_on_corrupt, "TOPK_CAPACITY": self.topk_capacity,
+            "EVENT_MINUTES": self.event_minutes, "HTTP_ADDR": self.http_addr,
+            "HTTP_TOKEN": "(set)" if self.http_token else "(unset)",
+        }
+        rows.extend((PREFIX + k, str(v)) for k, v in simple.items())
+        return rows
+
+
+class _Reader:
+    """Reads variables from one environment mapping and remembers which TAILSTAT_* names it consumed."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.used: set[str] = set()
+
+    def raw(self, name: str) -> str | None:
+        self.used.add(name)
+        value = self.env.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def text(self, name: str, default: str) -> str:
+        value = self.raw(name)
+        return default if value is None else value
+
+    def choice(self, name: str, default: str, accepted: tuple[str, ...]) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() not in accepted:
+            raise ConfigError(f"{name}={value!r} is not valid; accepted: {', '.join(accepted)}")
+        return value.lower()
+
+    def integer(self, name: str, default: int, lo: int, hi: int) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value.replace("_", ""))
+        except ValueError:
+            raise ConfigError(f"{name}={value!r} is not an integer; accepted: {lo}..{hi}") from None
+        if not lo <= number <= hi:
+            raise ConfigError(f"{name}={value!r} is out of range; accepted: {lo}..{hi}")
+        return number
+
+    def size(self, name: str, default: int, lo: int, hi: int) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        m = re.fullmatch(r"(\d+)\s*([KMG]i?B?)?", value, re.IGNORECASE)
+        if not m:
+            raise ConfigError(f"{name}={value!r} is not a size; accepted: bytes or a number with KiB/MiB/GiB")
+        unit = (m.group(2) or "").upper()[:1]
+        number = int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[unit]
+        if not lo <= number <= hi:
+            raise ConfigError(f"{name}={value!r} is out of range; accepted: {lo}..{hi} bytes")
+        return number
+
+    def seconds(self, name: str, default: float, lo: float, hi: float) -> float:
+        value = self.raw(name)
+        if value is None:
+            return default
+        m = re.fullmatch(r"(\d+(?:\.\d*)?)\s*(ms|s|m)?", value)
+        if not m:
+            raise ConfigError(f"{name}={value!r} is not a duration; accepted: seconds, e.g. 5, 0.5, 500ms, 2m")
+        number = float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[m.group(2)]
+        if not lo <= number <= hi:
+            raise ConfigError(f"{name}={value!r} is out of range; accepted: {lo:g}..{hi:g} seconds")
+        return number
+
+    def names(self, name: str) -> tuple[str, ...]:
+        value = self.raw(name)
+        if value is None:
+            return ()
+        items = tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
+        for item in items:
+            if not re.fullmatch(r"[A-Za-z_@][\w.@-]*", item):
+                raise ConfigError(f"{name}={value!r} has an invalid field name {item!r}; "
+                                  "accepted: comma-separated names of letters, digits, _ . - @")
+        return items
+
+
+def _read_source(r: _Reader, name: str, prefix: str, require_paths: bool) -> Source | None:
+    from tailstat.formats import build_spec  # local: formats imports nothing from here
+
+    paths_var = prefix + "PATHS"
+    paths = r.raw(paths_var)
+    globs = tuple(p.strip() for p in (paths or "").split(",") if p.strip())
+    if require_paths and not globs:
+        raise ConfigError(f"{paths_var} is empty; accepted: comma-separated file globs, "
+                          "e.g. /var/log/nginx/*.log")
+    fmt = r.choice(prefix + "FORMAT", "auto", tuple(FORMATS))
+    spec = build_spec(fmt, r.names(prefix + "GROUP_BY"), r.names(prefix + "MEASURES"),
+                      r.raw(prefix + "REGEX"), regex_var=prefix + "REGEX", format_var=prefix + "FORMAT")
+    for g in globs:
+        if not os.path.isabs(os.path.expanduser(g)):
+            raise ConfigError(f"{paths_var} entry {g!r} is not an absolute path; accepted: absolute globs")
+    return Source(name=name, globs=tuple(os.path.expanduser(g) for g in globs), spec=spec)
+
+
+def _default_state_dir(env: Mapping[str, str]) -> Path:
+    if env.get("STATE_DIRECTORY"):
+        return Path(env["STATE_DIRECTORY"].split(":")[0])
+    base = env.get("XDG_STATE_HOME") or os.path.join(env.get("HOME") or "/tmp", ".local", "state")
+    return Path(base) / "tailstat"
+
+
+def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = True) -> Config:
+    """Build the Config from `env` (os.environ by default). Raises ConfigError on any bad setting."""
+    env = os.environ if env is None else env
+    r = _Reader(env)
+
+    sources: list[Source] = []
+    source_names = r.names(PREFIX + "SOURCES")
+    for name in source_names:
+        if not _SOURCE_NAME.fullmatch(name):
+            raise ConfigError(f"{PREFIX}SOURCES has an invalid source name {name!r}; accepted: letters and digits")
+        src = _read_source(r, name.lower(), f"{PREFIX}SOURCE_{name.upper()}_", require_paths=True)
+        if src:
+            sources.append(src)
+    has_default = r.raw(PREFIX + "PATHS") is not None
+    if has_default or not source_names:
+        default = _read_source(r, "default", PREFIX, require_paths=require_paths and not source_names)
+        if default and (default.globs or not source_names):
+            sources.insert(0, default)
+
+    cpus = os.cpu_count() or 1
+    workers = r.integer(PREFIX + "WORKERS", cpus, 1, 256)
+    state_dir = Path(os.path.expanduser(r.text(PREFIX + "STATE_DIR", str(_default_state_dir(env)))))
+    runtime_default = env.get("RUNTIME_DIRECTORY", "").split(":")[0] or str(state_dir)
+    runtime_dir = Path(os.path.expanduser(r.text(PREFIX + "RUNTIME_DIR", runtime_default)))
+    tty = os.isatty(2)
+    cfg = Config(
+        sources=tuple(sources),
+        workers=workers,
+        executor=r.choice(PREFIX + "EXECUTOR", "thread", ("thread", "process")),
+        read_from=r.choice(PREFIX + "READ_FROM", "end", ("end", "beginning")),
+        state_dir=state_dir,
+        runtime_dir=runtime_dir,
+        log_level=r.choice(PREFIX + "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+        log_format=r.choice(PREFIX + "LOG_FORMAT", "console" if tty else "json", ("json", "console")),
+        shutdown_timeout=r.seconds(PREFIX + "SHUTDOWN_TIMEOUT", 10.0, 0.1, 3600),
+        batch_bytes=r.size(PREFIX + "BATCH_BYTES", 1 << 20, 4096, 64 << 20),
+        queue_batches=r.integer(PREFIX + "QUEUE_BATCHES", 2 * workers + 2, 1, 4096),
+        max_line_bytes=r.size(PREFIX + "MAX_LINE_BYTES", 1 << 20, 256, 64 << 20),
+        checkpoint_interval=r.seconds(PREFIX + "CHECKPOINT_INTERVAL", 5.0, 0.05, 86400),
+        snapshot_interval=r.seconds(PREFIX + "SNAPSHOT_INTERVAL", 1.0, 0.05, 3600),
+        rescan_interval=r.seconds(PREFIX + "RESCAN_INTERVAL", 10.0, 0.05, 86400),
+        watch=r.choice(PREFIX + "WATCH", "inotify", ("inotify", "poll")),
+        max_open_files=r.integer(PREFIX + "MAX_OPEN_FILES", 256, 4, 1_000_000),
+        rotated_grace=r.seconds(PREFIX + "ROTATED_GRACE", 30.0, 0.0, 86400),
+        state_on_corrupt=r.choice(PREFIX + "STATE_ON_CORRUPT", "fresh", ("fresh", "fail")),
+        topk_capacity=r.integer(PREFIX + "TOPK_CAPACITY", 10000, 10, 10_000_000),
+        event_minutes=r.integer(PREFIX + "EVENT_MINUTES", 180, 1, 10080),
+        http_addr=r.text(PREFIX + "HTTP_ADDR", "127.0.0.1:9514"),
+        http_token=r.text(PREFIX + "HTTP_TOKEN", ""),
+    )
+
+    allowed = set(r.used)
+    for name in source_names:
+        allowed.update(f"{PREFIX}SOURCE_{name.upper()}_{k}" for k in SOURCE_KEYS)
+    unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in allowed)
+    if unknown:
+        raise ConfigError(f"{unknown[0]} is not a known setting; accepted: the TAILSTAT_* variables listed by "
+                          "`tailstat config --help` and the README")
+    _check_http(cfg)
+    return cfg
+
+
+def _check_http(cfg: Config) -> None:
+    addr = cfg.http_addr
+    if addr == "off" or addr.startswith("unix:"):
+        if addr.startswith("unix:") and len(addr) == 5:
+            raise ConfigError("TAILSTAT_HTTP_ADDR='unix:' has no path; accepted: host:port, unix:/path or off")
+        return
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535 or not host:
+        raise ConfigError(f"TAILSTAT_HTTP_ADDR={addr!r} is not valid; accepted: host:port, unix:/path or off")
+    host = host.strip("[]")
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if not loopback and not cfg.http_token:
+        raise ConfigError(f"TAILSTAT_HTTP_ADDR={addr!r} is not a loopback address and TAILSTAT_HTTP_TOKEN is "
+                          "unset; accepted: a loopback address, or set TAILSTAT_HTTP_TOKEN")
+
+
+__all__ = ["Config", "ConfigError", "Source", "default_measures", "load_config"]

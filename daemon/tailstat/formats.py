@@ -1,0 +1,383 @@
+"""Parse stage: pure functions from a batch of complete lines (bytes) to a Partial.
+
+No I/O, no shared mutable state, no locks: the same functions run in a thread pool or a process pool.
+Regex formats use one `findall` over the whole batch (C speed) and transpose the matches into columns;
+only batches that contain unparseable lines pay for a per-line pass, to sample them.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+import orjson
+
+from tailstat.partial import Partial, decode_keys
+
+# Field names of the access-log formats, in regex group order.
+_ACCESS_FIELDS = ("client", "ident", "user", "time", "method", "path", "protocol", "status", "bytes_sent")
+_Q = rb'"((?:[^"\\\n]|\\.)*)"'  # a quoted field, backslash escapes allowed, never across lines
+_COMMON_HEAD = (
+    rb"^(\S+) (\S+) (\S+) \[(([^:\]\n]+:\d\d:\d\d):\d\d ?([^\]\n]*))\] "
+    rb'"(?:(\S+) (\S+?)(?: (\S+))?|[^"\n]*)" ((\d)\d\d) (\d+|-)'
+)
+# group numbers (1-based) inside the compiled patterns below
+_G = {"client": 1, "ident": 2, "user": 3, "time": 4, "_minute": 5, "_tz": 6, "method": 7, "path": 8,
+      "protocol": 9, "status": 10, "_class": 11, "bytes_sent": 12, "referer": 13, "user_agent": 14,
+      "request_time": 15, "upstream_time": 16}
+ACCESS_PATTERNS = {
+    "common": re.compile(_COMMON_HEAD + rb"\r?$", re.MULTILINE),
+    "combined": re.compile(_COMMON_HEAD + rb" " + _Q + rb" " + _Q + rb"(?: [^\n]*?)?\r?$", re.MULTILINE),
+    "combined_timed": re.compile(
+        _COMMON_HEAD + rb" " + _Q + rb" " + _Q + rb" (\d+(?:\.\d+)?|-) ([\d.]+|-)(?:,[^\n]*?)?\r?$", re.MULTILINE),
+}
+ACCESS_FIELDS = {
+    "common": _ACCESS_FIELDS,
+    "combined": _ACCESS_FIELDS + ("referer", "user_agent"),
+    "combined_timed": _ACCESS_FIELDS + ("referer", "user_agent", "request_time", "upstream_time"),
+}
+
+DEFAULT_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "common": ("status", "method", "path", "client"),
+    "combined": ("status", "method", "path", "client"),
+    "combined_timed": ("status", "method", "path", "client"),
+    "json": ("level",),
+    "logfmt": ("level",),
+    "syslog": ("program", "host", "severity"),
+    "regex": (),
+    "auto": (),
+}
+DEFAULT_MEASURES: dict[str, tuple[str, ...]] = {
+    "common": ("bytes_sent",),
+    "combined": ("bytes_sent",),
+    "combined_timed": ("bytes_sent", "request_time", "upstream_time"),
+}
+FORMATS = ("auto", "combined", "common", "combined_timed", "json", "logfmt", "syslog", "regex")
+
+
+def default_measures(fmt: str) -> tuple[str, ...]:
+    return DEFAULT_MEASURES.get(fmt, ())
+
+
+@dataclass(frozen=True)
+class ParserSpec:
+    """Everything a parse function needs, passed explicitly (picklable)."""
+
+    format: str
+    dimensions: tuple[str, ...] = ()
+    measures: tuple[str, ...] = ()
+    regex: str | None = None
+    # user-requested extras, kept so `auto` can resolve them against the detected format
+    extra_dimensions: tuple[str, ...] = ()
+    extra_measures: tuple[str, ...] = ()
+
+    def resolved(self, fmt: str) -> ParserSpec:
+        """The spec for a concrete format (used once `auto` has detected one)."""
+        return ParserSpec(
+            format=fmt,
+            dimensions=tuple(dict.fromkeys(DEFAULT_DIMENSIONS.get(fmt, ()) + self.extra_dimensions)),
+            measures=tuple(dict.fromkeys(DEFAULT_MEASURES.get(fmt, ()) + self.extra_measures)),
+            regex=self.regex,
+            extra_dimensions=self.extra_dimensions,
+            extra_measures=self.extra_measures,
+        )
+
+
+def build_spec(fmt: str, group_by: tuple[str, ...], measures: tuple[str, ...], regex: str | None, *,
+               regex_var: str = "TAILSTAT_REGEX", format_var: str = "TAILSTAT_FORMAT") -> ParserSpec:
+    from tailstat.config import ConfigError
+
+    if fmt == "regex":
+        if not regex:
+            raise ConfigError(f"{regex_var} is empty but {format_var}=regex; accepted: a Python regular "
+                              "expression with named groups, e.g. (?P<level>\\w+) (?P<msg>.*)")
+        try:
+            compiled = re.compile(regex.encode())
+        except re.error as exc:
+            raise ConfigError(f"{regex_var}={regex!r} does not compile ({exc}); accepted: a Python regular "
+                              "expression with named groups") from None
+        if not compiled.groupindex:
+            raise ConfigError(f"{regex_var}={regex!r} has no named group; accepted: a Python regular expression "
+                              "with named groups such as (?P<status>\\d+)")
+        if not group_by:
+            group_by = tuple(n for n in compiled.groupindex if n not in measures)
+    base = ParserSpec(format=fmt, regex=regex, extra_dimensions=group_by, extra_measures=measures)
+    return base if fmt == "auto" else base.resolved(fmt)
+
+
+# ---------------------------------------------------------------------------------------------- timestamps
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                       "Nov", "Dec"), start=1)}
+
+
+def _tz_minutes(tz: str) -> int:
+    tz = tz.strip()
+    if not tz or tz in ("Z", "z"):
+        return 0
+    m = re.fullmatch(r"([+-])(\d\d):?(\d\d)", tz)
+    if not m:
+        return 0
+    value = int(m.group(2)) * 60 + int(m.group(3))
+    return -value if m.group(1) == "-" else value
+
+
+@lru_cache(maxsize=8192)
+def clf_minute(minute: bytes, tz: bytes) -> int | None:
+    """'10/Oct/2000:13:55' and '-0700' -> epoch minute (UTC); cached, so each distinct minute parses once."""
+    try:
+        day, mon, rest = minute.decode().split("/", 2)
+        year, hour, mins = rest.split(":")
+        ts = calendar.timegm((int(year), _MONTHS[mon], int(day), int(hour), int(mins), 0))
+    except (ValueError, KeyError):
+        return None
+    return ts // 60 - _tz_minutes(tz.decode(errors="replace"))
+
+
+_ISO = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d)(?::\d\d(?:[.,]\d+)?)?\s*(Z|z|[+-]\d\d:?\d\d)?$")
+
+
+@lru_cache(maxsize=8192)
+def _iso_minute_cached(minute: str, tz: str) -> int | None:
+    try:
+        dt = datetime.strptime(minute.replace(" ", "T"), "%Y-%m-%dT%H:%M")
+    except ValueError:
+        return None
+    return calendar.timegm(dt.timetuple()) // 60 - _tz_minutes(tz)
+
+
+def iso_minute(value: str) -> int | None:
+    m = _ISO.match(value)
+    if not m:
+        return None
+    return _iso_minute_cached(m.group(1), m.group(2) or "")
+
+
+def any_minute(value: object) -> int | None:
+    """An event time given as ISO 8601 text or epoch seconds/milliseconds -> epoch minute."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        secs = value / 1000 if value > 1e11 else value
+        return int(secs // 60)
+    if isinstance(value, str):
+        return iso_minute(value.strip())
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ numbers
+def to_number(value: object) -> float | None:
+    """A measure value: numbers, and numbers given as strings; None for anything else (skipped)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, (str, bytes)):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    if number != number or number in (float("inf"), float("-inf")):
+        return None
+    return number
+
+
+def numeric_counter(raw: Counter, name: str, partial: Partial, dash_is_zero: bool = False) -> Counter:
+    """Counter of raw values (bytes or str) -> Counter of floats; non-numbers counted as skipped."""
+    out: Counter = Counter()
+    for key, n in raw.items():
+        if dash_is_zero and key in (b"-", "-"):
+            out[0.0] += n
+            continue
+        number = to_number(key)
+        if number is None:
+            partial.skipped[f"not_a_number:{name}"] += n
+        else:
+            out[number] += n
+    return out
+
+
+# ------------------------------------------------------------------------------------------- access logs
+def _sample_failures(pattern: re.Pattern, data: bytes, partial: Partial, reason: str, missing: int) -> None:
+    partial.errors[reason] += missing
+    for line in data.split(b"\n")[:-1]:
+        if len(partial.samples) >= 3:
+            break
+        if not pattern.fullmatch(line):
+            partial.samples.append(line[:200].decode("utf-8", "replace"))
+
+
+def parse_access(spec: ParserSpec, data: bytes) -> Partial:
+    pattern = ACCESS_PATTERNS[spec.format]
+    partial = Partial(lines=data.count(b"\n"), bytes=len(data))
+    matches = pattern.findall(data)
+    partial.parsed = len(matches)
+    if partial.parsed < partial.lines:
+        _sample_failures(pattern, data, partial, "no_match", partial.lines - partial.parsed)
+    if not matches:
+        return partial
+    cols = list(zip(*matches))
+    for name in spec.dimensions:
+        idx = _G.get(name)
+        if idx is not None and idx <= len(cols):
+            partial.dims[name] = decode_keys(Counter(cols[idx - 1]))
+    for name in spec.measures:
+        idx = _G.get(name)
+        if idx is not None and idx <= len(cols):
+            raw = Counter(cols[idx - 1])
+            partial.measures[name] = numeric_counter(raw, name, partial, dash_is_zero=name == "bytes_sent")
+    for (minute, tz, klass), n in Counter(zip(cols[4], cols[5], cols[10])).items():
+        epoch = clf_minute(minute, tz)
+        if epoch is not None:
+            partial.minutes[(epoch, klass.decode() + "xx")] += n
+    return partial
+
+
+# -------------------------------------------------------------------------------------- structured records
+_TIME_KEYS = ("time", "timestamp", "ts", "@timestamp", "t", "datetime")
+_LEVEL_KEYS = ("level", "severity", "lvl", "loglevel")
+
+
+def lookup(record: dict, name: str) -> object:
+    """A field by name; dots address nested objects (`http.status`), a literal dotted key wins."""
+    if name in record:
+        return record[name]
+    node: object = record
+    for part in name.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def as_label(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def aggregate_records(spec: ParserSpec, records: list[dict], partial: Partial) -> None:
+    """Dimensions, measures and event minutes from already-decoded records (JSON, logfmt)."""
+    dims = {name: Counter() for name in spec.dimensions}
+    raw_measures = {name: Counter() for name in spec.measures}
+    minutes: Counter = Counter()
+    for record in records:
+        for name, counter in dims.items():
+            value = lookup(record, name)
+            if value is not None:
+                counter[as_label(value)] += 1
+        for name, counter in raw_measures.items():
+            value = lookup(record, name)
+            if value is not None:
+                counter[value if isinstance(value, (str, int, float)) else as_label(value)] += 1
+        ts = None
+        for key in _TIME_KEYS:
+            if key in record:
+                ts = record[key]
+                break
+        if ts is not None:
+            level = ""
+            for key in _LEVEL_KEYS:
+                if key in record:
+                    level = as_label(record[key]).lower()
+                    break
+            minutes[(ts if isinstance(ts, (str, int, float)) else None, level)] += 1
+    partial.dims.update({k: v for k, v in dims.items() if v})
+    partial.measures.update({k: numeric_counter(v, k, partial) for k, v in raw_measures.items() if v})
+    for (ts, level), n in minutes.items():
+        epoch = any_minute(ts)
+        if epoch is not None:
+            partial.minutes[(epoch, level)] += n
+
+
+def parse_json(spec: ParserSpec, data: bytes) -> Partial:
+    partial = Partial(lines=data.count(b"\n"), bytes=len(data))
+    loads = orjson.loads
+    records = []
+    for line in data.split(b"\n")[:-1]:
+        try:
+            obj = loads(line)
+        except orjson.JSONDecodeError:
+            partial.add_error("invalid_json", line)
+            continue
+        if not isinstance(obj, dict):
+            partial.add_error("not_an_object", line)
+            continue
+        records.append(obj)
+    partial.parsed = len(records)
+    aggregate_records(spec, records, partial)
+    return partial
+
+
+def parse_regex(spec: ParserSpec, data: bytes) -> Partial:
+    """A user pattern with named groups, which must match a whole line."""
+    pattern = _compiled_user_regex(spec.regex or "")
+    partial = Partial(lines=data.count(b"\n"), bytes=len(data))
+    records = []
+    for line in data.split(b"\n")[:-1]:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        m = pattern.fullmatch(line)
+        if m is None:
+            partial.add_error("no_match" if pattern.search(line) is None else "partial_match", line)
+            continue
+        records.append({k: v.decode("utf-8", "replace") for k, v in m.groupdict().items() if v is not None})
+    partial.parsed = len(records)
+    aggregate_records(spec, records, partial)
+    return partial
+
+
+@lru_cache(maxsize=16)
+def _compiled_user_regex(regex: str) -> re.Pattern:
+    return re.compile(regex.encode())
+
+
+PARSERS: dict[str, Callable[[ParserSpec, bytes], Partial]] = {
+    "combined": parse_access,
+    "common": parse_access,
+    "combined_timed": parse_access,
+    "json": parse_json,
+    "regex": parse_regex,
+}
+
+
+def register(name: str, parser: Callable[[ParserSpec, bytes], Partial]) -> None:
+    PARSERS[name] = parser
+
+
+def parse_batch(spec: ParserSpec, data: bytes) -> Partial:
+    """The one entry point the pool runs: bytes of complete lines in, a Partial out."""
+    return PARSERS[spec.format](spec, data)
+
+
+# ---------------------------------------------------------------------------------------------- detection
+DETECT_ORDER = ("json", "combined_timed", "combined", "common", "syslog", "logfmt")
+
+
+def detect(head: bytes) -> str | None:
+    """The format of a file from its first complete lines, or None when no format fits most of them."""
+    lines = [ln for ln in head.split(b"\n")[:-1] if ln.strip()][:20]
+    if not lines:
+        return None
+    sample = b"\n".join(lines) + b"\n"
+    best, best_parsed = None, 0
+    for fmt in DETECT_ORDER:  # more specific formats first: a tie keeps the earlier one
+        parser = PARSERS.get(fmt)
+        if parser is None:
+            continue
+        parsed = parser(ParserSpec(format=fmt), sample).parsed
+        if parsed > best_parsed:
+            best, best_parsed = fmt, parsed
+    return best if best_parsed * 2 > len(lines) else None

@@ -1,0 +1,58 @@
+"""The partial aggregate: what one parse call returns for one batch of complete lines.
+
+Plain data only (ints, dicts, Counters, tuples) so it pickles cheaply for a process pool, and carries no
+lock: the store merges it under its own lock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+SAMPLE_CHARS = 200
+
+
+@dataclass(slots=True)
+class Partial:
+    lines: int = 0
+    bytes: int = 0
+    parsed: int = 0
+    # reason -> number of lines that could not be parsed for that reason
+    errors: Counter = field(default_factory=Counter)
+    # a few truncated lines that failed, for the rate-limited warning
+    samples: list[str] = field(default_factory=list)
+    # dimension name -> Counter of value -> lines
+    dims: dict[str, Counter] = field(default_factory=dict)
+    # measure name -> Counter of numeric value -> lines
+    measures: dict[str, Counter] = field(default_factory=dict)
+    # "reason:field" -> measure values skipped (e.g. not a number); the line itself still parsed
+    skipped: Counter = field(default_factory=Counter)
+    # (epoch minute of the log's own timestamp, class such as "2xx" or "err" or "") -> lines
+    minutes: Counter = field(default_factory=Counter)
+
+    def add_error(self, reason: str, line: bytes, count: int = 1) -> None:
+        self.errors[reason] += count
+        if len(self.samples) < 3:
+            self.samples.append(line[:SAMPLE_CHARS].decode("utf-8", "replace"))
+
+    def absorb(self, other: Partial) -> None:
+        """Fold another partial into this one (used to combine sub-batches in one worker)."""
+        self.lines += other.lines
+        self.bytes += other.bytes
+        self.parsed += other.parsed
+        self.errors.update(other.errors)
+        self.samples.extend(other.samples[: max(0, 3 - len(self.samples))])
+        for name, c in other.dims.items():
+            self.dims.setdefault(name, Counter()).update(c)
+        for name, c in other.measures.items():
+            self.measures.setdefault(name, Counter()).update(c)
+        self.skipped.update(other.skipped)
+        self.minutes.update(other.minutes)
+
+
+def decode_keys(counter: Counter) -> Counter:
+    """Turn a Counter of bytes values into one of str values (invalid UTF-8 replaced), merging collisions."""
+    out: Counter = Counter()
+    for key, n in counter.items():
+        out[key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)] += n
+    return out

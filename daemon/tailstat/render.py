@@ -1,0 +1,43 @@
+"""Human-readable views of the stats document (the JSON document itself is built by the store)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _num(n: float) -> str:
+    if isinstance(n, float) and not n.is_integer():
+        return f"{n:,.3f}" if abs(n) < 1000 else f"{n:,.1f}"
+    return f"{int(n):,}"
+
+
+def table(doc: dict[str, Any], top: int = 10) -> str:
+    t = doc["totals"]
+    out = [
+        f"lines {t['lines']:,}  parsed {t['parsed']:,}  parse errors {t['parse_errors']:,}  "
+        f"bytes {t['bytes']:,}" + (f"  dropped {t['dropped_bytes']:,} B" if t.get("dropped_bytes") else ""),
+    ]
+    if doc.get("errors"):
+        out.append("errors by reason: " + ", ".join(f"{k} {v:,}" for k, v in sorted(doc["errors"].items())))
+    if doc.get("files"):
+        out.append("")
+        out.append(f"{'file':<48} {'format':<14} {'lines':>12} {'bytes':>14} {'lag':>10}")
+        for f in doc["files"]:
+            out.append(f"{f['path'][-48:]:<48} {f['format']:<14} {f['lines']:>12,} {f['bytes']:>14,} "
+                       f"{f.get('lag_bytes', 0):>10,}")
+    for name, field in doc.get("fields", {}).items():
+        total = field.get("total") or 1
+        est = "~" if field.get("distinct_is_estimate") else ""
+        out.append("")
+        out.append(f"{name}  (distinct {est}{field['distinct']:,}"
+                   + (f", counts within -{field['top_error']:,}" if field.get("top_error") else "") + ")")
+        for value, count in field["top"][:top]:
+            out.append(f"  {count:>12,}  {100 * count / total:5.1f}%  {value[:90]}")
+    for name, m in doc.get("measures", {}).items():
+        if not m.get("count"):
+            continue
+        out.append("")
+        out.append(f"{name}: count {m['count']:,}  sum {_num(m['sum'])}  min {_num(m['min'])}  "
+                   f"mean {_num(m['mean'])}  p50 {_num(m['p50'])}  p90 {_num(m['p90'])}  p99 {_num(m['p99'])}  "
+                   f"p99.9 {_num(m['p99.9'])}  max {_num(m['max'])}")
+    return "\n".join(out)

@@ -1,0 +1,103 @@
+"""`tailstat scan`: read files to their end with the daemon's own parse and aggregate code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import deque
+from concurrent.futures import Future
+
+from tailstat.aggregate import Store
+from tailstat.config import Config
+from tailstat.formats import ParserSpec, detect
+from tailstat.pipeline import make_executor, timed_parse
+from tailstat.tail import UNKNOWN_FORMAT
+
+
+def _chunks(path: str, size: int):
+    """(offset_end, bytes of complete lines) pieces of a file, streaming; a final unterminated line counts."""
+    with open(path, "rb") as fh:
+        pending = b""
+        offset = 0
+        while True:
+            chunk = fh.read(size)
+            if not chunk:
+                break
+            offset += len(chunk)
+            buf = pending + chunk if pending else chunk
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                pending = buf
+                continue
+            pending = buf[cut + 1:]
+            yield offset - len(pending), buf[: cut + 1]
+        if pending:
+            yield offset, pending + b"\n"
+
+
+def resolve_spec(spec: ParserSpec, path: str) -> ParserSpec:
+    if spec.format != "auto":
+        return spec
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    fmt = detect(head[: head.rfind(b"\n") + 1])
+    if fmt is None:
+        print(f"tailstat: {path}: format not recognised (set TAILSTAT_FORMAT or --format)", file=sys.stderr)
+        return ParserSpec(format=UNKNOWN_FORMAT)
+    return spec.resolved(fmt)
+
+
+def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool = False) -> Store:
+    store = Store(cfg.topk_capacity, cfg.event_minutes)
+    executor = make_executor(cfg.executor, cfg.workers)
+    inflight: deque[tuple[str, int, Future]] = deque()
+    total = sum(os.path.getsize(p) for p in paths)
+    bar = _progress(total) if progress else None
+    try:
+        for path in paths:
+            file_spec = resolve_spec(spec, path)
+            store.upsert_file(path, path=path, format=file_spec.format, size=os.path.getsize(path))
+            for end, data in _chunks(path, cfg.batch_bytes):
+                inflight.append((path, end, executor.submit(timed_parse, file_spec, data)))
+                while len(inflight) > 2 * cfg.workers:
+                    _merge_one(store, inflight, bar)
+        while inflight:
+            _merge_one(store, inflight, bar)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        if bar is not None:
+            bar.stop()
+    return store
+
+
+def _merge_one(store: Store, inflight: deque, bar) -> None:
+    key, end, fut = inflight.popleft()
+    partial, _ = fut.result()
+    store.merge(partial, key, end)
+    if bar is not None:
+        bar.advance(partial.bytes)
+
+
+class _progress:
+    """A rich progress bar on stderr, only for big inputs on a terminal."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self.p = Progress(BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                          console=Console(stderr=True), transient=True)
+        self.task = self.p.add_task("scan", total=total)
+        self.p.start()
+
+    def advance(self, n: int) -> None:
+        self.p.advance(self.task, n)
+
+    def stop(self) -> None:
+        self.p.stop()

@@ -1,0 +1,267 @@
+"""Composition root: builds the stages, runs them in one TaskGroup, and shuts them down in order.
+
+    watch -> tail (I/O thread) -> bounded queue -> parse pool -> store (lock) -> snapshot / checkpoint / HTTP
+
+Signals only set the stop event. Shutdown flows downstream under TAILSTAT_SHUTDOWN_TIMEOUT: stop watching,
+stop reading, let queued batches parse and merge, join the workers, write the final checkpoint, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+import structlog
+
+from tailstat import __version__
+from tailstat.aggregate import Store
+from tailstat.checkpoint import encode, load_into, write_atomic_async
+from tailstat.config import Config
+from tailstat.notify import Notifier
+from tailstat.pipeline import ParsePool
+from tailstat.tail import Batch, Tailer
+from tailstat.watch import Watcher
+
+RESCAN = "\0rescan"
+EXIT_OK, EXIT_TIMEOUT, EXIT_CRASH = 0, 1, 1
+
+
+class Service:
+    def __init__(self, cfg: Config, notifier: Notifier | None = None) -> None:
+        self.cfg = cfg
+        self.notifier = notifier or Notifier()
+        self.store = Store(cfg.topk_capacity, cfg.event_minutes)
+        self.queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=cfg.queue_batches)
+        self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailstat-io")
+        self.dirty: set[str] = set()
+        self.wake = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.stopping = False
+        self.tailer: Tailer | None = None
+        self.pool: ParsePool | None = None
+        self.watcher: Watcher | None = None
+        self.last_checkpoint_ok: bool | None = None
+        self.log = structlog.get_logger("tailstat.service")
+
+    # ------------------------------------------------------------------------------------------- wiring
+    def mark_dirty(self, paths: set[str]) -> None:
+        self.dirty.update(paths)
+        self.wake.set()
+
+    async def _enqueue(self, batches: list[Batch]) -> None:
+        for batch in batches:
+            await self.queue.put(batch)  # blocks when parsing lags: backpressure, flat memory
+
+    async def _io(self, func: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.io, func, *args)
+
+    async def tail_loop(self) -> None:
+        assert self.tailer is not None and self.watcher is not None
+        budget = 4 * self.cfg.batch_bytes
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            if self.stopping:
+                return
+            paths = list(self.dirty)
+            self.dirty.clear()
+            out: list[Batch] = []
+            if RESCAN in paths:
+                paths.remove(RESCAN)
+                paths.extend(p for p in await self._io(self.tailer.rescan, out) if p not in paths)
+                self.watcher.maybe_rearm()
+            left = await self._io(self.tailer.cycle, paths, out, budget)
+            await self._enqueue(out)
+            if left:
+                self.dirty.update(left)
+                self.wake.set()
+
+    async def periodic(self, interval: float, func: Any) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await func()
+
+    async def _rescan(self) -> None:
+        self.mark_dirty({RESCAN})
+
+    # ---------------------------------------------------------------------------------------- outputs
+    def document(self, **kwargs: Any) -> dict[str, Any]:
+        doc = self.store.snapshot(**kwargs)
+        doc["daemon"] = {"pid": os.getpid(), "version": __version__, "http": self.cfg.http_addr}
+        return doc
+
+    def _refresh_health(self) -> None:
+        tailer, pool = self.tailer, self.pool
+        self.store.set_health(
+            queue_depth=self.queue.qsize(), queue_capacity=self.queue.maxsize,
+            open_files=tailer.open_files if tailer else 0,
+            tracked_files=len(tailer.by_key) if tailer else 0,
+            parse_seconds=pool.parse_seconds if pool else 0.0, batches=pool.batches if pool else 0,
+            failed_batches=pool.failed_batches if pool else 0,
+        )
+
+    async def write_snapshot(self) -> None:
+        self._refresh_health()
+        data = orjson.dumps(self.document())
+        try:
+            await write_atomic_async(self.cfg.snapshot_file, data, durable=False)
+        except OSError as exc:
+            self.log.warning("snapshot_failed", path=str(self.cfg.snapshot_file), error=str(exc))
+
+    async def checkpoint(self) -> bool:
+        state = self.store.export_state()
+        loop = asyncio.get_running_loop()
+        try:
+            data = await loop.run_in_executor(None, encode, state)
+            await write_atomic_async(self.cfg.state_file, data)
+        except OSError as exc:
+            self.store.set_checkpoint_status(False, f"{exc.strerror or exc}: {exc.filename or ''}".strip())
+            if self.last_checkpoint_ok is not False:
+                self.log.error("checkpoint_failed", path=str(self.cfg.state_file), error=str(exc),
+                               action="keep ingesting, retry every interval")
+            self.last_checkpoint_ok = False
+            return False
+        self.store.set_checkpoint_status(True)
+        if self.last_checkpoint_ok is False:
+            self.log.info("checkpoint_recovered", path=str(self.cfg.state_file))
+        self.last_checkpoint_ok = True
+        return True
+
+    async def _status(self) -> None:
+        doc = self.store.snapshot(top=1)
+        rate = doc["rates"]["1m"]
+        self.notifier.status(
+            f"files={len(doc['files'])} lines={doc['totals']['lines']} lines/s={rate['lines']:.0f} "
+            f"errors={doc['totals']['parse_errors']} checkpoint={'ok' if doc['checkpoint']['ok'] else 'failing'}")
+
+    async def _watchdog(self) -> None:
+        self.notifier.watchdog()
+
+    # ------------------------------------------------------------------------------------------- run
+    async def run(self, stop: asyncio.Event) -> int:
+        cfg = self.cfg
+        loop = asyncio.get_running_loop()
+        for d in (cfg.state_dir, cfg.runtime_dir):
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                self.log.error("directory_unwritable", path=str(d), error=str(exc))
+        had_state = await loop.run_in_executor(self.io, load_into, self.store, cfg.state_file, cfg.state_on_corrupt)
+        self.tailer = Tailer(cfg, self.store, first_start=not had_state)
+        self.pool = ParsePool(cfg.executor, cfg.workers, self.store)
+        self.watcher = Watcher(self.tailer.watch_dirs, self.mark_dirty, poll=cfg.watch == "poll")
+        self.log.info("started", version=__version__, pid=os.getpid(), sources=[s.name for s in cfg.sources],
+                      globs=[g for s in cfg.sources for g in s.globs], workers=cfg.workers, executor=cfg.executor,
+                      state_file=str(cfg.state_file), resumed=had_state)
+        code = EXIT_OK
+        try:
+            async with asyncio.TaskGroup() as tg:
+                merger = tg.create_task(self.pool.merge_results(), name="merge")
+                submitter = tg.create_task(self.pool.submit_from(self.queue), name="submit")
+                restored: list[Batch] = []
+                left = await self._io(self.tailer.restore, restored)
+                watch_task = tg.create_task(self.watcher.run(), name="watch")
+                await self.watcher.armed.wait()
+                await self._enqueue(restored)
+                self.mark_dirty(set(left))
+                tailer_task = tg.create_task(self.tail_loop(), name="tail")
+                background = [
+                    tg.create_task(self.periodic(cfg.rescan_interval, self._rescan), name="rescan"),
+                    tg.create_task(self.periodic(cfg.checkpoint_interval, self.checkpoint), name="checkpoint"),
+                    tg.create_task(self.periodic(cfg.snapshot_interval, self.write_snapshot), name="snapshot"),
+                    tg.create_task(self.periodic(5.0, self._status), name="status"),
+                ]
+                if self.notifier.watchdog_interval:
+                    background.append(tg.create_task(
+                        self.periodic(self.notifier.watchdog_interval, self._watchdog), name="watchdog"))
+                background.extend(self.extra_tasks(tg, stop))
+                await self.checkpoint()  # from now on this is not a first start: new files read from byte 0
+                await self.write_snapshot()
+                self.ready.set()
+                self.notifier.ready(f"watching {len(self.tailer.by_key)} files")
+                self.log.info("ready", files=len(self.tailer.by_key), directories=list(self.watcher.watching))
+                await stop.wait()
+                self.notifier.stopping()
+                self.log.info("stopping", queued_batches=self.queue.qsize())
+                code = await self.shutdown(watch_task, tailer_task, submitter, merger)
+                for task in background:
+                    task.cancel()
+        except* Exception as group:
+            for exc in group.exceptions:
+                self.log.error("crashed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+            await self._final_checkpoint()
+            code = EXIT_CRASH
+        finally:
+            self.io.shutdown(wait=False, cancel_futures=True)
+            self.notifier.close()
+        return code
+
+    def extra_tasks(self, tg: asyncio.TaskGroup, stop: asyncio.Event) -> list[asyncio.Task]:
+        """Hook for the HTTP server (added by tailstat.http when enabled)."""
+        from tailstat.http import start_http_tasks
+
+        return start_http_tasks(self, tg, stop)
+
+    async def shutdown(self, watch_task: asyncio.Task, tailer_task: asyncio.Task, submitter: asyncio.Task,
+                       merger: asyncio.Task) -> int:
+        assert self.watcher is not None and self.pool is not None and self.tailer is not None
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.cfg.shutdown_timeout):
+                self.watcher.stop()
+                await watch_task
+                self.stopping = True
+                self.wake.set()
+                await tailer_task
+                await self.queue.put(None)
+                await submitter
+                await merger
+                await asyncio.get_running_loop().run_in_executor(None, self.pool.shutdown)
+        except TimeoutError:
+            abandoned = self.queue.qsize() + self.pool.inflight.qsize()
+            for task in (watch_task, tailer_task, submitter, merger):
+                task.cancel()
+            self.pool.executor.shutdown(wait=False, cancel_futures=True)
+            self.log.error("shutdown_timeout", timeout=self.cfg.shutdown_timeout, abandoned_batches=abandoned,
+                           note="abandoned bytes are not committed and will be read again at next start")
+            await self._final_checkpoint()
+            return EXIT_TIMEOUT
+        await self._io(self.tailer.close_all)
+        ok = await self._final_checkpoint()
+        totals = self.store.snapshot(top=0)["totals"]
+        self.log.info("stopped", seconds=round(time.monotonic() - started, 3), lines=totals["lines"],
+                      checkpoint_ok=ok)
+        return EXIT_OK
+
+    async def _final_checkpoint(self) -> bool:
+        ok = await self.checkpoint()
+        await self.write_snapshot()
+        return ok
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    """SIGTERM/SIGINT only set the stop event; a second SIGINT forces an immediate exit."""
+    loop = asyncio.get_running_loop()
+
+    def on_term() -> None:
+        stop.set()
+
+    def on_int() -> None:
+        if stop.is_set():
+            os.write(2, b"tailstat: second interrupt, exiting now\n")
+            os._exit(130)
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGTERM, on_term)
+    loop.add_signal_handler(signal.SIGINT, on_int)
+
+
+async def serve(cfg: Config, stop: asyncio.Event | None = None) -> int:
+    stop = stop or asyncio.Event()
+    install_signal_handlers(stop)
+    return await Service(cfg).run(stop)
