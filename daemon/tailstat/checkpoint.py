@@ -6,6 +6,7 @@ never a mix. A state file that cannot be used is moved aside and never causes a 
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from pathlib import Path
@@ -17,6 +18,9 @@ import orjson
 import structlog
 
 from tailstat.aggregate import Store
+
+
+_serial = itertools.count()
 
 
 class StateCorrupt(Exception):
@@ -48,7 +52,7 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
 async def write_atomic_async(path: Path, data: bytes, durable: bool = True) -> None:
     """The same, without blocking the event loop: aiofiles runs each step on a thread."""
     await aiofiles.os.makedirs(path.parent, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{next(_serial)}")
     try:
         async with aiofiles.open(tmp, "wb") as fh:
             await fh.write(data)

@@ -46,6 +46,8 @@ class Service:
         self.pool: ParsePool | None = None
         self.watcher: Watcher | None = None
         self.last_checkpoint_ok: bool | None = None
+        self._checkpoint_lock = asyncio.Lock()
+        self._suspect_timer = False
         self.log = structlog.get_logger("tailstat.service")
 
     # ------------------------------------------------------------------------------------------- wiring
@@ -77,9 +79,17 @@ class Service:
                 self.watcher.maybe_rearm()
             left = await self._io(self.tailer.cycle, paths, out, budget)
             await self._enqueue(out)
+            if self.tailer.suspects and not self._suspect_timer:
+                self._suspect_timer = True
+                asyncio.get_running_loop().call_later(0.5, self._recheck_suspects)
             if left:
                 self.dirty.update(left)
                 self.wake.set()
+
+    def _recheck_suspects(self) -> None:
+        self._suspect_timer = False
+        if self.tailer is not None and self.tailer.suspects:
+            self.mark_dirty(set(self.tailer.suspects))
 
     async def periodic(self, interval: float, func: Any) -> None:
         while True:
@@ -114,6 +124,10 @@ class Service:
             self.log.warning("snapshot_failed", path=str(self.cfg.snapshot_file), error=str(exc))
 
     async def checkpoint(self) -> bool:
+        async with self._checkpoint_lock:  # the periodic and the final checkpoint never interleave
+            return await self._checkpoint()
+
+    async def _checkpoint(self) -> bool:
         state = self.store.export_state()
         loop = asyncio.get_running_loop()
         try:

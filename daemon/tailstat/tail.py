@@ -33,6 +33,7 @@ FP_BYTES = 1024
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".z", ".lzma", ".br")
 COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18", b"PK\x03\x04")
 UNKNOWN_FORMAT = "unknown"
+COPY_GRACE = 2.0  # seconds a look-alike new file waits for its original's copytruncate truncation
 
 
 @dataclass(slots=True)
@@ -86,7 +87,9 @@ class Tailer:
         self.by_key: dict[str, Tracked] = {}
         self.by_path: dict[str, Tracked] = {}  # live files, at a path the globs match
         self.open: OrderedDict[str, Tracked] = OrderedDict()  # LRU of files with an open descriptor
-        self.suspects: dict[str, float] = {}  # path -> monotonic time: looks like a copy of a tracked file
+        # path -> (monotonic time, size) when first seen or last grown: it starts like a tracked file, so it
+        # may be logrotate's copytruncate copy; it is held back until the original is truncated or COPY_GRACE
+        self.suspects: dict[str, tuple[float, int]] = {}
         self.history: dict[str, tuple[int, int]] = {}  # path -> (rotations, truncations) of its last key
         self.unreadable: set[str] = set()
         self.more: set[str] = set()  # keys with unread bytes left after their per-pass read budget
@@ -311,11 +314,15 @@ class Tailer:
         if original is not None:
             if self._adopt_if_truncated(original, path, st, out):
                 return
-            first = self.suspects.setdefault(path, time.monotonic())
-            if time.monotonic() - first < self.cfg.rotated_grace:
-                return  # wait: logrotate truncates the original right after copying it
-            self.log.info("duplicate_content_skipped", path=path, original=original.path, bytes=st.st_size)
-            start = st.st_size
+            now = time.monotonic()
+            seen = self.suspects.get(path)
+            if seen is None or seen[1] != st.st_size:
+                self.suspects[path] = (now, st.st_size)
+                return  # wait: logrotate truncates the original right after its copy is complete
+            if now - seen[0] < COPY_GRACE:
+                return
+            # the original was not truncated: an ordinary new file that merely starts like another one
+            start = 0
         elif at_start and self.first_start and self.cfg.read_from == "end":
             start = self._last_line_end(path, st.st_size)
         else:

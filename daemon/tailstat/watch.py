@@ -51,7 +51,6 @@ class Watcher:
                 async for changes in watchfiles.awatch(
                     *self.watching, watch_filter=None, recursive=False, debounce=50, step=10,
                     stop_event=self._rearm, force_polling=self._poll, poll_delay_ms=self._poll_delay_ms,
-                    raise_interrupt=False,
                 ):
                     self._on_change({path for _, path in changes})
             except (FileNotFoundError, OSError) as exc:

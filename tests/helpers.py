@@ -1,0 +1,102 @@
+"""Shared test helpers: the daemon as a real subprocess, and waiting for conditions (never for timings)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_until(cond: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or cond}")
+        time.sleep(interval)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAILSTAT_", "NOTIFY_SOCKET", "WATCHDOG_"))}
+    env.update(extra)
+    return env
+
+
+class Daemon:
+    """`python -m tailstat run` with a given environment; state and snapshot in `state_dir`."""
+
+    def __init__(self, tmp: Path, paths: str, preexec: Callable[[], None] | None = None, **env: str) -> None:
+        self.state_dir = tmp / "state"
+        self.stderr_path = tmp / f"daemon-{time.monotonic_ns()}.log"
+        defaults = {"TAILSTAT_PATHS": paths, "TAILSTAT_STATE_DIR": str(self.state_dir),
+                    "TAILSTAT_LOG_FORMAT": "json", "TAILSTAT_SNAPSHOT_INTERVAL": "0.1", "TAILSTAT_HTTP_ADDR": "off",
+                    "TAILSTAT_READ_FROM": "beginning"}
+        self.env = clean_env(**{**defaults, **env})
+        self.preexec = preexec
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, wait_ready: bool = True) -> Daemon:
+        snapshot = self.state_dir / "stats.json"
+        if snapshot.exists():
+            snapshot.unlink()
+        self._err = open(self.stderr_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([sys.executable, "-m", "tailstat", "run"], env=self.env, stderr=self._err,
+                                     stdout=subprocess.DEVNULL, preexec_fn=self.preexec)
+        if wait_ready:
+            wait_until(lambda: self.log_events("ready") or self.proc.poll() is not None, 30, what="ready")
+            assert self.proc.poll() is None, self.stderr()
+            wait_until(snapshot.exists, 10, what="first snapshot")
+        return self
+
+    def stats(self) -> dict[str, Any]:
+        for _ in range(50):
+            try:
+                return json.loads((self.state_dir / "stats.json").read_bytes())
+            except (FileNotFoundError, json.JSONDecodeError):
+                time.sleep(0.02)
+        raise AssertionError("no readable stats.json")
+
+    def wait_lines(self, n: int, timeout: float = 30.0) -> dict[str, Any]:
+        wait_until(lambda: self.stats()["totals"]["lines"] >= n, timeout, what=f"{n} lines")
+        return self.stats()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self._err.close()
+        return code
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+        self._err.close()
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def log_events(self, event: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        for line in self.stderr().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict) and (event is None or rec.get("event") == event):
+                out.append(rec)
+        return out
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.state_dir / "state.json").read_bytes())
