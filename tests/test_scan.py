@@ -52,7 +52,7 @@ def reference(lines: list[str]) -> dict:
         except ValueError:
             continue
         parsed += 1
-        method, path_ = request.split(" ", 1)[0], request[len(method) + 1: request.rfind(" ")]
+        method, path_ = request.split(" ", 1)[0], request[len(method) + 1: request.rfind(" ")].split("?")[0]
         for name, value in (("status", status), ("method", method), ("path", path_), ("client", client)):
             fields[name][value] += 1
         sizes.append(0 if size == "-" else int(size))

@@ -94,11 +94,11 @@ class Store:
                     self._distinct[name] = Distinct(self._capacity)
                 topk.update(counts)
                 self._distinct[name].update(counts.keys())
-            for name, values in partial.measures.items():
+            for name, sketch in partial.measures.items():
                 q = self._measures.get(name)
                 if q is None:
                     q = self._measures[name] = Quantiles()
-                q.add_counts(values)
+                q.merge(sketch)
             if partial.minutes:
                 self._merge_minutes(partial.minutes)
             self._rates.add(now, partial.lines, errors, partial.bytes)

@@ -8,6 +8,8 @@ only batches that contain unparseable lines pay for a per-line pass, to sample t
 from __future__ import annotations
 
 import calendar
+import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -17,30 +19,53 @@ from functools import lru_cache
 
 import orjson
 
-from tailstat.partial import Partial, decode_keys
+from tailstat.partial import SAMPLE_CHARS, Partial
+from tailstat.sketches import Quantiles
 
-# Field names of the access-log formats, in regex group order.
-_ACCESS_FIELDS = ("client", "ident", "user", "time", "method", "path", "protocol", "status", "bytes_sent")
-_Q = rb'"((?:[^"\\\n]|\\.)*)"'  # a quoted field, backslash escapes allowed, never across lines
-_COMMON_HEAD = (
-    rb"^(\S+) (\S+) (\S+) \[(([^:\]\n]+:\d\d:\d\d):\d\d ?([^\]\n]*))\] "
-    rb'"(?:(\S+) (\S+?)(?: (\S+))?|[^"\n]*)" ((\d)\d\d) (\d+|-)'
+# Access logs. The pattern is built per spec: only the fields a spec uses are captured (fewer groups, faster
+# findall); everything else is matched without capturing, so a line must still be a whole valid line.
+_Q_FAST = rb'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'  # unrolled: one C loop per run of plain characters
+# (field name or None, piece with exactly one capture group when named)
+_PIECES_HEAD: tuple[tuple[str | None, bytes], ...] = (
+    ("client", rb"^(\S+)"), (None, rb" "), ("ident", rb"(\S+)"), (None, rb" "), ("user", rb"(\S+)"),
+    (None, rb" \["), ("_time", rb"([^\]\n]*)"), (None, rb"\] \""),
+    # "METHOD PATH[?QUERY] PROTOCOL"; anything else in the quotes (e.g. "-") still parses, without method/path.
+    # The query string is not part of `path`: it would explode the cardinality of the path dimension.
+    (None, rb"(?:"), ("method", rb"([A-Z][A-Z_-]*)"), (None, rb" "), ("path", rb"([^\s?\"]*)"),
+    (None, rb"(?:\?[^\s\"]*)?"), (None, rb" "), ("protocol", rb"([^\s\"]+)"), (None, rb"|[^\"\n]*)\" "),
+    ("status", rb"([1-5]\d\d)"), (None, rb" "), ("bytes_sent", rb"(\d+|-)"),
 )
-# group numbers (1-based) inside the compiled patterns below
-_G = {"client": 1, "ident": 2, "user": 3, "time": 4, "_minute": 5, "_tz": 6, "method": 7, "path": 8,
-      "protocol": 9, "status": 10, "_class": 11, "bytes_sent": 12, "referer": 13, "user_agent": 14,
-      "request_time": 15, "upstream_time": 16}
-ACCESS_PATTERNS = {
-    "common": re.compile(_COMMON_HEAD + rb"\r?$", re.MULTILINE),
-    "combined": re.compile(_COMMON_HEAD + rb" " + _Q + rb" " + _Q + rb"(?: [^\n]*?)?\r?$", re.MULTILINE),
-    "combined_timed": re.compile(
-        _COMMON_HEAD + rb" " + _Q + rb" " + _Q + rb" (\d+(?:\.\d+)?|-) ([\d.]+|-)(?:,[^\n]*?)?\r?$", re.MULTILINE),
+_PIECES_TAIL: dict[str, tuple[tuple[str | None, bytes], ...]] = {
+    "common": ((None, rb"\r?$"),),
+    "combined": ((None, rb" "), ("referer", _Q_FAST), (None, rb" "), ("user_agent", _Q_FAST),
+                 (None, rb"(?: [^\n]*?)?\r?$")),
+    "combined_timed": ((None, rb" "), ("referer", _Q_FAST), (None, rb" "), ("user_agent", _Q_FAST),
+                       (None, rb" "), ("request_time", rb"(\d+(?:\.\d+)?|-)"), (None, rb" "),
+                       ("upstream_time", rb"(\d+(?:\.\d+)?|-)"), (None, rb"(?:[ ,:][^\n]*?)?\r?$")),
 }
 ACCESS_FIELDS = {
-    "common": _ACCESS_FIELDS,
-    "combined": _ACCESS_FIELDS + ("referer", "user_agent"),
-    "combined_timed": _ACCESS_FIELDS + ("referer", "user_agent", "request_time", "upstream_time"),
+    fmt: tuple(n for n, _ in _PIECES_HEAD + tail if n and not n.startswith("_"))
+    for fmt, tail in _PIECES_TAIL.items()
 }
+
+
+@lru_cache(maxsize=64)
+def access_pattern(fmt: str, wanted: frozenset[str]) -> tuple[re.Pattern, dict[str, int]]:
+    """The compiled pattern for `fmt` capturing only `wanted` fields (+ minute, tz, status), and the column
+    index of each captured field."""
+    wanted = wanted | {"_time", "status"}
+    parts, columns = [], {}
+    for name, piece in _PIECES_HEAD + _PIECES_TAIL[fmt]:
+        if name is not None and name in wanted:
+            columns[name] = len(columns)
+            parts.append(piece)
+        elif name is not None:
+            parts.append(piece.replace(b"(", b"(?:", 1))  # matched, not captured
+        else:
+            parts.append(piece)
+    # str, not bytes: Counter over str keys is faster (cached hashes) and needs no per-key decode later
+    return re.compile(b"".join(parts).decode(), re.M | re.ASCII), columns
+
 
 DEFAULT_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "common": ("status", "method", "path", "client"),
@@ -127,15 +152,15 @@ def _tz_minutes(tz: str) -> int:
 
 
 @lru_cache(maxsize=8192)
-def clf_minute(minute: bytes, tz: bytes) -> int | None:
+def clf_minute(minute: str, tz: str) -> int | None:
     """'10/Oct/2000:13:55' and '-0700' -> epoch minute (UTC); cached, so each distinct minute parses once."""
     try:
-        day, mon, rest = minute.decode().split("/", 2)
+        day, mon, rest = minute.split("/", 2)
         year, hour, mins = rest.split(":")
         ts = calendar.timegm((int(year), _MONTHS[mon], int(day), int(hour), int(mins), 0))
     except (ValueError, KeyError):
         return None
-    return ts // 60 - _tz_minutes(tz.decode(errors="replace"))
+    return ts // 60 - _tz_minutes(tz)
 
 
 _ISO = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d)(?::\d\d(?:[.,]\d+)?)?\s*(Z|z|[+-]\d\d:?\d\d)?$")
@@ -189,53 +214,88 @@ def to_number(value: object) -> float | None:
 
 
 def numeric_counter(raw: Counter, name: str, partial: Partial, dash_is_zero: bool = False) -> Counter:
-    """Counter of raw values (bytes or str) -> Counter of floats; non-numbers counted as skipped."""
+    """Counter of raw values (bytes or str) -> Counter of floats; non-numbers counted as skipped.
+
+    Runs once per distinct value of the batch, not per line."""
     out: Counter = Counter()
     for key, n in raw.items():
-        if dash_is_zero and key in (b"-", "-"):
-            out[0.0] += n
+        try:
+            number = float(key)
+        except (ValueError, TypeError):
+            if dash_is_zero and key in (b"-", "-"):
+                out[0.0] += n
+            else:
+                number = to_number(key) if not isinstance(key, (bytes, str)) else None
+                if number is None:
+                    partial.skipped[f"not_a_number:{name}"] += n
+                else:
+                    out[number] += n
             continue
-        number = to_number(key)
-        if number is None:
+        if number != number or number in _INFINITIES:  # NaN or inf: not a measure
             partial.skipped[f"not_a_number:{name}"] += n
         else:
             out[number] += n
     return out
 
 
+_INFINITIES = (float("inf"), float("-inf"))
+
+
+def measure_sketch(column: tuple[str, ...], name: str, partial: Partial, dash_is_zero: bool = False) -> Quantiles:
+    """One batch's values of a measure as a (small, mergeable) Quantiles sketch, built in the worker.
+
+    Fast path: every value is a plain finite number, converted and bucketed by C-level maps. Otherwise (a `-`,
+    garbage, NaN) the values go through numeric_counter, which counts what it skips."""
+    sketch = Quantiles()
+    try:
+        values = list(map(float, column))
+    except ValueError:
+        values = None
+    if values is not None and not any(map(math.isinf, values)) and not any(map(math.isnan, values)):
+        sketch.add_values(values)
+    else:
+        sketch.add_counts(numeric_counter(Counter(column), name, partial, dash_is_zero))
+    return sketch
+
+
 # ------------------------------------------------------------------------------------------- access logs
-def _sample_failures(pattern: re.Pattern, data: bytes, partial: Partial, reason: str, missing: int) -> None:
+def _sample_failures(pattern: re.Pattern, text: str, partial: Partial, reason: str, missing: int) -> None:
+    """Only for batches with failures: find up to 3 failing lines to sample."""
     partial.errors[reason] += missing
-    for line in data.split(b"\n")[:-1]:
+    for line in text.split("\n")[:-1]:
         if len(partial.samples) >= 3:
             break
         if not pattern.fullmatch(line):
-            partial.samples.append(line[:200].decode("utf-8", "replace"))
+            partial.samples.append(line[:SAMPLE_CHARS])
 
 
 def parse_access(spec: ParserSpec, data: bytes) -> Partial:
-    pattern = ACCESS_PATTERNS[spec.format]
+    pattern, columns = access_pattern(spec.format, frozenset(spec.dimensions + spec.measures))
     partial = Partial(lines=data.count(b"\n"), bytes=len(data))
-    matches = pattern.findall(data)
+    text = data.decode("utf-8", "replace")
+    matches = pattern.findall(text)
     partial.parsed = len(matches)
     if partial.parsed < partial.lines:
-        _sample_failures(pattern, data, partial, "no_match", partial.lines - partial.parsed)
+        _sample_failures(pattern, text, partial, "no_match", partial.lines - partial.parsed)
     if not matches:
         return partial
     cols = list(zip(*matches))
     for name in spec.dimensions:
-        idx = _G.get(name)
-        if idx is not None and idx <= len(cols):
-            partial.dims[name] = decode_keys(Counter(cols[idx - 1]))
+        idx = columns.get(name)
+        if idx is not None:
+            counts = Counter(cols[idx])
+            counts.pop("", None)  # e.g. no method/path in a request line of "-"
+            partial.dims[name] = counts
     for name in spec.measures:
-        idx = _G.get(name)
-        if idx is not None and idx <= len(cols):
-            raw = Counter(cols[idx - 1])
-            partial.measures[name] = numeric_counter(raw, name, partial, dash_is_zero=name == "bytes_sent")
-    for (minute, tz, klass), n in Counter(zip(cols[4], cols[5], cols[10])).items():
-        epoch = clf_minute(minute, tz)
+        idx = columns.get(name)
+        if idx is not None:
+            partial.measures[name] = measure_sketch(cols[idx], name, partial, dash_is_zero=name == "bytes_sent")
+    # event-time minute x status class: one C-level Counter over "time+status" strings, then each distinct
+    # key (a few hundred per batch) is parsed through the minute cache
+    for key, n in Counter(map(operator.add, cols[columns["_time"]], cols[columns["status"]])).items():
+        epoch = clf_minute(key[:17], key[20:-3])
         if epoch is not None:
-            partial.minutes[(epoch, klass.decode() + "xx")] += n
+            partial.minutes[(epoch, key[-3] + "xx")] += n
     return partial
 
 
@@ -295,7 +355,11 @@ def aggregate_records(spec: ParserSpec, records: list[dict], partial: Partial) -
                     break
             minutes[(ts if isinstance(ts, (str, int, float)) else None, level)] += 1
     partial.dims.update({k: v for k, v in dims.items() if v})
-    partial.measures.update({k: numeric_counter(v, k, partial) for k, v in raw_measures.items() if v})
+    for name, counter in raw_measures.items():
+        if counter:
+            sketch = Quantiles()
+            sketch.add_counts(numeric_counter(counter, name, partial))
+            partial.measures[name] = sketch
     for (ts, level), n in minutes.items():
         epoch = any_minute(ts)
         if epoch is not None:

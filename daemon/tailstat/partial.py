@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 SAMPLE_CHARS = 200
 
@@ -23,8 +24,8 @@ class Partial:
     samples: list[str] = field(default_factory=list)
     # dimension name -> Counter of value -> lines
     dims: dict[str, Counter] = field(default_factory=dict)
-    # measure name -> Counter of numeric value -> lines
-    measures: dict[str, Counter] = field(default_factory=dict)
+    # measure name -> this batch's values as a mergeable Quantiles sketch (bounded size, cheap to pickle)
+    measures: dict[str, Any] = field(default_factory=dict)
     # "reason:field" -> measure values skipped (e.g. not a number); the line itself still parsed
     skipped: Counter = field(default_factory=Counter)
     # (epoch minute of the log's own timestamp, class such as "2xx" or "err" or "") -> lines
@@ -44,8 +45,11 @@ class Partial:
         self.samples.extend(other.samples[: max(0, 3 - len(self.samples))])
         for name, c in other.dims.items():
             self.dims.setdefault(name, Counter()).update(c)
-        for name, c in other.measures.items():
-            self.measures.setdefault(name, Counter()).update(c)
+        for name, sketch in other.measures.items():
+            if name in self.measures:
+                self.measures[name].merge(sketch)
+            else:
+                self.measures[name] = sketch.copy()
         self.skipped.update(other.skipped)
         self.minutes.update(other.minutes)
 

@@ -16,6 +16,8 @@ import base64
 import hashlib
 import heapq
 import math
+from itertools import repeat
+import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Self
@@ -357,6 +359,71 @@ class Quantiles:
         return f"Quantiles(count={self._count}, relative_accuracy={self._relative_accuracy})"
 
     def add_counts(self, values: Mapping[float, int]) -> None:
+        if not values:
+            return
+        keys = list(map(float, values.keys()))
+        counts = list(values.values())
+        if min(counts) > 0 and not any(map(math.isnan, keys)) and not any(map(math.isinf, keys)):
+            self._add_fast(keys, counts)
+        else:
+            self._add_checked(values)
+
+    def add_values(self, values: list[float]) -> None:
+        """Add one occurrence of each value (finite floats). Every per-value step is a C-level map/Counter,
+        so a batch of thousands of values costs no Python bytecode per value."""
+        if not values:
+            return
+        self._count += len(values)
+        self._sum += math.fsum(values) if len(values) < 64 else sum(values)
+        self._min = min(self._min, min(values))
+        self._max = max(self._max, max(values))
+        log_gamma = self._log_gamma
+        if self._min > 0.0:
+            positives: Iterable[float] = values
+        else:
+            positives = list(filter((0.0).__lt__, values))
+            negatives = [-v for v in filter((0.0).__gt__, values)]
+            self._zero_count += len(values) - len(positives) - len(negatives)
+            if negatives:
+                self._add_indices(self._negative, Counter(map(
+                    math.ceil, map(operator.truediv, map(math.log, negatives), repeat(log_gamma)))))
+        self._add_indices(self._positive, Counter(map(
+            math.ceil, map(operator.truediv, map(math.log, positives), repeat(log_gamma)))))
+
+    def _add_indices(self, store: dict[int, int], counts: Counter) -> None:
+        if not counts:
+            return
+        get = store.get
+        for index, n in counts.items():
+            store[index] = get(index, 0) + n
+        self._collapse(store)
+
+    def _add_fast(self, keys: list[float], counts: list[int]) -> None:
+        """The common case (all finite, all counts positive): per-value work done by C-level map/sum."""
+        self._count += sum(counts)
+        self._sum += sum(map(operator.mul, keys, counts))
+        self._min = min(self._min, min(keys))
+        self._max = max(self._max, max(keys))
+        log_gamma = self._log_gamma
+        positive, negative = self._positive, self._negative
+        pos = [(k, n) for k, n in zip(keys, counts) if k > 0.0] if self._min <= 0.0 else list(zip(keys, counts))
+        if pos:
+            pk, pn = zip(*pos)
+            get = positive.get
+            for index, n in zip(map(math.ceil, map(operator.truediv, map(math.log, pk), repeat(log_gamma))), pn):
+                positive[index] = get(index, 0) + n
+            self._collapse(positive)
+        if self._min <= 0.0:
+            get = negative.get
+            for k, n in zip(keys, counts):
+                if k < 0.0:
+                    index = math.ceil(math.log(-k) / log_gamma)
+                    negative[index] = get(index, 0) + n
+                elif k == 0.0:
+                    self._zero_count += n
+            self._collapse(negative)
+
+    def _add_checked(self, values: Mapping[float, int]) -> None:
         positive, negative = self._positive, self._negative
         positive_get, negative_get = positive.get, negative.get
         log, ceil, isfinite = math.log, math.ceil, math.isfinite
