@@ -64,10 +64,12 @@ def _expect(tool: str, what: str, got: object, want: object) -> None:
         raise RuntimeError(f"{tool}: {what} is {got}, expected {want}: it did not parse every line")
 
 
-def run_kernel(path: str, processes: int = 1, lines: int | None = None) -> AnchorResult:
+def run_kernel(path: str, processes: int = 1, lines: int | None = None, full_line: bool = False) -> AnchorResult:
     """`python -m bench.kernel FILE --processes N` in this interpreter; wall time includes interpreter start."""
     lines = count_lines(path) if lines is None else lines
     argv = [sys.executable, "-m", "bench.kernel", str(path), "--processes", str(processes)]
+    if full_line:
+        argv.append("--full-line")
     m = run_measured(argv, cwd=str(BENCH_DIR.parent)).check()
     report = json.loads(m.stdout)
     _expect("kernel", "matched lines", report["matched"], lines)
@@ -132,6 +134,7 @@ def run_goaccess(path: str, lines: int | None = None) -> AnchorResult:
 TOOLS = {
     "kernel": lambda path, lines: run_kernel(path, 1, lines),
     "kernel2": lambda path, lines: run_kernel(path, 2, lines),
+    "kernel_full": lambda path, lines: run_kernel(path, 1, lines, full_line=True),
     "mtail": run_mtail,
     "goaccess": run_goaccess,
 }

@@ -1,3 +1,4 @@
 from tailstat.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # guarded: process-pool children import this module under spawn
+    raise SystemExit(main())

@@ -12,7 +12,7 @@ import time
 from collections import Counter, deque
 from typing import Any
 
-from tailstat.partial import Partial
+from tailstat.partial import FieldSketch, Partial
 from tailstat.sketches import Distinct, Quantiles, TopK
 
 STATE_SCHEMA = 1
@@ -92,8 +92,12 @@ class Store:
                 if topk is None:
                     topk = self._topk[name] = TopK(self._capacity)
                     self._distinct[name] = Distinct(self._capacity)
-                topk.update(counts)
-                self._distinct[name].update(counts.keys())
+                if isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
+                    topk.merge(counts.topk)
+                    self._distinct[name].merge(counts.distinct)
+                else:
+                    topk.update(counts)
+                    self._distinct[name].update(counts.keys())
             for name, sketch in partial.measures.items():
                 q = self._measures.get(name)
                 if q is None:

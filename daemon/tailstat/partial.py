@@ -22,8 +22,8 @@ class Partial:
     errors: Counter = field(default_factory=Counter)
     # a few truncated lines that failed, for the rate-limited warning
     samples: list[str] = field(default_factory=list)
-    # dimension name -> Counter of value -> lines
-    dims: dict[str, Counter] = field(default_factory=dict)
+    # dimension name -> Counter of value -> lines, or a FieldSketch once a worker compacted a big one
+    dims: dict[str, Any] = field(default_factory=dict)
     # measure name -> this batch's values as a mergeable Quantiles sketch (bounded size, cheap to pickle)
     measures: dict[str, Any] = field(default_factory=dict)
     # "reason:field" -> measure values skipped (e.g. not a number); the line itself still parsed
@@ -36,6 +36,19 @@ class Partial:
         if len(self.samples) < 3:
             self.samples.append(line[:SAMPLE_CHARS].decode("utf-8", "replace"))
 
+    def compact(self, capacity: int) -> Partial:
+        """Replace every dimension Counter with more than `capacity` values by a bounded FieldSketch, so the
+        partial costs the same to pickle and merge however many distinct values its lines had."""
+        from tailstat.sketches import Distinct, TopK
+
+        for name, counts in list(self.dims.items()):
+            if isinstance(counts, Counter) and len(counts) > capacity:
+                topk, distinct = TopK(capacity), Distinct(capacity)
+                topk.update(counts)
+                distinct.update(counts.keys())
+                self.dims[name] = FieldSketch(topk, distinct)
+        return self
+
     def absorb(self, other: Partial) -> None:
         """Fold another partial into this one (used to combine sub-batches in one worker)."""
         self.lines += other.lines
@@ -44,7 +57,13 @@ class Partial:
         self.errors.update(other.errors)
         self.samples.extend(other.samples[: max(0, 3 - len(self.samples))])
         for name, c in other.dims.items():
-            self.dims.setdefault(name, Counter()).update(c)
+            mine = self.dims.get(name)
+            if mine is None:
+                self.dims[name] = c.copy()
+            elif isinstance(mine, Counter) and isinstance(c, Counter):
+                mine.update(c)
+            else:
+                self.dims[name] = FieldSketch.of(mine).merged(FieldSketch.of(c))
         for name, sketch in other.measures.items():
             if name in self.measures:
                 self.measures[name].merge(sketch)
@@ -52,6 +71,31 @@ class Partial:
                 self.measures[name] = sketch.copy()
         self.skipped.update(other.skipped)
         self.minutes.update(other.minutes)
+
+
+@dataclass(slots=True)
+class FieldSketch:
+    """A dimension's values as bounded sketches: heavy hitters (with error bound) and a distinct count."""
+
+    topk: Any
+    distinct: Any
+
+    @classmethod
+    def of(cls, value: Any, capacity: int = 10000) -> FieldSketch:
+        if isinstance(value, FieldSketch):
+            return value
+        from tailstat.sketches import Distinct, TopK
+
+        topk, distinct = TopK(capacity), Distinct(capacity)
+        topk.update(value)
+        distinct.update(value.keys())
+        return cls(topk, distinct)
+
+    def merged(self, other: FieldSketch) -> FieldSketch:
+        topk, distinct = self.topk.copy(), self.distinct.copy()
+        topk.merge(other.topk)
+        distinct.merge(other.distinct)
+        return FieldSketch(topk, distinct)
 
 
 def decode_keys(counter: Counter) -> Counter:

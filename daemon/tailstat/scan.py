@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import sys
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future
 
 from tailstat.aggregate import Store
 from tailstat.config import Config
 from tailstat.formats import ParserSpec, detect
 from tailstat.pipeline import make_executor, timed_parse
+from tailstat.partial import Partial
 from tailstat.tail import UNKNOWN_FORMAT
+
+RANGE_BYTES = 16 << 20  # a process worker's share of a file per task
 
 
 def _chunks(path: str, size: int):
@@ -35,6 +39,47 @@ def _chunks(path: str, size: int):
             yield offset, pending + b"\n"
 
 
+def read_range(path: str, start: int, end: int, batch_bytes: int) -> Iterator[bytes]:
+    """Batches of the complete lines that *start* inside [start, end): a worker reads its own share of a file
+    (the main process only hands out offsets). Ranges cut anywhere; each line belongs to exactly one range."""
+    with open(path, "rb") as fh:
+        if start > 0:
+            fh.seek(start - 1)
+            fh.readline()  # the line holding byte start-1 belongs to the previous range
+        pos = fh.tell()
+        pending = b""
+        while pos + len(pending) < end or pending:
+            chunk = fh.read(batch_bytes)
+            if not chunk:
+                if pending and pos < end:
+                    yield pending + b"\n"  # a final line without its newline
+                return
+            buf = pending + chunk if pending else chunk
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                pending = buf
+                continue
+            limit = end - pos  # lines starting before index `limit` are ours
+            if cut >= limit - 1:
+                yield buf[: buf.find(b"\n", max(limit - 1, 0)) + 1]
+                return
+            yield buf[: cut + 1]
+            pending = buf[cut + 1:]
+            pos += cut + 1
+
+
+def parse_range(spec: ParserSpec, path: str, start: int, end: int, batch_bytes: int,
+                capacity: int) -> tuple[Partial, float]:
+    """Process-pool work item: read, parse and pre-merge one byte range, return a bounded partial."""
+    total = Partial()
+    seconds = 0.0
+    for data in read_range(path, start, end, batch_bytes):
+        partial, took = timed_parse(spec, data)
+        total.absorb(partial)
+        seconds += took
+    return total.compact(capacity), seconds
+
+
 def resolve_spec(spec: ParserSpec, path: str) -> ParserSpec:
     if spec.format != "auto":
         return spec
@@ -56,7 +101,17 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool =
     try:
         for path in paths:
             file_spec = resolve_spec(spec, path)
-            store.upsert_file(path, path=path, format=file_spec.format, size=os.path.getsize(path))
+            size = os.path.getsize(path)
+            store.upsert_file(path, path=path, format=file_spec.format, size=size)
+            if cfg.executor == "process":
+                # workers read their own byte ranges; only offsets and bounded partials cross processes
+                for start in range(0, size, RANGE_BYTES):
+                    end = min(size, start + RANGE_BYTES)
+                    inflight.append((path, end, executor.submit(parse_range, file_spec, path, start, end,
+                                                                cfg.batch_bytes, cfg.topk_capacity)))
+                    while len(inflight) > 2 * cfg.workers:
+                        _merge_one(store, inflight, bar)
+                continue
             for end, data in _chunks(path, cfg.batch_bytes):
                 inflight.append((path, end, executor.submit(timed_parse, file_spec, data)))
                 while len(inflight) > 2 * cfg.workers:
