@@ -175,3 +175,46 @@ def test_event_loop_stays_responsive_while_parsing(tmp_path: Path) -> None:
         assert d.stop(signal.SIGINT) == 0
     slow = [line for line in d.stderr().splitlines() if "Executing" in line and "took" in line]
     assert slow == []
+
+
+def test_shutdown_past_deadline_exits_nonzero_and_commits_only_merged(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    big = logs / "big.log"
+    big.write_bytes(b"")
+    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="combined", TAILSTAT_WORKERS="1",
+               TAILSTAT_SHUTDOWN_TIMEOUT="0.1", TAILSTAT_QUEUE_BATCHES="64", TAILSTAT_BATCH_BYTES="4MiB").start()
+    big.write_bytes(access_lines(800_000))
+    wait_until(lambda: d.stats()["totals"]["lines"] > 0, 30, interval=0.01, what="parsing started")
+    code = d.stop(signal.SIGTERM)
+    assert code == 1
+    (event,) = d.log_events("shutdown_timeout")
+    assert event["timeout"] == 0.1
+    assert event["abandoned_batches"] >= 1
+    state = d.state()
+    (rec,) = state["files"].values()
+    # the checkpoint holds exactly what was merged: offset and counts agree, the rest is read again later
+    assert 0 < rec["offset"] < big.stat().st_size
+    assert rec["lines"] == state["totals"]["lines"]
+    assert big.read_bytes()[: rec["offset"]].count(b"\n") == rec["lines"]
+    d2 = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="combined").start()
+    try:
+        assert d2.wait_lines(800_000, timeout=120)["totals"]["lines"] == 800_000
+    finally:
+        assert d2.stop() == 0
+
+
+def test_second_sigint_forces_exit(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    big = logs / "big.log"
+    big.write_bytes(b"")
+    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="combined", TAILSTAT_WORKERS="1",
+               TAILSTAT_SHUTDOWN_TIMEOUT="60", TAILSTAT_QUEUE_BATCHES="256", TAILSTAT_BATCH_BYTES="4MiB").start()
+    big.write_bytes(access_lines(800_000))
+    wait_until(lambda: d.stats()["totals"]["lines"] > 0, 30, interval=0.01, what="parsing started")
+    d.proc.send_signal(signal.SIGINT)
+    wait_until(lambda: d.log_events("stopping"), 10, interval=0.01, what="stopping")
+    code = d.stop(signal.SIGINT)
+    assert code == 130
+    assert "tailstat: second interrupt, exiting now" in d.stderr()

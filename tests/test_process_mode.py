@@ -1,0 +1,103 @@
+"""TAILSTAT_EXECUTOR=process: the same stats as thread mode, workers replaced when they die, clean SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+from helpers import Daemon, clean_env, wait_until
+from test_scan import generate
+
+
+def scan(path: Path, executor: str, workers: str, capacity: str = "10000") -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "tailstat", "scan", "--json", "--format", "combined", "--top", "100000", str(path)],
+        capture_output=True, timeout=300,
+        env=clean_env(TAILSTAT_EXECUTOR=executor, TAILSTAT_WORKERS=workers, TAILSTAT_BATCH_BYTES="64KiB",
+                      TAILSTAT_TOPK_CAPACITY=capacity),
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    for key in ("generated_at", "uptime", "rates", "error_samples"):  # samples are a sample, not a count
+        doc.pop(key)
+    return doc
+
+
+def test_process_mode_gives_exactly_the_thread_mode_stats(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    generate(log, 60000, seed=5)
+    thread = scan(log, "thread", "2")
+    process = scan(log, "process", "2")
+    assert thread["totals"]["lines"] == 60000
+    assert process == thread
+
+
+def daemon_children(pid: int) -> list[psutil.Process]:
+    """The pool's worker processes (not multiprocessing's resource tracker), still running."""
+    out = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            cmd = " ".join(child.cmdline())
+            if "spawn_main" in cmd and child.status() != psutil.STATUS_ZOMBIE:
+                out.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+LINE = '10.1.1.{c} - - [10/Oct/2025:13:55:36 +0000] "GET /x{p} HTTP/1.1" 200 {b} "-" "ua"\n'
+
+
+def lines(n: int, start: int = 0) -> bytes:
+    return "".join(LINE.format(c=i % 9, p=i % 5, b=i % 1000) for i in range(start, start + n)).encode()
+
+
+def test_dead_worker_is_replaced_and_nothing_is_lost(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "a.log"
+    log.write_bytes(lines(1000))
+    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="combined", TAILSTAT_EXECUTOR="process",
+               TAILSTAT_WORKERS="2").start()
+    try:
+        d.wait_lines(1000, timeout=60)
+        workers = wait_until(lambda: daemon_children(d.proc.pid), 30, what="worker processes")
+        victim = workers[0]
+        victim.kill()
+        total = 1000
+        for k in range(20):  # keep batches flowing while the broken pool is noticed and replaced
+            with open(log, "ab") as fh:
+                fh.write(lines(500, start=total))
+            total += 500
+            time.sleep(0.05)
+        doc = d.wait_lines(total, timeout=60)
+        assert doc["totals"]["lines"] == total
+        assert doc["totals"]["parsed"] == total
+        assert doc["errors"] == {}
+        assert doc["health"]["failed_batches"] == 0
+        assert len(d.log_events("worker_pool_replaced")) >= 1
+        assert victim.pid not in [p.pid for p in daemon_children(d.proc.pid)]
+    finally:
+        code = d.stop(signal.SIGTERM)
+    assert code == 0
+    assert d.log_events("stopped")
+
+
+def test_sigterm_joins_process_workers(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_bytes(lines(3000))
+    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="combined", TAILSTAT_EXECUTOR="process",
+               TAILSTAT_WORKERS="2").start()
+    d.wait_lines(3000, timeout=60)
+    workers = daemon_children(d.proc.pid)
+    assert len(workers) >= 1  # the pool starts workers on demand
+    assert d.stop(signal.SIGTERM) == 0
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == []
+    assert d.state()["totals"]["lines"] == 3000
