@@ -11,6 +11,8 @@ command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need+=(logrotat
 command -v tmux >/dev/null || need+=(tmux)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+# the live systemd test runs the service with Debian's python3.11 (pyenv under /root is hidden by ProtectHome)
+[ -x /usr/bin/python3.11 ] || need+=(python3.11 python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

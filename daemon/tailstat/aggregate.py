@@ -7,6 +7,7 @@ return copies; nothing outside this module touches the lock.
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections import Counter, deque
@@ -16,7 +17,9 @@ from tailstat.partial import FieldSketch, Partial
 from tailstat.sketches import Distinct, Quantiles, TopK
 
 STATE_SCHEMA = 1
+MERGEABLE_VERSION = 1  # of the stats document's opt-in "state" section
 RATE_WINDOW = 900  # seconds of per-second ingestion buckets: the 1, 5 and 15 minute rates
+RATE_WINDOWS = (("1m", 60), ("5m", 300), ("15m", 900))
 
 
 class _Rates:
@@ -40,15 +43,27 @@ class _Rates:
         self.errors[i] += errors
         self.bytes[i] += nbytes
 
-    def window(self, now: float, seconds: int) -> dict[str, float]:
+    def windows(self, now: float, since: float) -> dict[str, dict[str, float]]:
+        """Per-second averages over the last 1, 5 and 15 minutes (the current second included). A window
+        longer than the time since `since` (the start) is averaged over that time instead, so the rates are
+        right from the first minute on rather than ramping up."""
         sec = int(now)
-        lines = errors = nbytes = 0
+        sums = {label: [0, 0, 0] for label, _ in RATE_WINDOWS}
         for i, stamp in enumerate(self.stamp):
-            if sec - seconds < stamp <= sec:
-                lines += self.lines[i]
-                errors += self.errors[i]
-                nbytes += self.bytes[i]
-        return {"lines": lines / seconds, "parse_errors": errors / seconds, "bytes": nbytes / seconds}
+            age = sec - stamp
+            if 0 <= age < RATE_WINDOW:
+                for label, seconds in RATE_WINDOWS:
+                    if age < seconds:
+                        acc = sums[label]
+                        acc[0] += self.lines[i]
+                        acc[1] += self.errors[i]
+                        acc[2] += self.bytes[i]
+        out = {}
+        for label, seconds in RATE_WINDOWS:
+            span = min(seconds, max(1, sec - int(since) + 1))
+            lines, errors, nbytes = sums[label]
+            out[label] = {"lines": lines / span, "parse_errors": errors / span, "bytes": nbytes / span}
+        return out
 
 
 class Store:
@@ -125,10 +140,14 @@ class Store:
             bucket["lines"] += n
             if klass:
                 bucket[klass] += n
+        self._prune_minutes()
+
+    def _prune_minutes(self) -> None:
         if len(self._minutes) > self._event_minutes + 60:
-            newest = max(self._minutes)
-            for minute in [m for m in self._minutes if m <= newest - self._event_minutes]:
-                del self._minutes[minute]
+            # Keep the newest minutes by count, not by span: one line with a wild timestamp (a year ahead)
+            # takes one slot instead of pushing every real minute out of the window.
+            keep = heapq.nlargest(self._event_minutes, self._minutes)
+            self._minutes = {m: self._minutes[m] for m in keep}
 
     # -------------------------------------------------------------------------------------- file records
     def upsert_file(self, key: str, **fields: Any) -> None:
@@ -196,8 +215,10 @@ class Store:
             self._health.update(values)
 
     # ---------------------------------------------------------------------------------------- reading
-    def snapshot(self, top: int = 10, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
-        """The stats document (schema 1): a fresh, JSON-ready copy."""
+    def snapshot(self, top: int = 10, fields: tuple[str, ...] | None = None,
+                 mergeable: bool = False) -> dict[str, Any]:
+        """The stats document (schema 1): a fresh, JSON-ready copy. With `mergeable`, a "state" section holds
+        the full sketches, so that `tailstat merge` can combine documents (see merge.py)."""
         now = time.time()
         with self._lock:
             t = dict(self._totals)
@@ -228,8 +249,7 @@ class Store:
                 {"minute": m, **dict(self._minutes[m])}
                 for m in sorted(self._minutes)[-self._event_minutes:]
             ]
-            rates = {label: self._rates.window(now, secs) for label, secs in (("1m", 60), ("5m", 300),
-                                                                               ("15m", 900))}
+            rates = self._rates.windows(now, self.started)
             doc = {
                 "schema": 1,
                 "generated_at": now,
@@ -247,7 +267,70 @@ class Store:
                 "checkpoint": dict(self._checkpoint),
                 "health": dict(self._health),
             }
+            if mergeable:
+                doc["state"] = self._mergeable_state(names, fields)
         return doc
+
+    def _mergeable_state(self, names: list[str], fields: tuple[str, ...] | None) -> dict[str, Any]:
+        """The sketches behind "fields" and "measures" (under the lock). Totals, errors and minutes are in the
+        document already, exactly."""
+        return {
+            "version": MERGEABLE_VERSION,
+            "topk_capacity": self._capacity,
+            "event_minutes": self._event_minutes,
+            "fields": {n: {"topk": self._topk[n].to_dict(), "distinct": self._distinct[n].to_dict()}
+                       for n in names},
+            "measures": {n: q.to_dict() for n, q in self._measures.items() if fields is None or n in fields},
+        }
+
+    def merge_document(self, doc: dict[str, Any]) -> None:
+        """Fold in a mergeable stats document (another host's, or this one's earlier): totals, reasons and
+        minutes from its plain sections, the rest from its "state". Raises KeyError/ValueError/TypeError on a
+        document without a valid state section."""
+        state = doc["state"]
+        if state.get("version") != MERGEABLE_VERSION:
+            raise ValueError(f"unknown state version {state.get('version')!r}")
+        topk = {n: TopK.from_dict(f["topk"]) for n, f in state["fields"].items()}
+        distinct = {n: Distinct.from_dict(f["distinct"]) for n, f in state["fields"].items()}
+        measures = {n: Quantiles.from_dict(d) for n, d in state["measures"].items()}
+        minutes: Counter = Counter()
+        for bucket in doc.get("minutes", []):
+            minute = int(bucket["minute"])
+            for klass, n in bucket.items():
+                if klass != "minute":
+                    minutes[(minute, "" if klass == "lines" else klass)] += int(n)
+        totals = {k: int(doc["totals"][k]) for k in self._totals}
+        with self._lock:
+            for k, v in totals.items():
+                self._totals[k] += v
+            self._errors.update(doc.get("errors", {}))
+            self._skipped.update(doc.get("skipped_measures", {}))
+            for reason, d in doc.get("dropped", {}).items():
+                mine = self._dropped.setdefault(reason, {"lines": 0, "bytes": 0})
+                mine["lines"] += int(d.get("lines", 0))
+                mine["bytes"] += int(d.get("bytes", 0))
+            self._samples.extend(doc.get("error_samples", []))
+            for name, sketch in topk.items():
+                if name in self._topk:
+                    self._topk[name].merge(sketch)
+                    self._distinct[name].merge(distinct[name])
+                else:
+                    self._topk[name], self._distinct[name] = sketch, distinct[name]
+            for name, sketch in measures.items():
+                if name in self._measures:
+                    self._measures[name].merge(sketch)
+                else:
+                    self._measures[name] = sketch
+            self._merge_document_minutes(minutes)
+
+    def _merge_document_minutes(self, minutes: Counter) -> None:
+        # "lines" came as class "": _merge_minutes adds every class to "lines", so classes go in without it
+        for (minute, klass), n in minutes.items():
+            bucket = self._minutes.get(minute)
+            if bucket is None:
+                bucket = self._minutes[minute] = Counter()
+            bucket["lines" if not klass else klass] += n
+        self._prune_minutes()
 
     def export_state(self) -> dict[str, Any]:
         """Everything needed to resume: aggregates and file records, from one critical section."""

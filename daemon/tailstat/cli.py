@@ -1,4 +1,4 @@
-"""Command line: run, scan, stats, config."""
+"""Command line: run, scan, stats, top, config."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import argparse
 import asyncio
 import os
 import sys
-import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from tailstat import __version__
-from tailstat.config import Config, ConfigError, load_config
+from tailstat.config import ConfigError, load_config
+
+if TYPE_CHECKING:
+    from tailstat.client import HttpSource
 
 EXIT_CONFIG = 2
 
@@ -50,14 +52,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.format:
         if args.format not in FORMATS:
             return _fail_config(ConfigError(f"--format={args.format!r} is not valid; accepted: {', '.join(FORMATS)}"))
-        spec = build_spec(args.format, spec.extra_dimensions, spec.extra_measures, spec.regex)
+        spec = build_spec(args.format, spec.extra_dimensions, spec.extra_measures, spec.regex,
+                          log_format=spec.log_format)
     missing = [p for p in args.files if not os.path.isfile(p)]
     if missing:
         print(f"tailstat: {missing[0]}: no such file", file=sys.stderr)
         return 1
     progress = sys.stderr.isatty() and sum(os.path.getsize(p) for p in args.files) > 64 << 20
     store = scan_files(cfg, spec, args.files, progress=progress)
-    doc = store.snapshot(top=args.top)
+    doc = store.snapshot(top=args.top, mergeable=args.mergeable)
     for f in doc["files"]:
         f.pop("key", None)
     if args.json:
@@ -67,35 +70,23 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_snapshot(cfg: Config) -> tuple[dict | None, str]:
-    """The running daemon's latest snapshot, or None and why not."""
-    path = cfg.snapshot_file
-    try:
-        doc = orjson.loads(Path(path).read_bytes())
-    except FileNotFoundError:
-        return None, f"no stats snapshot at {path}"
-    except (OSError, orjson.JSONDecodeError) as exc:
-        return None, f"cannot read {path}: {exc}"
-    pid = doc.get("daemon", {}).get("pid")
-    try:
-        os.kill(int(pid), 0)
-    except (TypeError, ValueError, ProcessLookupError):
-        return None, f"the daemon that wrote {path} (pid {pid}) is not running"
-    except PermissionError:
-        pass
-    if time.time() - doc.get("generated_at", 0) > max(10.0, 5 * cfg.snapshot_interval):
-        return None, f"the snapshot at {path} is stale (written {time.time() - doc['generated_at']:.0f} s ago)"
-    return doc, ""
-
-
 def cmd_stats(args: argparse.Namespace) -> int:
+    from tailstat.client import HttpSource, Unreachable, open_source
     from tailstat.render import table
 
     cfg = load_config(require_paths=False)
-    doc, why = read_snapshot(cfg)
-    if doc is None:
-        print(f"tailstat: no running daemon found: {why} (set TAILSTAT_STATE_DIR / TAILSTAT_RUNTIME_DIR "
-              "to the daemon's directories)", file=sys.stderr)
+    fields = tuple(args.field) if args.field else None
+    source = open_source(cfg)
+    try:
+        if args.follow:
+            if not isinstance(source, HttpSource):
+                print("tailstat: stats --follow needs the HTTP API, and TAILSTAT_HTTP_ADDR=off; set it to the "
+                      "daemon's address (host:port or unix:/path)", file=sys.stderr)
+                return 1
+            return _follow(source, args, fields)
+        doc = source.fetch(args.top, fields)
+    except Unreachable as exc:
+        print(f"tailstat: {exc}", file=sys.stderr)
         return 1
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
@@ -104,11 +95,51 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _follow(source: HttpSource, args: argparse.Namespace, fields: tuple[str, ...] | None) -> int:
+    from tailstat.top import compact_line
+
+    out = sys.stdout.buffer
+    for raw in source.stream(args.interval, min(args.top, 100), fields):
+        out.write(raw if args.json else compact_line(orjson.loads(raw)).encode() + b"\n")
+        out.flush()
+    print(f"tailstat: the daemon at {source.where} ended the stream (stopping?)", file=sys.stderr)
+    return 1
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    from tailstat.client import Unreachable, open_source
+    from tailstat.top import run_top
+
+    cfg = load_config(require_paths=False)
+    try:
+        return run_top(open_source(cfg), interval=args.interval, top=args.top,
+                       fields=tuple(args.field) if args.field else None, iterations=args.iterations)
+    except Unreachable as exc:
+        print(f"tailstat: {exc}", file=sys.stderr)
+        return 1
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     cfg = load_config(require_paths=False)
     for name, value in cfg.describe():
         print(f"{name}={value}")
     return 0
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid; accepted: an integer 0..1000")
+    return int(text)
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid; accepted: seconds 0.1..3600")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,14 +154,40 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--top", type=int, default=10, help="values per dimension (default 10)")
     scan.add_argument("--workers", type=int, help="override TAILSTAT_WORKERS")
     scan.add_argument("--executor", choices=("thread", "process"), help="override TAILSTAT_EXECUTOR")
-    stats = sub.add_parser("stats", help="the running daemon's current stats")
-    stats.add_argument("--json", action="store_true", help="print the stats document as JSON")
-    stats.add_argument("--top", type=int, default=10, help="values per dimension (default 10)")
+    scan.add_argument("--mergeable", action="store_true", help="with --json: add the \"state\" section that "
+                      "`tailstat merge` needs")
+    stats = sub.add_parser("stats", help="the running daemon's current stats (over TAILSTAT_HTTP_ADDR)")
+    stats.add_argument("--json", action="store_true", help="print the stats document as JSON (NDJSON with "
+                       "--follow)")
+    stats.add_argument("--top", type=_count, default=10, help="values per dimension (default 10)")
+    stats.add_argument("--field", action="append", metavar="NAME", help="only this dimension or measure "
+                       "(repeatable)")
+    stats.add_argument("--follow", "-f", action="store_true", help="one line per interval until interrupted")
+    stats.add_argument("--interval", type=_interval, default=1.0, help="seconds between --follow lines "
+                       "(default 1)")
+    top = sub.add_parser("top", help="live full-screen view of the running daemon (q quits)")
+    top.add_argument("--top", type=_count, default=5, help="values per dimension, at most (default 5; "
+                     "fewer when the terminal is small)")
+    top.add_argument("--field", action="append", metavar="NAME", help="only this dimension or measure "
+                     "(repeatable)")
+    top.add_argument("--interval", type=_interval, default=1.0, help="seconds between refreshes (default 1)")
+    top.add_argument("--iterations", type=_count, help="stop after N refreshes (default: until q)")
     sub.add_parser("config", help="print the effective configuration")
+    merge = sub.add_parser("merge", help="merge saved stats documents (scan --json --mergeable), e.g. one per host")
+    merge.add_argument("files", nargs="+", metavar="FILE")
+    merge.add_argument("--top", type=int, default=10, help="values per dimension (default 10)")
+    merge.add_argument("--table", action="store_true", help="print a readable table instead of the JSON document")
     return p
 
 
-COMMANDS = {"run": cmd_run, "scan": cmd_scan, "stats": cmd_stats, "config": cmd_config}
+def cmd_merge(args: argparse.Namespace) -> int:
+    from tailstat.merge import main as merge_main
+
+    return merge_main(args.files, args.top, args.table)
+
+
+COMMANDS = {"run": cmd_run, "scan": cmd_scan, "stats": cmd_stats, "top": cmd_top, "config": cmd_config,
+            "merge": cmd_merge}
 
 
 def main(argv: list[str] | None = None) -> int:

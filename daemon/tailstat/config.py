@@ -15,7 +15,7 @@ from pathlib import Path
 from tailstat.formats import FORMATS, ParserSpec, default_measures
 
 PREFIX = "TAILSTAT_"
-SOURCE_KEYS = ("PATHS", "FORMAT", "GROUP_BY", "MEASURES", "REGEX")
+SOURCE_KEYS = ("PATHS", "FORMAT", "GROUP_BY", "MEASURES", "REGEX", "NGINX_LOG_FORMAT")
 _SOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 
@@ -80,6 +80,8 @@ class Config:
             rows.append((p + "MEASURES", ",".join(src.spec.measures)))
             if src.spec.regex:
                 rows.append((p + "REGEX", src.spec.regex))
+            if src.spec.log_format:
+                rows.append((p + "NGINX_LOG_FORMAT", src.spec.log_format))
         simple = {
             "WORKERS": self.workers, "EXECUTOR": self.executor, "READ_FROM": self.read_from,
             "STATE_DIR": self.state_dir, "RUNTIME_DIR": self.runtime_dir, "LOG_LEVEL": self.log_level,
@@ -182,7 +184,10 @@ def _read_source(r: _Reader, name: str, prefix: str, require_paths: bool) -> Sou
                           "e.g. /var/log/nginx/*.log")
     fmt = r.choice(prefix + "FORMAT", "auto", tuple(FORMATS))
     spec = build_spec(fmt, r.names(prefix + "GROUP_BY"), r.names(prefix + "MEASURES"),
-                      r.raw(prefix + "REGEX"), regex_var=prefix + "REGEX", format_var=prefix + "FORMAT")
+                      r.raw(prefix + "REGEX"), log_format=r.raw(prefix + "NGINX_LOG_FORMAT"),
+                      regex_var=prefix + "REGEX", format_var=prefix + "FORMAT",
+                      log_format_var=prefix + "NGINX_LOG_FORMAT", group_by_var=prefix + "GROUP_BY",
+                      measures_var=prefix + "MEASURES")
     for g in globs:
         if not os.path.isabs(os.path.expanduser(g)):
             raise ConfigError(f"{paths_var} entry {g!r} is not an absolute path; accepted: absolute globs")
@@ -243,7 +248,7 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
         state_on_corrupt=r.choice(PREFIX + "STATE_ON_CORRUPT", "fresh", ("fresh", "fail")),
         topk_capacity=r.integer(PREFIX + "TOPK_CAPACITY", 10000, 10, 10_000_000),
         event_minutes=r.integer(PREFIX + "EVENT_MINUTES", 180, 1, 10080),
-        http_addr=r.text(PREFIX + "HTTP_ADDR", "127.0.0.1:9514"),
+        http_addr=r.text(PREFIX + "HTTP_ADDR", _default_http_addr(env)),
         http_token=r.text(PREFIX + "HTTP_TOKEN", ""),
     )
 
@@ -256,6 +261,26 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
                           "`tailstat config --help` and the README")
     _check_http(cfg)
     return cfg
+
+
+DEFAULT_HTTP_ADDR = "127.0.0.1:9514"
+SOCKET_NAME = "tailstat.sock"
+
+
+def _default_http_addr(env: Mapping[str, str]) -> str:
+    """Loopback TCP; under systemd (RUNTIME_DIRECTORY set) a unix socket in the runtime directory."""
+    runtime = env.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    return f"unix:{os.path.join(runtime, SOCKET_NAME)}" if runtime else DEFAULT_HTTP_ADDR
+
+
+def http_endpoint(addr: str) -> tuple[str, str, int]:
+    """A checked TAILSTAT_HTTP_ADDR as ("unix", path, 0), ("tcp", host, port) or ("off", "", 0)."""
+    if addr == "off":
+        return "off", "", 0
+    if addr.startswith("unix:"):
+        return "unix", addr[5:], 0
+    host, _, port = addr.rpartition(":")
+    return "tcp", host.strip("[]"), int(port)
 
 
 def _check_http(cfg: Config) -> None:

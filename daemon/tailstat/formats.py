@@ -19,8 +19,10 @@ from functools import lru_cache
 
 import orjson
 
+from tailstat.logformat import REQUEST_PIECES, LogFormatError, compile_log_format, log_format_fields
 from tailstat.partial import SAMPLE_CHARS, Partial
 from tailstat.sketches import Quantiles
+from tailstat.syslog import parse_syslog
 
 # Access logs. The pattern is built per spec: only the fields a spec uses are captured (fewer groups, faster
 # findall); everything else is matched without capturing, so a line must still be a whole valid line.
@@ -30,9 +32,7 @@ _PIECES_HEAD: tuple[tuple[str | None, bytes], ...] = (
     ("client", rb"^(\S+)"), (None, rb" "), ("ident", rb"(\S+)"), (None, rb" "), ("user", rb"(\S+)"),
     (None, rb" \["), ("_time", rb"([^\]\n]*)"), (None, rb"\] \""),
     # "METHOD PATH[?QUERY] PROTOCOL"; anything else in the quotes (e.g. "-") still parses, without method/path.
-    # The query string is not part of `path`: it would explode the cardinality of the path dimension.
-    (None, rb"(?:"), ("method", rb"([A-Z][A-Z_-]*)"), (None, rb" "), ("path", rb"([^\s?\"]*)"),
-    (None, rb"(?:\?[^\s\"]*)?"), (None, rb" "), ("protocol", rb"([^\s\"]+)"), (None, rb"|[^\"\n]*)\" "),
+    *REQUEST_PIECES, (None, rb"\" "),
     ("status", rb"([1-5]\d\d)"), (None, rb" "), ("bytes_sent", rb"(\d+|-)"),
 )
 _PIECES_TAIL: dict[str, tuple[tuple[str | None, bytes], ...]] = {
@@ -78,13 +78,20 @@ def _uncapture(piece: bytes) -> bytes:
     return piece[:start] + (b"(?:" + inner + b")" if alternation else inner) + piece[i + 1:]
 
 
+def access_pieces(fmt: str, log_format: str | None = None) -> tuple[tuple[str | None, bytes], ...]:
+    if fmt == "nginx":
+        return compile_log_format(log_format or "")
+    return _PIECES_HEAD + _PIECES_TAIL[fmt]
+
+
 @lru_cache(maxsize=64)
-def access_pattern(fmt: str, wanted: frozenset[str]) -> tuple[re.Pattern, dict[str, int]]:
-    """The compiled pattern for `fmt` capturing only `wanted` fields (+ minute, tz, status), and the column
-    index of each captured field."""
-    wanted = wanted | {"_time", "status"}
+def access_pattern(fmt: str, wanted: frozenset[str], log_format: str | None = None,
+                   ) -> tuple[re.Pattern, dict[str, int]]:
+    """The compiled pattern for `fmt` capturing only `wanted` fields (+ event time and status), and the
+    column index of each captured field."""
+    wanted = wanted | {"_time", "_time_iso", "_msec", "status"}
     parts, columns = [], {}
-    for name, piece in _PIECES_HEAD + _PIECES_TAIL[fmt]:
+    for name, piece in access_pieces(fmt, log_format):
         if name is not None and name in wanted:
             columns[name] = len(columns)
             parts.append(piece)
@@ -93,13 +100,14 @@ def access_pattern(fmt: str, wanted: frozenset[str]) -> tuple[re.Pattern, dict[s
         else:
             parts.append(piece)
     # str, not bytes: Counter over str keys is faster (cached hashes) and needs no per-key decode later
-    return re.compile(b"".join(parts).decode(), re.M | re.ASCII), columns
+    return re.compile(b"".join(parts).decode(), re.MULTILINE | re.ASCII), columns
 
 
 DEFAULT_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "common": ("status", "method", "path", "client"),
     "combined": ("status", "method", "path", "client"),
     "combined_timed": ("status", "method", "path", "client"),
+    "nginx": ("status", "method", "path", "client"),  # those its log_format has
     "json": ("level",),
     "logfmt": ("level",),
     "syslog": ("program", "host", "severity"),
@@ -110,8 +118,19 @@ DEFAULT_MEASURES: dict[str, tuple[str, ...]] = {
     "common": ("bytes_sent",),
     "combined": ("bytes_sent",),
     "combined_timed": ("bytes_sent", "request_time", "upstream_time"),
+    "nginx": ("bytes_sent", "request_time", "upstream_time"),  # those its log_format has
 }
-FORMATS = ("auto", "combined", "common", "combined_timed", "json", "logfmt", "syslog", "regex")
+FORMATS = ("auto", "combined", "common", "combined_timed", "nginx", "json", "logfmt", "syslog", "regex")
+# Formats whose lines always have the same fields: a GROUP_BY / MEASURES name outside them is a typo.
+SYSLOG_FIELDS = ("host", "program", "pid", "facility", "severity", "message", "msgid")
+FIXED_FIELDS: dict[str, tuple[str, ...]] = {**ACCESS_FIELDS, "syslog": SYSLOG_FIELDS}
+
+
+def format_fields(fmt: str, log_format: str | None = None) -> tuple[str, ...] | None:
+    """The fields a format gives, or None when any name may occur (json, logfmt, regex, auto)."""
+    if fmt == "nginx":
+        return log_format_fields(log_format or "")
+    return FIXED_FIELDS.get(fmt)
 
 
 def default_measures(fmt: str) -> tuple[str, ...]:
@@ -129,23 +148,55 @@ class ParserSpec:
     # user-requested extras, kept so `auto` can resolve them against the detected format
     extra_dimensions: tuple[str, ...] = ()
     extra_measures: tuple[str, ...] = ()
+    log_format: str | None = None  # the nginx log_format string of format "nginx"
+    # "now" for the year of RFC 3164 timestamps (they have none); None: the wall clock when a batch is parsed
+    reference_time: float | None = None
 
     def resolved(self, fmt: str) -> ParserSpec:
         """The spec for a concrete format (used once `auto` has detected one)."""
+        dims, measures = DEFAULT_DIMENSIONS.get(fmt, ()), DEFAULT_MEASURES.get(fmt, ())
+        if fmt == "nginx":
+            fields = log_format_fields(self.log_format or "")
+            dims, measures = tuple(d for d in dims if d in fields), tuple(m for m in measures if m in fields)
         return ParserSpec(
             format=fmt,
-            dimensions=tuple(dict.fromkeys(DEFAULT_DIMENSIONS.get(fmt, ()) + self.extra_dimensions)),
-            measures=tuple(dict.fromkeys(DEFAULT_MEASURES.get(fmt, ()) + self.extra_measures)),
+            dimensions=tuple(dict.fromkeys(dims + self.extra_dimensions)),
+            measures=tuple(dict.fromkeys(measures + self.extra_measures)),
             regex=self.regex,
             extra_dimensions=self.extra_dimensions,
             extra_measures=self.extra_measures,
+            log_format=self.log_format,
+            reference_time=self.reference_time,
         )
 
 
 def build_spec(fmt: str, group_by: tuple[str, ...], measures: tuple[str, ...], regex: str | None, *,
-               regex_var: str = "TAILSTAT_REGEX", format_var: str = "TAILSTAT_FORMAT") -> ParserSpec:
+               log_format: str | None = None, regex_var: str = "TAILSTAT_REGEX",
+               format_var: str = "TAILSTAT_FORMAT", log_format_var: str = "TAILSTAT_NGINX_LOG_FORMAT",
+               group_by_var: str = "TAILSTAT_GROUP_BY", measures_var: str = "TAILSTAT_MEASURES") -> ParserSpec:
+    """The parser spec of one source; ConfigError (naming the variable) for anything that cannot work."""
     from tailstat.config import ConfigError
 
+    if log_format and fmt == "auto":
+        fmt = "nginx"
+    if fmt == "nginx":
+        if not log_format:
+            raise ConfigError(f"{log_format_var} is empty but {format_var}=nginx; accepted: an nginx log_format "
+                              "string such as $remote_addr - $remote_user [$time_local] \"$request\" $status ...")
+        try:
+            compile_log_format(log_format)
+        except LogFormatError as exc:
+            raise ConfigError(f"{log_format_var}={log_format!r} {exc}") from None
+    elif log_format:
+        raise ConfigError(f"{log_format_var} is set but {format_var}={fmt}; accepted: {format_var}=nginx (or "
+                          "unset) with a log_format string")
+    fields = format_fields(fmt, log_format)
+    if fields is not None:
+        for var, names in ((group_by_var, group_by), (measures_var, measures)):
+            unknown = [n for n in names if n not in fields]
+            if unknown:
+                raise ConfigError(f"{var} names {unknown[0]!r}, which format {fmt} does not have; accepted: "
+                                  f"{', '.join(fields)}")
     if fmt == "regex":
         if not regex:
             raise ConfigError(f"{regex_var} is empty but {format_var}=regex; accepted: a Python regular "
@@ -160,7 +211,13 @@ def build_spec(fmt: str, group_by: tuple[str, ...], measures: tuple[str, ...], r
                               "with named groups such as (?P<status>\\d+)")
         if not group_by:
             group_by = tuple(n for n in compiled.groupindex if n not in measures)
-    base = ParserSpec(format=fmt, regex=regex, extra_dimensions=group_by, extra_measures=measures)
+        unknown = [n for n in group_by + measures if n not in compiled.groupindex]
+        if unknown:
+            var = group_by_var if unknown[0] in group_by else measures_var
+            raise ConfigError(f"{var} names {unknown[0]!r}, which is not a named group of {regex_var}; "
+                              f"accepted: {', '.join(compiled.groupindex)}")
+    base = ParserSpec(format=fmt, regex=regex, extra_dimensions=group_by, extra_measures=measures,
+                      log_format=log_format)
     return base if fmt == "auto" else base.resolved(fmt)
 
 
@@ -215,11 +272,14 @@ def any_minute(value: object) -> int | None:
     """An event time given as ISO 8601 text or epoch seconds/milliseconds -> epoch minute."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
+    if isinstance(value, str):
+        value = value.strip()
+        if not value[:1].isdigit() or "-" in value:
+            return iso_minute(value)
+        value = to_number(value)  # epoch seconds given as text (logfmt)
+    if isinstance(value, (int, float)) and math.isfinite(value):
         secs = value / 1000 if value > 1e11 else value
         return int(secs // 60)
-    if isinstance(value, str):
-        return iso_minute(value.strip())
     return None
 
 
@@ -237,9 +297,7 @@ def to_number(value: object) -> float | None:
             return None
     else:
         return None
-    if number != number or number in (float("inf"), float("-inf")):
-        return None
-    return number
+    return number if math.isfinite(number) else None
 
 
 def numeric_counter(raw: Counter, name: str, partial: Partial, dash_is_zero: bool = False) -> Counter:
@@ -260,22 +318,28 @@ def numeric_counter(raw: Counter, name: str, partial: Partial, dash_is_zero: boo
                 else:
                     out[number] += n
             continue
-        if number != number or number in _INFINITIES:  # NaN or inf: not a measure
+        if not math.isfinite(number):  # NaN or inf: not a measure
             partial.skipped[f"not_a_number:{name}"] += n
         else:
             out[number] += n
     return out
 
 
-_INFINITIES = (float("inf"), float("-inf"))
-
-
 def measure_sketch(column: tuple[str, ...], name: str, partial: Partial, dash_is_zero: bool = False) -> Quantiles:
     """One batch's values of a measure as a (small, mergeable) Quantiles sketch, built in the worker.
 
-    Fast path: every value is a plain finite number, converted and bucketed by C-level maps. Otherwise (a `-`,
-    garbage, NaN) the values go through numeric_counter, which counts what it skips."""
+    A `-` is the log's "no value": 0 for a byte count (Apache's %b), else skipped as `missing:<name>` (nginx's
+    $upstream_response_time when nothing was proxied). Fast path: every other value is a plain finite number,
+    converted and bucketed by C-level maps. Otherwise (garbage, NaN) the values go through numeric_counter,
+    which counts what it skips as `not_a_number:<name>`."""
     sketch = Quantiles()
+    dashes = column.count("-")
+    if dashes:
+        column = tuple(filter("-".__ne__, column))
+        if dash_is_zero:
+            sketch.add_values([0.0] * dashes)
+        else:
+            partial.skipped[f"missing:{name}"] += dashes
     try:
         values = list(map(float, column))
     except ValueError:
@@ -299,7 +363,7 @@ def _sample_failures(pattern: re.Pattern, text: str, partial: Partial, reason: s
 
 
 def parse_access(spec: ParserSpec, data: bytes) -> Partial:
-    pattern, columns = access_pattern(spec.format, frozenset(spec.dimensions + spec.measures))
+    pattern, columns = access_pattern(spec.format, frozenset(spec.dimensions + spec.measures), spec.log_format)
     partial = Partial(lines=data.count(b"\n"), bytes=len(data))
     text = data.decode("utf-8", "replace")
     matches = pattern.findall(text)
@@ -308,7 +372,8 @@ def parse_access(spec: ParserSpec, data: bytes) -> Partial:
         _sample_failures(pattern, text, partial, "no_match", partial.lines - partial.parsed)
     if not matches:
         return partial
-    cols = list(zip(*matches))
+    # findall gives tuples for two groups or more, the group itself for one
+    cols = list(zip(*matches)) if pattern.groups > 1 else [tuple(matches)]
     for name in spec.dimensions:
         idx = columns.get(name)
         if idx is not None:
@@ -319,13 +384,38 @@ def parse_access(spec: ParserSpec, data: bytes) -> Partial:
         idx = columns.get(name)
         if idx is not None:
             partial.measures[name] = measure_sketch(cols[idx], name, partial, dash_is_zero=name == "bytes_sent")
-    # event-time minute x status class: one C-level Counter over "time+status" strings, then each distinct
-    # key (a few hundred per batch) is parsed through the minute cache
-    for key, n in Counter(map(operator.add, cols[columns["_time"]], cols[columns["status"]])).items():
-        epoch = clf_minute(key[:17], key[20:-3])
-        if epoch is not None:
-            partial.minutes[(epoch, key[-3] + "xx")] += n
+    _access_minutes(cols, columns, partial)
     return partial
+
+
+def _access_minutes(cols: list[tuple[str, ...]], columns: dict[str, int], partial: Partial) -> None:
+    """Event-time minute x status class: one C-level Counter over "time+status" strings, then each distinct
+    key (a few hundred per batch) is parsed through the minute cache."""
+    status = columns.get("status")
+    for name, to_minute in (("_time", _clf_text_minute), ("_time_iso", iso_minute), ("_msec", _epoch_minute)):
+        idx = columns.get(name)
+        if idx is None:
+            continue
+        if status is None:
+            for key, n in Counter(cols[idx]).items():
+                epoch = to_minute(key)
+                if epoch is not None:
+                    partial.minutes[(epoch, "")] += n
+            return
+        for key, n in Counter(map(operator.add, cols[idx], cols[status])).items():
+            epoch = to_minute(key[:-3])
+            if epoch is not None:
+                partial.minutes[(epoch, key[-3] + "xx")] += n
+        return
+
+
+def _clf_text_minute(text: str) -> int | None:
+    """'10/Oct/2000:13:55:36 -0700' -> epoch minute."""
+    return clf_minute(text[:17], text[20:])
+
+
+def _epoch_minute(text: str) -> int | None:
+    return int(text) // 60 if text.isdigit() else None
 
 
 # -------------------------------------------------------------------------------------- structured records
@@ -353,24 +443,41 @@ def as_label(value: object) -> str:
     if value is False:
         return "false"
     if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:  # nested deeper than orjson writes (254 levels)
+            return "(too deep)"
     return str(value)
 
 
+# Level names that get their own per-minute breakdown; any other level counts as "other", so a level field
+# that holds arbitrary text cannot grow the per-minute buckets.
+MINUTE_LEVELS = frozenset(("trace", "debug", "info", "notice", "warn", "warning", "error", "err", "crit",
+                           "critical", "fatal", "panic", "alert", "emerg", "emergency"))
+
+
 def aggregate_records(spec: ParserSpec, records: list[dict], partial: Partial) -> None:
-    """Dimensions, measures and event minutes from already-decoded records (JSON, logfmt)."""
+    """Dimensions, measures and event minutes from already-decoded records (JSON, logfmt, regex)."""
     dims = {name: Counter() for name in spec.dimensions}
-    raw_measures = {name: Counter() for name in spec.measures}
+    values: dict[str, list[float]] = {name: [] for name in spec.measures}
+    skipped = partial.skipped
     minutes: Counter = Counter()
     for record in records:
         for name, counter in dims.items():
             value = lookup(record, name)
             if value is not None:
                 counter[as_label(value)] += 1
-        for name, counter in raw_measures.items():
+        for name, out in values.items():
             value = lookup(record, name)
-            if value is not None:
-                counter[value if isinstance(value, (str, int, float)) else as_label(value)] += 1
+            if value is None:
+                continue
+            number = to_number(value)
+            if number is not None:
+                out.append(number)
+            elif value == "-":
+                skipped[f"missing:{name}"] += 1
+            else:
+                skipped[f"not_a_number:{name}"] += 1
         ts = None
         for key in _TIME_KEYS:
             if key in record:
@@ -381,14 +488,15 @@ def aggregate_records(spec: ParserSpec, records: list[dict], partial: Partial) -
             for key in _LEVEL_KEYS:
                 if key in record:
                     level = as_label(record[key]).lower()
+                    if level not in MINUTE_LEVELS:
+                        level = "other"
                     break
             minutes[(ts if isinstance(ts, (str, int, float)) else None, level)] += 1
     partial.dims.update({k: v for k, v in dims.items() if v})
-    for name, counter in raw_measures.items():
-        if counter:
-            sketch = Quantiles()
-            sketch.add_counts(numeric_counter(counter, name, partial))
-            partial.measures[name] = sketch
+    for name, numbers in values.items():
+        if numbers:
+            sketch = partial.measures[name] = Quantiles()
+            sketch.add_values(numbers)
     for (ts, level), n in minutes.items():
         epoch = any_minute(ts)
         if epoch is not None:
@@ -402,13 +510,60 @@ def parse_json(spec: ParserSpec, data: bytes) -> Partial:
     for line in data.split(b"\n")[:-1]:
         try:
             obj = loads(line)
-        except orjson.JSONDecodeError:
-            partial.add_error("invalid_json", line)
+        except orjson.JSONDecodeError as exc:
+            if not line.strip():
+                reason = "empty_line"
+            elif "depth limit" in str(exc):
+                reason = "too_deep"  # more than 1024 levels: orjson's limit, nothing a dimension could use
+            else:
+                reason = "invalid_json"
+            partial.add_error(reason, line)
             continue
         if not isinstance(obj, dict):
             partial.add_error("not_an_object", line)
             continue
         records.append(obj)
+    partial.parsed = len(records)
+    aggregate_records(spec, records, partial)
+    return partial
+
+
+# logfmt: key=value, key="quoted \" value", bare keys. Groups: key, "=" (absent for a bare key), quoted value,
+# plain value, and anything else (a stray quote or "="), which makes the line invalid.
+_LOGFMT_PAIR = re.compile(r'([^\s="]+)(?:(=)(?:"([^"\\]*(?:\\.[^"\\]*)*)"|([^\s"]*)))?|(\S)')
+_LOGFMT_ESCAPE = re.compile(r"\\(.)")
+_LOGFMT_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+
+
+def _logfmt_unescape(value: str) -> str:
+    return _LOGFMT_ESCAPE.sub(lambda m: _LOGFMT_ESCAPES.get(m.group(1), m.group(1)), value)
+
+
+def parse_logfmt_line(line: str) -> dict[str, object] | None:
+    """One logfmt line as a dict (a bare key is True), or None when it is not logfmt: a stray quote or "=",
+    or no key=value pair at all."""
+    record: dict[str, object] = {}
+    pairs = 0
+    for key, eq, quoted, plain, junk in _LOGFMT_PAIR.findall(line):
+        if junk:
+            return None
+        if not eq:
+            record[key] = True
+            continue
+        pairs += 1
+        record[key] = plain or (_logfmt_unescape(quoted) if "\\" in quoted else quoted)
+    return record if pairs else None
+
+
+def parse_logfmt(spec: ParserSpec, data: bytes) -> Partial:
+    partial = Partial(lines=data.count(b"\n"), bytes=len(data))
+    records = []
+    for line in data.decode("utf-8", "replace").split("\n")[:-1]:
+        record = parse_logfmt_line(line)
+        if record is None:
+            partial.add_error("empty_line" if not line.strip() else "invalid_logfmt", line.encode())
+            continue
+        records.append(record)
     partial.parsed = len(records)
     aggregate_records(spec, records, partial)
     return partial
@@ -441,7 +596,10 @@ PARSERS: dict[str, Callable[[ParserSpec, bytes], Partial]] = {
     "combined": parse_access,
     "common": parse_access,
     "combined_timed": parse_access,
+    "nginx": parse_access,
     "json": parse_json,
+    "logfmt": parse_logfmt,
+    "syslog": parse_syslog,
     "regex": parse_regex,
 }
 
@@ -456,7 +614,9 @@ def parse_batch(spec: ParserSpec, data: bytes) -> Partial:
 
 
 # ---------------------------------------------------------------------------------------------- detection
-DETECT_ORDER = ("json", "combined_timed", "combined", "common", "syslog", "logfmt")
+# More specific formats first: a tie keeps the earlier one (a combined_timed line is a combined line with extra
+# fields; a syslog message may contain key=value pairs).
+DETECT_ORDER = ("json", "syslog", "combined_timed", "combined", "common", "logfmt")
 
 
 def detect(head: bytes) -> str | None:

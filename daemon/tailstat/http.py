@@ -1,10 +1,335 @@
-"""HTTP API (placeholder until the live-stats work lands)."""
+"""Serve stage: the read-only HTTP API, inside the daemon's TaskGroup.
+
+    GET /stats            the stats document (?fields=a,b&top=N)
+    GET /stats/stream     NDJSON, one line per ?interval= seconds: the document plus the window's delta
+    GET /metrics          Prometheus text exposition (prometheus_client, custom collector)
+    GET /healthz          alive
+    GET /readyz           200 once state is loaded and watchers are armed, 503 before (and while stopping)
+
+Nothing here changes state. Ingestion never waits on a client: handlers only take short snapshot copies, and a
+stream client that does not keep up (unsent data over STREAM_BUFFER_LIMIT, or a write blocked WRITE_TIMEOUT) is
+disconnected instead of being buffered for.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import hmac
+import math
+import os
+import socket
+import stat
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import orjson
+import structlog
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-def start_http_tasks(service: Any, tg: asyncio.TaskGroup, stop: asyncio.Event) -> list[asyncio.Task]:
-    return []
+from tailstat.config import http_endpoint
+from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
+
+MAX_QUERY_CHARS = 1024  # longer query strings get 414
+MAX_REQUEST_LINE = 4096  # aiohttp answers 400 above these
+MAX_HEADER_FIELD = 4096
+MAX_HEADERS = 64
+MAX_TOP = 1000
+MAX_STREAM_TOP = 100
+MAX_FIELDS = 64
+MIN_INTERVAL, MAX_INTERVAL = 0.1, 3600.0
+MAX_STREAMS = 32
+STREAM_BUFFER_LIMIT = 256 << 10  # unsent bytes of one stream client before it is dropped
+STREAM_SNDBUF = 64 << 10  # kernel send buffer per stream connection (bounds what the kernel holds, too)
+WRITE_TIMEOUT = 5.0
+SHUTDOWN_GRACE = 1.0
+SOCKET_MODE = 0o660
+JSON = "application/json"
+NDJSON = "application/x-ndjson"
+
+
+class BadQuery(ValueError):
+    """A query parameter is invalid; str(self) names it, the value and what is accepted."""
+
+
+def _int_param(query: Any, name: str, default: int, lo: int, hi: int) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = lo - 1
+    if not lo <= value <= hi:
+        raise BadQuery(f"{name}={raw!r} is not valid; accepted: an integer {lo}..{hi}")
+    return value
+
+
+def _float_param(query: Any, name: str, default: float, lo: float, hi: float) -> float:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not lo <= value <= hi:
+        raise BadQuery(f"{name}={raw!r} is not valid; accepted: seconds {lo:g}..{hi:g}")
+    return value
+
+
+def _fields_param(query: Any) -> tuple[str, ...] | None:
+    names = [n.strip() for raw in query.getall("fields", []) for n in raw.split(",") if n.strip()]
+    if not names:
+        return None
+    if len(names) > MAX_FIELDS:
+        raise BadQuery(f"fields has {len(names)} names; accepted: at most {MAX_FIELDS}")
+    return tuple(dict.fromkeys(names))
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps({"error": message}) + b"\n", content_type=JSON,
+                        headers=headers)
+
+
+def stream_line(doc: dict[str, Any], prev: dict[str, Any] | None, seq: int, interval: float) -> dict[str, Any]:
+    """One line of /stats/stream: the document (without `minutes`) plus `delta` since the previous line.
+
+    The first line's delta is counted from zero, so summing `delta` over all lines of a stream gives the
+    last line's `totals`; `rates.window` is the delta per second (null on the first line)."""
+    doc.pop("minutes", None)
+    totals = doc["totals"]
+    base = prev["totals"] if prev else {}
+    delta = {k: v - base.get(k, 0) for k, v in totals.items()}
+    seconds = doc["generated_at"] - prev["generated_at"] if prev else None
+    prev_files = {f["key"]: f for f in prev["files"]} if prev else {}
+    for f in doc["files"]:
+        before = prev_files.get(f.get("key"), {})
+        f["delta_lines"] = f["lines"] - before.get("lines", 0)
+        f["delta_bytes"] = f["bytes"] - before.get("bytes", 0)
+    doc["rates"]["window"] = None if not seconds else {
+        "lines": delta["lines"] / seconds, "parse_errors": delta["parse_errors"] / seconds,
+        "bytes": delta["bytes"] / seconds}
+    doc["delta"] = delta
+    doc["stream"] = {"seq": seq, "interval": interval, "window_seconds": seconds}
+    return doc
+
+
+class _ServerLog:
+    """The `logger` aiohttp's request handler reports to. A malformed request (line or header too long, too
+    many headers, not HTTP) is the client's problem: counted, not a traceback in the journal per request.
+    Anything else is a bug in a handler and is logged as an error."""
+
+    def __init__(self, api: HttpApi) -> None:
+        self.api = api
+
+    def debug(self, *args: Any, **kw: Any) -> None:
+        if isinstance(kw.get("exc_info"), HttpProcessingError):
+            self.api.bad_requests += 1
+
+    def exception(self, message: str, *args: Any, exc_info: Any = None, **kw: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError) and 400 <= (exc_info.code or 0) < 500:
+            self.api.bad_requests += 1
+            return
+        self.api.log.error("http_handler_failed", message=message % args if args else message,
+                           exc_info=exc_info or True)
+
+
+class HttpApi:
+    """Request handlers over a running Service; `stop` ends streams when the daemon begins to stop."""
+
+    def __init__(self, service: Any, stop: asyncio.Event) -> None:
+        self.service = service
+        self.stop = stop
+        self.token = service.cfg.http_token.encode()
+        self.streams = 0
+        self.streams_dropped = 0
+        self.bad_requests = 0
+        self.registry = make_registry(StatsCollector(lambda: service.document(top=METRICS_TOP), self._own_metrics))
+        self.log = structlog.get_logger("tailstat.http")
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._guard])
+        app.router.add_get("/stats", self.stats)
+        app.router.add_get("/stats/stream", self.stats_stream)
+        app.router.add_get("/metrics", self.metrics)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        return app
+
+    # ------------------------------------------------------------------------------------------ guard
+    def _authorized(self, request: web.Request) -> bool:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token)
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if len(request.query_string) > MAX_QUERY_CHARS:
+            return _error(414, f"query string longer than {MAX_QUERY_CHARS} characters")
+        if self.token and not self._authorized(request):
+            return _error(401, "missing or wrong bearer token",
+                          headers={"WWW-Authenticate": 'Bearer realm="tailstat"'})
+        try:
+            return await handler(request)
+        except BadQuery as exc:
+            return _error(400, str(exc))
+        except web.HTTPException as exc:  # router: 404 unknown path, 405 anything but GET/HEAD
+            if exc.status < 400:
+                raise
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+            return _error(exc.status, exc.reason, headers=allow)
+
+    # --------------------------------------------------------------------------------------- handlers
+    async def stats(self, request: web.Request) -> web.Response:
+        top = _int_param(request.query, "top", 10, 0, MAX_TOP)
+        doc = self.service.document(top=top, fields=_fields_param(request.query))
+        return web.Response(body=orjson.dumps(doc) + b"\n", content_type=JSON)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        body, content_type = render(self.registry, request.headers.get("Accept", ""))
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps({"status": "alive", "pid": os.getpid()}) + b"\n", content_type=JSON)
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        if self.stop.is_set():
+            return _error(503, "stopping")
+        if not self.service.ready.is_set():
+            return _error(503, "starting: loading state and arming watchers")
+        return web.Response(body=b'{"status":"ready"}\n', content_type=JSON)
+
+    async def stats_stream(self, request: web.Request) -> web.StreamResponse:
+        top = _int_param(request.query, "top", 5, 0, MAX_STREAM_TOP)
+        fields = _fields_param(request.query)
+        interval = _float_param(request.query, "interval", 1.0, MIN_INTERVAL, MAX_INTERVAL)
+        if self.streams >= MAX_STREAMS:
+            return _error(503, f"too many stream clients (at most {MAX_STREAMS})")
+        response = web.StreamResponse(headers={"Content-Type": NDJSON, "Cache-Control": "no-store"})
+        transport = request.transport
+        sock = transport.get_extra_info("socket") if transport else None
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF)
+            except OSError:
+                pass
+        await response.prepare(request)
+        if request.method == "HEAD" or transport is None:
+            return response
+        self.streams += 1
+        try:
+            async for line in self._lines(top, fields, interval):
+                if transport.is_closing():
+                    break
+                if transport.get_write_buffer_size() > STREAM_BUFFER_LIMIT:
+                    self._drop(request, "buffer_full", line["stream"]["seq"])
+                    break
+                try:
+                    async with asyncio.timeout(WRITE_TIMEOUT):
+                        await response.write(orjson.dumps(line) + b"\n")
+                except TimeoutError:
+                    self._drop(request, "write_timeout", line["stream"]["seq"])
+                    break
+                except ConnectionError:
+                    break
+        finally:
+            self.streams -= 1
+        return response
+
+    def _drop(self, request: web.Request, reason: str, seq: int) -> None:
+        self.streams_dropped += 1
+        self.log.warning("stream_client_dropped", peer=str(request.remote), reason=reason, lines_sent=seq,
+                         unsent_bytes=request.transport.get_write_buffer_size() if request.transport else 0)
+        if request.transport is not None:
+            request.transport.abort()
+
+    async def _lines(self, top: int, fields: tuple[str, ...] | None, interval: float) -> AsyncIterator[dict]:
+        """Stream lines on a fixed schedule (no drift); ticks missed while a write was slow are skipped."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        prev: dict[str, Any] | None = None
+        seq = 0
+        while not self.stop.is_set():
+            line = stream_line(self.service.document(top=top, fields=fields), prev, seq, interval)
+            yield line
+            prev = line
+            seq += 1
+            now = loop.time()
+            tick = max(seq, math.ceil((now - start) / interval))
+            try:
+                async with asyncio.timeout(start + tick * interval - now):
+                    await self.stop.wait()
+            except TimeoutError:
+                pass
+
+    def _own_metrics(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("tailstat_http_stream_clients", "Clients connected to /stats/stream.",
+                                value=self.streams)
+        yield CounterMetricFamily("tailstat_http_stream_clients_dropped",
+                                  "Stream clients disconnected for not reading fast enough.",
+                                  value=self.streams_dropped)
+        yield CounterMetricFamily("tailstat_http_bad_requests", "Malformed requests rejected with 400 (request "
+                                  "line or header too long, too many headers, not HTTP).", value=self.bad_requests)
+
+
+async def start_http(service: Any, tg: asyncio.TaskGroup, stop: asyncio.Event) -> list[asyncio.Task]:
+    """Bind the API's socket now (so the daemon is only ready once the API answers), serve it in a task of
+    `tg` until cancelled (the service cancels it after its own shutdown). A bind error is raised: loud."""
+    cfg = service.cfg
+    if cfg.http_addr == "off":
+        return []
+    log = structlog.get_logger("tailstat.http")
+    kind, host, port = http_endpoint(cfg.http_addr)
+    api = HttpApi(service, stop)
+    runner = web.AppRunner(api.app(), access_log=None, handle_signals=False, logger=_ServerLog(api),
+                           shutdown_timeout=SHUTDOWN_GRACE, max_line_size=MAX_REQUEST_LINE,
+                           max_field_size=MAX_HEADER_FIELD, max_headers=MAX_HEADERS)
+    await runner.setup()
+    try:
+        if kind == "unix":
+            _refuse_live_socket(host)  # asyncio would silently replace another daemon's socket file
+            await web.UnixSite(runner, host).start()
+            os.chmod(host, SOCKET_MODE)
+        else:
+            await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        log.error("http_bind_failed", addr=cfg.http_addr, error=str(exc),
+                  hint="set TAILSTAT_HTTP_ADDR to a free host:port, unix:/path, or off")
+        await runner.cleanup()
+        raise
+    log.info("http_listening", addr=cfg.http_addr, addresses=[str(a) for a in runner.addresses],
+             token=bool(cfg.http_token))
+    return [tg.create_task(_serve(runner, host if kind == "unix" else None), name="http")]
+
+
+async def _serve(runner: web.AppRunner, socket_path: str | None) -> None:
+    try:
+        await asyncio.Future()  # the server runs on its own; this task owns its lifetime
+    finally:
+        await runner.cleanup()
+        if socket_path:
+            _remove_socket(socket_path)
+
+
+def _refuse_live_socket(path: str) -> None:
+    if not os.path.exists(path):
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(0.5)
+    try:
+        probe.connect(path)
+    except OSError:
+        return  # a stale socket file (nobody listening): replacing it is right
+    finally:
+        probe.close()
+    raise OSError(errno.EADDRINUSE, f"another process is listening on {path}")
+
+
+def _remove_socket(path: str) -> None:
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    except OSError:
+        pass

@@ -48,7 +48,8 @@ class Notifier:
             return False
 
     def ready(self, status: str = "") -> bool:
-        return self.send("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
+        # no MAINPID=: systemd forked us itself and already knows the main PID
+        return self.send("READY=1", f"STATUS={status}")
 
     def status(self, status: str) -> bool:
         return self.send(f"STATUS={status}")

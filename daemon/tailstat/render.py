@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+MINUTES_SHOWN = 5  # the table shows the newest few; the document holds them all
 
 
 def _num(n: float) -> str:
@@ -19,6 +22,8 @@ def table(doc: dict[str, Any], top: int = 10) -> str:
     ]
     if doc.get("errors"):
         out.append("errors by reason: " + ", ".join(f"{k} {v:,}" for k, v in sorted(doc["errors"].items())))
+    if doc.get("skipped_measures"):
+        out.append("skipped measures: " + ", ".join(f"{k} {v:,}" for k, v in sorted(doc["skipped_measures"].items())))
     if doc.get("files"):
         out.append("")
         out.append(f"{'file':<48} {'format':<14} {'lines':>12} {'bytes':>14} {'lag':>10}")
@@ -40,4 +45,17 @@ def table(doc: dict[str, Any], top: int = 10) -> str:
         out.append(f"{name}: count {m['count']:,}  sum {_num(m['sum'])}  min {_num(m['min'])}  "
                    f"mean {_num(m['mean'])}  p50 {_num(m['p50'])}  p90 {_num(m['p90'])}  p99 {_num(m['p99'])}  "
                    f"p99.9 {_num(m['p99.9'])}  max {_num(m['max'])}")
+    rates = doc.get("rates") or {}
+    if any(r.get("lines") for r in rates.values()):
+        out.append("")
+        out.append("lines/s " + "  ".join(f"{label} {_num(r['lines'])}" for label, r in rates.items())
+                   + "   bytes/s " + "  ".join(f"{label} {_num(r['bytes'])}" for label, r in rates.items()))
+    minutes = doc.get("minutes") or []
+    if minutes:
+        out.append("")
+        out.append("per minute (event time, UTC)")
+        for bucket in minutes[-MINUTES_SHOWN:]:
+            stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(bucket["minute"] * 60))
+            classes = "  ".join(f"{k} {v:,}" for k, v in sorted(bucket.items()) if k not in ("minute", "lines"))
+            out.append(f"  {stamp}  {bucket['lines']:>10,}  {classes}".rstrip())
     return "\n".join(out)

@@ -22,6 +22,7 @@ from tailstat import __version__
 from tailstat.aggregate import Store
 from tailstat.checkpoint import encode, load_into, write_atomic_async
 from tailstat.config import Config
+from tailstat.http import start_http  # imported before the loop runs: aiohttp's import is slow
 from tailstat.notify import Notifier
 from tailstat.pipeline import ParsePool
 from tailstat.tail import Batch, Tailer
@@ -101,6 +102,7 @@ class Service:
 
     # ---------------------------------------------------------------------------------------- outputs
     def document(self, **kwargs: Any) -> dict[str, Any]:
+        self._refresh_health()  # readers between snapshot writes (HTTP) see current queue depth, open files
         doc = self.store.snapshot(**kwargs)
         doc["daemon"] = {"pid": os.getpid(), "version": __version__, "http": self.cfg.http_addr}
         return doc
@@ -193,7 +195,7 @@ class Service:
                 if self.notifier.watchdog_interval:
                     background.append(tg.create_task(
                         self.periodic(self.notifier.watchdog_interval, self._watchdog), name="watchdog"))
-                background.extend(self.extra_tasks(tg, stop))
+                background.extend(await self.extra_tasks(tg, stop))
                 await self.checkpoint()  # from now on this is not a first start: new files read from byte 0
                 await self.write_snapshot()
                 self.ready.set()
@@ -215,11 +217,9 @@ class Service:
             self.notifier.close()
         return code
 
-    def extra_tasks(self, tg: asyncio.TaskGroup, stop: asyncio.Event) -> list[asyncio.Task]:
-        """Hook for the HTTP server (added by tailstat.http when enabled)."""
-        from tailstat.http import start_http_tasks
-
-        return start_http_tasks(self, tg, stop)
+    async def extra_tasks(self, tg: asyncio.TaskGroup, stop: asyncio.Event) -> list[asyncio.Task]:
+        """Hook for the HTTP server: binds before readiness (READY=1 implies the API answers), then serves."""
+        return await start_http(self, tg, stop)
 
     async def shutdown(self, watch_task: asyncio.Task, tailer_task: asyncio.Task, submitter: asyncio.Task,
                        merger: asyncio.Task) -> int:

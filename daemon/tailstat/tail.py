@@ -1,13 +1,16 @@
 """Tail stage: byte streams of files -> batches of complete lines, exactly once.
 
-Model: every tracked file is a *key*, one byte stream that only grows. Its identity is (device, inode) plus a
-fingerprint (hash of its first bytes, up to FP_BYTES). A rename keeps the key (the file is found again by
-identity); a truncation, a copytruncate, or an inode reused by a new file starts a *new* key at offset 0, so
-offsets committed for one key never mix with another's bytes. The store commits, per key, the end offset of the
-last merged batch; on restart every key resumes exactly there.
+Model: every tracked file is a *key*, one byte stream that only grows. Its identity is (device, inode) plus its
+head: the first bytes of the file (up to FP_BYTES, extended as the file grows), recorded in checkpoints as a
+hash. A rename keeps the key (the file is found again by inode); a copytruncate moves the key to the copy
+(same head, named after the file, in its directory); a truncation or an inode reused by a new file starts a
+*new* key at offset 0, so offsets committed for one key never mix with another's bytes. The store commits,
+per key, the end offset of the last merged batch; on restart every key resumes exactly there.
 
-All filesystem work for one pass runs in one synchronous call (`cycle`) on an I/O thread; the event loop only
-awaits it and feeds the resulting batches into the bounded parse queue.
+Empty files get no key: they have nothing to read and nothing to be identified by yet.
+
+All filesystem work for one pass runs in one synchronous call (`cycle`, `rescan`, `restore`) on one I/O
+thread; the event loop only awaits it and feeds the resulting batches into the bounded parse queue.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ FP_BYTES = 1024
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".z", ".lzma", ".br")
 COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18", b"PK\x03\x04")
 UNKNOWN_FORMAT = "unknown"
-COPY_GRACE = 2.0  # seconds a look-alike new file waits for its original's copytruncate truncation
+KEY_MARK = "\0key:"  # a dirty entry naming a key (read more of it), not a path
 
 
 @dataclass(slots=True)
@@ -50,19 +53,21 @@ class Batch:
 @dataclass(slots=True)
 class Tracked:
     key: str
-    path: str
+    path: str  # where the file is now
+    origin: str  # the path it was first opened at: its rotations count against that path
     source: Source
     dev: int
     ino: int
     spec: ParserSpec | None = None  # None until `auto` has detected the format
-    fp: str = ""
-    fp_len: int = 0
+    head: bytes = b""  # the file's first bytes (up to FP_BYTES): what a copy or a reused inode is told by
+    fp: str = ""  # hash of head, as recorded in checkpoints
     pos: int = 0  # bytes of the file consumed (read) so far
     line_start: int = 0  # file offset where `pending` begins: everything before it is queued
     pending: bytes = b""
     skipping: bool = False  # inside an over-long line: drop bytes until its newline
     size: int = 0
-    status: str = "live"  # live | rotated | deleted
+    mtime_ns: int = 0
+    status: str = "live"  # live (at a path the globs match) | rotated (elsewhere) | deleted
     fh: Any = None
     idle_since: float = field(default_factory=time.monotonic)
     rotations: int = 0
@@ -77,20 +82,44 @@ def is_compressed_name(path: str) -> bool:
     return path.lower().endswith(COMPRESSED_SUFFIXES)
 
 
+def named_after(candidate: str, original: str) -> bool:
+    """Could `candidate` be a rotated copy of `original`? Same directory, and logrotate-style naming:
+    `app.log.1`, `app.log-20250101`, or with `extension .log`, `app.1.log`."""
+    if os.path.dirname(candidate) != os.path.dirname(original):
+        return False
+    name, orig = os.path.basename(candidate), os.path.basename(original)
+    if name == orig:
+        return False
+    if name.startswith(orig):
+        return True
+    stem, ext = os.path.splitext(orig)
+    return bool(ext) and name.startswith(stem + ".") and name.endswith(ext)
+
+
+def heads_agree(a: bytes, b: bytes) -> bool:
+    """Both non-empty and one is a prefix of the other (a copy may still be short, or our head may be)."""
+    n = min(len(a), len(b))
+    return n > 0 and a[:n] == b[:n]
+
+
+def read_head(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(FP_BYTES)
+
+
 class Tailer:
-    """Owns every tracked file. Call `cycle(paths)` from one thread at a time."""
+    """Owns every tracked file. Call `restore`, `cycle` and `rescan` from one thread at a time."""
 
     def __init__(self, cfg: Config, store: Store, first_start: bool) -> None:
         self.cfg = cfg
         self.store = store
         self.first_start = first_start
         self.by_key: dict[str, Tracked] = {}
-        self.by_path: dict[str, Tracked] = {}  # live files, at a path the globs match
+        self.by_path: dict[str, Tracked] = {}  # every tracked file, at its current path
+        self.by_inode: dict[tuple[int, int], Tracked] = {}
         self.open: OrderedDict[str, Tracked] = OrderedDict()  # LRU of files with an open descriptor
-        # path -> (monotonic time, size) when first seen or last grown: it starts like a tracked file, so it
-        # may be logrotate's copytruncate copy; it is held back until the original is truncated or COPY_GRACE
-        self.suspects: dict[str, tuple[float, int]] = {}
-        self.history: dict[str, tuple[int, int]] = {}  # path -> (rotations, truncations) of its last key
+        self.suspects: dict[str, float] = {}  # path -> monotonic time: looks like a copy of a tracked file
+        self.history: dict[str, tuple[int, int]] = {}  # origin path -> (rotations, truncations) so far
         self.unreadable: set[str] = set()
         self.more: set[str] = set()  # keys with unread bytes left after their per-pass read budget
         self.next_seq = 1
@@ -124,12 +153,16 @@ class Tailer:
 
     def watch_dirs(self) -> set[str]:
         dirs = {os.path.dirname(g) for src in self.cfg.sources for g in src.globs}
-        dirs.update(os.path.dirname(t.path) for t in self.by_key.values())
+        dirs.update(os.path.dirname(t.path) for t in list(self.by_key.values()))
         return dirs
 
     # --------------------------------------------------------------------------------------- start-up
     def restore(self, out: list[Batch]) -> list[str]:
-        """Reconcile the checkpointed file records with what is on disk now (runs once, before watching)."""
+        """Reconcile the checkpointed file records with what is on disk now (runs once, before watching).
+
+        Each record is found again by identity: at its path, renamed in its directory or among the glob
+        matches (rotated while we were down), or as a copy with the same head (copytruncate while down).
+        Newest keys claim first, so an old key never takes a file away from the key that replaced it."""
         records = self.store.files()
         for key in records:
             if key.startswith("f") and key[1:].isdigit():
@@ -138,42 +171,61 @@ class Tailer:
         index = self._inode_index({os.path.dirname(r["path"]) for r in records.values()}, present)
         claimed: set[str] = set()
         resumed: list[Tracked] = []
-        for key, rec in sorted(records.items(), key=lambda kv: int(kv[0][1:]) if kv[0][1:].isdigit() else 0):
-            ident = rec["identity"]
-            src = self._source_by_name(rec.get("source", "default")) or self.source_for(rec["path"])
-            location = self._locate(rec["path"], ident["dev"], ident["inode"], ident["fingerprint"],
-                                    ident["fingerprint_bytes"], rec["offset"], index, claimed)
-            if location is None or src is None:
-                lost = max(0, int(rec.get("size", 0)) - int(rec["offset"]))
-                self.store.add_dropped("missing_at_start", 0, lost)
-                self.store.drop_file(key)
-                self.log.warning("file_lost", path=rec["path"], key=key, unread_bytes=lost)
-                continue
-            path, st = location
-            claimed.add(path)
-            t = Tracked(key=key, path=path, source=src, dev=st.st_dev, ino=st.st_ino,
-                        fp=ident["fingerprint"], fp_len=ident["fingerprint_bytes"], pos=rec["offset"],
-                        line_start=rec["offset"], size=st.st_size, rotations=rec.get("rotations", 0),
-                        truncations=rec.get("truncations", 0))
-            fmt = rec.get("format") or ""
-            if fmt and fmt != UNKNOWN_FORMAT:
-                t.spec = src.spec.resolved(fmt) if src.spec.format == "auto" else src.spec
-            elif src.spec.format != "auto":
-                t.spec = src.spec
-            self._track(t, live=self.source_for(path) is not None and path not in self.by_path)
-            if path != rec["path"]:
-                self.log.info("file_moved_while_stopped", key=key, old_path=rec["path"], path=path)
-            resumed.append(t)
+        for key, rec in sorted(records.items(), key=lambda kv: _seq(kv[0]), reverse=True):
+            t = self._resume(key, rec, index, claimed, out)
+            if t is not None:
+                resumed.append(t)
         # rotated (no longer at a glob path) first: their lines are older than anything new
-        for t in sorted(resumed, key=lambda t: t.status == "live"):
-            self._read(t, out)
+        for t in sorted(resumed, key=lambda t: (t.status == "live", _seq(t.key))):
+            if t.key in self.by_key:
+                self._read(t, out)
         for path in present:
             if path not in self.by_path and path not in claimed:
                 self._check_path(path, out, at_start=True)
         return self._take_more()
 
+    def _resume(self, key: str, rec: dict[str, Any], index: dict[tuple[int, int], list[str]],
+                claimed: set[str], out: list[Batch]) -> Tracked | None:
+        offset = int(rec["offset"])
+        old_path = rec["path"]
+        src = self._source_by_name(rec.get("source", "default")) or self.source_for(old_path)
+        found = None if src is None else self._locate(rec, index, claimed)
+        if found is None:
+            lost = max(0, int(rec.get("size", 0)) - offset)
+            self.store.add_dropped("missing_at_start", 0, lost)
+            self.store.drop_file(key)
+            self.log.warning("file_lost", path=old_path, key=key, unread_bytes=lost)
+            return None
+        path, st, head, is_copy = found
+        claimed.add(path)
+        if is_copy and st.st_size < offset:
+            # a copy of a prefix we had already counted (we read past its end before the truncation)
+            self.store.drop_file(key)
+            self._lost_bytes("truncated", max(0, int(rec.get("size", 0)) - offset), old_path, key)
+            self._start(path, st, head, src, st.st_size, out, read=False)
+            return None
+        origin = rec.get("origin") or old_path
+        t = Tracked(key=key, path=path, origin=origin, source=src, dev=st.st_dev, ino=st.st_ino,
+                    pos=offset, line_start=offset, size=st.st_size,
+                    rotations=int(rec.get("rotations", 0)), truncations=int(rec.get("truncations", 0)))
+        self._set_head(t, head)  # its first fingerprint_bytes bytes matched the recorded fingerprint
+        fmt = rec.get("format") or ""
+        if fmt and fmt != UNKNOWN_FORMAT:
+            t.spec = src.spec.resolved(fmt) if src.spec.format == "auto" else src.spec
+        elif src.spec.format != "auto":
+            t.spec = src.spec
+        if path != old_path:
+            if old_path == origin:
+                t.rotations += 1
+            self.log.info("file_moved_while_stopped", key=key, old_path=old_path, path=path, copy=is_copy)
+        if path != origin:
+            self.history[origin] = max(self.history.get(origin, (0, 0)), (t.rotations, t.truncations))
+        self.store.upsert_file(key, retire_at=-1)  # it was being let go when we stopped: it is back now
+        self._track(t)
+        return t
+
     def _take_more(self) -> list[str]:
-        keys = ["\0key:" + k for k in sorted(self.more) if k in self.by_key]
+        keys = [KEY_MARK + k for k in sorted(self.more) if k in self.by_key]
         self.more.clear()
         return keys
 
@@ -192,37 +244,40 @@ class Tailer:
                 index.setdefault((st.st_dev, st.st_ino), []).append(path)
         return index
 
-    def _locate(self, path: str, dev: int, ino: int, fp: str, fp_len: int, offset: int,
-                index: dict[tuple[int, int], list[str]], claimed: set[str]) -> tuple[str, os.stat_result] | None:
-        """Where a checkpointed file is now: same identity (at its path first, else renamed nearby), or, for
-        copytruncate while we were down, a copy with the same head that is at least as long as our offset."""
-        same = sorted(index.get((dev, ino), []), key=lambda p: p != path)
-        for cand in same:
-            st = self._fits(cand, fp, fp_len, offset, claimed)
-            if st is not None:
-                return cand, st
+    def _locate(self, rec: dict[str, Any], index: dict[tuple[int, int], list[str]],
+                claimed: set[str]) -> tuple[str, os.stat_result, bytes, bool] | None:
+        """Where a checkpointed file is now: (path, stat, head, is_copy) or None."""
+        ident = rec["identity"]
+        dev, ino, fp, fp_len = int(ident["dev"]), int(ident["inode"]), ident["fingerprint"], \
+            int(ident["fingerprint_bytes"])
+        offset, path = int(rec["offset"]), rec["path"]
+        for cand in sorted(index.get((dev, ino), []), key=lambda p: p != path):
+            found = self._probe(cand, fp, fp_len, claimed)
+            if found is not None and found[0].st_size >= offset:
+                return cand, found[0], found[1], False
         if not fp_len:
             return None
-        for cand in self._dir_files(os.path.dirname(path)):
-            if is_compressed_name(cand):
+        origin = rec.get("origin") or path
+        for cand in sorted(self._dir_files(os.path.dirname(path))):
+            if is_compressed_name(cand) or not (named_after(cand, path) or named_after(cand, origin)):
                 continue
-            st = self._fits(cand, fp, fp_len, offset, claimed)
-            if st is not None and (st.st_dev, st.st_ino) != (dev, ino):
-                return cand, st
+            found = self._probe(cand, fp, fp_len, claimed)
+            if found is not None and (found[0].st_dev, found[0].st_ino) != (dev, ino):
+                return cand, found[0], found[1], True
         return None
 
-    def _fits(self, path: str, fp: str, fp_len: int, offset: int, claimed: set[str]) -> os.stat_result | None:
+    @staticmethod
+    def _probe(path: str, fp: str, fp_len: int, claimed: set[str]) -> tuple[os.stat_result, bytes] | None:
         if path in claimed:
             return None
         try:
             st = os.stat(path)
+            head = read_head(path) if statmod.S_ISREG(st.st_mode) else b""
         except OSError:
             return None
-        if not statmod.S_ISREG(st.st_mode) or st.st_size < offset:
+        if not statmod.S_ISREG(st.st_mode) or len(head) < fp_len or fingerprint(head[:fp_len]) != fp:
             return None
-        if fp_len and self._head_hash(path, fp_len) != fp:
-            return None
-        return st
+        return st, head
 
     def _source_by_name(self, name: str) -> Source | None:
         for src in self.cfg.sources:
@@ -232,16 +287,19 @@ class Tailer:
 
     # ------------------------------------------------------------------------------------------ cycle
     def cycle(self, paths: list[str], out: list[Batch], budget: int) -> list[str]:
-        """Check each path (it may have changed) and read what is new. Returns paths left for next time
+        """Check each path (it may have changed) and read what is new. Returns what is left for next time
         because the byte budget was spent."""
         first = len(out)
+        queued = 0
         # files with bytes left from an earlier pass go first: their lines are the oldest
-        paths = sorted(paths, key=lambda p: not p.startswith("\0key:"))
+        paths = sorted(paths, key=lambda p: not p.startswith(KEY_MARK))
         for i, path in enumerate(paths):
-            if sum(len(b.data) for b in out[first:]) >= budget:
+            queued += sum(len(b.data) for b in out[first:])
+            first = len(out)
+            if queued >= budget:
                 return paths[i:] + self._take_more()
-            if path.startswith("\0key:"):
-                t = self.by_key.get(path[5:])
+            if path.startswith(KEY_MARK):
+                t = self.by_key.get(path[len(KEY_MARK):])
                 if t is not None:
                     self._read(t, out)
             else:
@@ -249,37 +307,48 @@ class Tailer:
         return self._take_more()
 
     def rescan(self, out: list[Batch]) -> list[str]:
-        """Safety net (inotify overflow, missed events, new directories): every glob match and every tracked
-        file whose size or identity changed; retire rotated files past their grace period."""
-        dirty = []
-        for path in self.expand():
+        """Safety net (inotify overflow, missed events, new directories): every glob match that is new or
+        changed, every tracked file that moved or grew; retire rotated files idle past their grace period."""
+        dirty: list[str] = []
+        matches = self.expand()
+        for path in matches:
             t = self.by_path.get(path)
-            if t is None:
+            if t is None or self._changed(t, path):
                 dirty.append(path)
+        seen = set(matches)
+        now = time.monotonic()
+        for t in list(self.by_key.values()):
+            if t.path in seen or t.key not in self.by_key:
                 continue
             try:
-                st = os.stat(path)
+                st = os.stat(t.path)
             except OSError:
-                dirty.append(path)
-                continue
-            if (st.st_dev, st.st_ino) != (t.dev, t.ino) or st.st_size != t.pos:
-                dirty.append(path)
-        for path, t in list(self.by_path.items()):
-            if not os.path.exists(path):
-                dirty.append(path)
-        now = time.monotonic()
-        for t in [t for t in self.by_key.values() if t.status != "live"]:
-            dirty.append("\0key:" + t.key)
-            if t.status == "rotated" and now - t.idle_since > self.cfg.rotated_grace:
+                st = None
+            if st is None or (st.st_dev, st.st_ino) != (t.dev, t.ino):
+                dirty.append(t.path)
+            elif t.status == "rotated" and now - t.idle_since > self.cfg.rotated_grace:
+                identity = (t.dev, t.ino)
                 self._read(t, out, drain=True)
-                self._retire(t, "rotated_done")
-                dirty.pop()
+                if t.status == "rotated" and (t.dev, t.ino) == identity:
+                    self._retire(t, "rotated_done", out)
+            elif st.st_size != t.pos or st.st_mtime_ns != t.mtime_ns:
+                dirty.append(KEY_MARK + t.key)
         dirty.extend(p for p in self.suspects if p not in dirty)
+        for path in [p for p in self.history if self.source_for(p) is None and not os.path.exists(p)]:
+            del self.history[path]  # rotation counts of a path only matter while a file can appear there
         return dirty
+
+    @staticmethod
+    def _changed(t: Tracked, path: str) -> bool:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return True
+        return (st.st_dev, st.st_ino) != (t.dev, t.ino) or st.st_size != t.pos or st.st_mtime_ns != t.mtime_ns
 
     # ------------------------------------------------------------------------------------------ paths
     def _check_path(self, path: str, out: list[Batch], at_start: bool = False) -> None:
-        t = self.by_path.get(path)
+        """`path` may have changed: a tracked file grew, moved away, was replaced, or a new file appeared."""
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -287,95 +356,102 @@ class Tailer:
         except OSError as exc:
             self._unreadable(path, exc)
             return
+        t = self.by_path.get(path)
         if t is not None:
             if st is not None and (st.st_dev, st.st_ino) == (t.dev, t.ino):
                 self._read(t, out)
                 return
-            self._detach(t, out)
+            self._relocate_all([t], out)  # t left this path: renamed elsewhere or deleted
+            if self.by_path.get(path) is not None:
+                return  # relocating put the file now at `path` in its place (a rotation chain)
         if st is None or not statmod.S_ISREG(st.st_mode):
             self.suspects.pop(path, None)
             return
+        other = self.by_inode.get((st.st_dev, st.st_ino))
+        if other is not None:
+            if other.fh is not None or self._head_at(path, len(other.head)) == other.head:
+                self._relocate_all(self._move(other, path, out), out)  # renamed to here
+                return
+            self._gone(other, "inode_reused", out)
         src = self.source_for(path)
-        if src is None:
-            return
-        self._new_file(path, st, src, out, at_start)
+        if src is not None:
+            self._new_file(path, st, src, out, at_start)
 
     def _new_file(self, path: str, st: os.stat_result, src: Source, out: list[Batch], at_start: bool) -> None:
         try:
-            with open(path, "rb") as fh:
-                head = fh.read(FP_BYTES)
+            head = read_head(path)
         except OSError as exc:
             self._unreadable(path, exc)
             return
         self.unreadable.discard(path)
-        if head.startswith(COMPRESSED_MAGIC):
+        if not head or head.startswith(COMPRESSED_MAGIC):
             return
+        start = 0
         original = self._copy_of(path, st, head)
         if original is not None:
-            if self._adopt_if_truncated(original, path, st, out):
+            if self._adopt_if_truncated(original, path, st, head, out):
                 return
-            now = time.monotonic()
-            seen = self.suspects.get(path)
-            if seen is None or seen[1] != st.st_size:
-                self.suspects[path] = (now, st.st_size)
-                return  # wait: logrotate truncates the original right after its copy is complete
-            if now - seen[0] < COPY_GRACE:
-                return
-            # the original was not truncated: an ordinary new file that merely starts like another one
-            start = 0
+            first = self.suspects.setdefault(path, time.monotonic())
+            if time.monotonic() - first < self.cfg.rotated_grace:
+                return  # wait: logrotate truncates the original right after copying it
+            self.log.info("duplicate_content_skipped", path=path, original=original.path, bytes=st.st_size)
+            start = self._last_line_end(path, st.st_size)
         elif at_start and self.first_start and self.cfg.read_from == "end":
             start = self._last_line_end(path, st.st_size)
-        else:
-            start = 0
+        self._start(path, st, head, src, start, out)
+
+    def _start(self, path: str, st: os.stat_result, head: bytes, src: Source, start: int, out: list[Batch],
+               read: bool = True) -> Tracked:
+        """A new key for the file at path, its committed offset at `start`."""
         self.suspects.pop(path, None)
         rotations, truncations = self.history.pop(path, (0, 0))
-        t = Tracked(key=self._new_key(), path=path, source=src, dev=st.st_dev, ino=st.st_ino,
+        t = Tracked(key=self._new_key(), path=path, origin=path, source=src, dev=st.st_dev, ino=st.st_ino,
                     pos=start, line_start=start, size=st.st_size, rotations=rotations, truncations=truncations)
         if src.spec.format != "auto":
             t.spec = src.spec
-        self._set_fp(t, head)
-        self._track(t, live=True)
+        self._set_head(t, head)
+        self._track(t, offset=start)
         self.log.info("file_opened", path=path, key=t.key, offset=start, inode=st.st_ino)
-        self._read(t, out)
+        if read:
+            self._read(t, out)
+        return t
 
     def _copy_of(self, path: str, st: os.stat_result, head: bytes) -> Tracked | None:
-        """A tracked file (different inode) whose fingerprinted head equals this file's head."""
+        """A tracked file (another inode) that `path` is named after and whose head agrees with it."""
         for t in self.by_key.values():
-            if t.fp_len and t.ino != st.st_ino and len(head) >= t.fp_len and fingerprint(head[: t.fp_len]) == t.fp:
+            if (t.status != "deleted" and (t.dev, t.ino) != (st.st_dev, st.st_ino)
+                    and (named_after(path, t.path) or named_after(path, t.origin)) and heads_agree(head, t.head)):
                 return t
         return None
 
-    def _adopt_if_truncated(self, original: Tracked, copy_path: str, copy_st: os.stat_result,
+    def _adopt_if_truncated(self, original: Tracked, copy_path: str, copy_st: os.stat_result, copy_head: bytes,
                             out: list[Batch]) -> bool:
-        """copytruncate: once the original is truncated, the copy carries on its key from the same offset."""
-        if original.status != "live":
+        """copytruncate: once the original is truncated, the copy carries on its key."""
+        if not self._open(original):
             return False
-        try:
-            st = os.stat(original.path)
-        except OSError:
+        st = os.fstat(original.fh.fileno())
+        if st.st_nlink == 0 or not self._changed_underneath(original, st):
             return False
-        if (st.st_dev, st.st_ino) == (original.dev, original.ino) and not self._was_truncated(original, st):
-            return False
-        if copy_st.st_size < original.line_start:
-            return False
-        orig_path = original.path
-        self.log.info("file_copytruncated", path=orig_path, copy=copy_path, key=original.key,
-                      offset=original.line_start)
-        self._close(original)
-        self._untrack_path(original)
-        history = (original.rotations + 1, original.truncations)
-        original.path, original.dev, original.ino = copy_path, copy_st.st_dev, copy_st.st_ino
-        original.pos = original.line_start
-        original.pending = b""
-        original.skipping = False
-        original.rotations += 1
-        live = self.source_for(copy_path) is not None and copy_path not in self.by_path
-        self._track(original, live=live)
-        self._read(original, out)
-        self.suspects.pop(copy_path, None)
-        self.history[orig_path] = history
-        self._check_path(orig_path, out)  # the truncated path starts a new key at offset 0
+        self._truncated(original, out, copy=(copy_path, copy_st, copy_head))
         return True
+
+    def _find_copy(self, t: Tracked) -> tuple[str, os.stat_result, bytes] | None:
+        """An untracked file named after t, in its directory, whose head agrees with t's: the largest."""
+        best = None
+        for path in self._dir_files(os.path.dirname(t.path)):
+            if path == t.path or is_compressed_name(path) or not (
+                    named_after(path, t.path) or named_after(path, t.origin)):
+                continue
+            try:
+                st = os.stat(path)
+                head = read_head(path)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == (t.dev, t.ino) or (st.st_dev, st.st_ino) in self.by_inode:
+                continue
+            if heads_agree(head, t.head) and (best is None or st.st_size > best[1].st_size):
+                best = (path, st, head)
+        return best
 
     # -------------------------------------------------------------------------------------- lifecycle
     def _new_key(self) -> str:
@@ -383,74 +459,125 @@ class Tailer:
         self.next_seq += 1
         return key
 
-    def _track(self, t: Tracked, live: bool) -> None:
+    def _track(self, t: Tracked, offset: int | None = None) -> None:
         self.by_key[t.key] = t
-        t.status = "live" if live else "rotated"
-        if live:
-            self.by_path[t.path] = t
-        self._publish(t)
+        self.by_inode[(t.dev, t.ino)] = t
+        self._place(t)
+        self._publish(t, offset)
+
+    def _place(self, t: Tracked) -> None:
+        self.by_path[t.path] = t
+        t.status = "live" if self.source_for(t.path) is not None else "rotated"
 
     def _untrack_path(self, t: Tracked) -> None:
         if self.by_path.get(t.path) is t:
             del self.by_path[t.path]
 
-    def _publish(self, t: Tracked) -> None:
-        self.store.upsert_file(
-            t.key, path=t.path, source=t.source.name, format=t.spec.format if t.spec else UNKNOWN_FORMAT,
-            size=t.size, rotations=t.rotations, truncations=t.truncations, status=t.status,
-            identity={"dev": t.dev, "inode": t.ino, "fingerprint": t.fp, "fingerprint_bytes": t.fp_len})
+    def _untrack_inode(self, t: Tracked) -> None:
+        if self.by_inode.get((t.dev, t.ino)) is t:
+            del self.by_inode[(t.dev, t.ino)]
 
-    def _detach(self, t: Tracked, out: list[Batch]) -> None:
-        """The path no longer holds t: it was renamed (rotated) or deleted. Drain it, then let go."""
-        old_path = t.path
+    def _publish(self, t: Tracked, offset: int | None = None) -> None:
+        fields: dict[str, Any] = {} if offset is None else {"offset": offset}
+        self.store.upsert_file(
+            t.key, path=t.path, origin=t.origin, source=t.source.name,
+            format=t.spec.format if t.spec else UNKNOWN_FORMAT, size=t.size, rotations=t.rotations,
+            truncations=t.truncations, status=t.status,
+            identity={"dev": t.dev, "inode": t.ino, "fingerprint": t.fp, "fingerprint_bytes": len(t.head)},
+            **fields)
+
+    def _count_rotation(self, t: Tracked) -> None:
+        """t's content left its origin path (renamed away or copied and truncated): one rotation of it."""
+        if t.path == t.origin:
+            t.rotations += 1
+            self.history[t.origin] = (t.rotations, t.truncations)
+
+    def _relocate_all(self, keys: list[Tracked], out: list[Batch]) -> None:
+        """Each of these files is no longer at its path: find where it went (a rotation may shift a chain
+        of files, each displacing the next) or drain it if it was deleted."""
+        work = list(keys)
+        while work:
+            t = work.pop()
+            if t.key in self.by_key:
+                work.extend(self._relocate(t, out))
+
+    def _relocate(self, t: Tracked, out: list[Batch]) -> list[Tracked]:
         self._untrack_path(t)
-        self.history[old_path] = (t.rotations + 1, t.truncations)
         nlink = None
         if t.fh is not None:
             try:
                 nlink = os.fstat(t.fh.fileno()).st_nlink
             except OSError:
                 nlink = None
-        new_path = self._find_renamed(t) if nlink != 0 else None
+        new_path = self._find_by_inode(t) if nlink != 0 else None
         if new_path is not None:
-            t.path = new_path
-            t.rotations += 1
-            live = self.source_for(new_path) is not None and new_path not in self.by_path
-            self._track(t, live=live)
-            self.log.info("file_rotated", path=old_path, new_path=new_path, key=t.key, inode=t.ino)
-            self._read(t, out)
-            return
-        t.status = "deleted"
-        if t.fh is not None:
-            self._read(t, out, drain=True)  # drain what is left through the open descriptor
-        else:
-            self._lost(t, "deleted")
-        self.log.info("file_deleted", path=old_path, key=t.key, offset=t.line_start)
-        self._retire(t, "deleted")
+            return self._move(t, new_path, out)
+        self._gone(t, "deleted", out)
+        return []
 
-    def _find_renamed(self, t: Tracked) -> str | None:
+    def _move(self, t: Tracked, new_path: str, out: list[Batch]) -> list[Tracked]:
+        """t is now at new_path (renamed). Returns the file it displaced from there, to be relocated."""
+        old_path = t.path
+        self._untrack_path(t)
+        self._count_rotation(t)
+        t.path = new_path
+        displaced = self.by_path.get(new_path)
+        if displaced is not None and displaced is not t:
+            del self.by_path[new_path]
+        self._place(t)
+        self.suspects.pop(new_path, None)
+        self.log.info("file_rotated", path=old_path, new_path=new_path, key=t.key, inode=t.ino)
+        self._publish(t)
+        self._read(t, out, may_relocate=False)
+        return [displaced] if displaced is not None and displaced is not t else []
+
+    def _find_by_inode(self, t: Tracked) -> str | None:
         for path in self._dir_files(os.path.dirname(t.path)) + self.expand():
             try:
                 st = os.stat(path)
             except OSError:
                 continue
-            if (st.st_dev, st.st_ino) == (t.dev, t.ino):
-                if not t.fp_len or self._head_hash(path, t.fp_len) == t.fp:
-                    return path
+            if (st.st_dev, st.st_ino) == (t.dev, t.ino) and (
+                    t.fh is not None or self._head_at(path, len(t.head)) == t.head):
+                return path
         return None
 
-    def _retire(self, t: Tracked, reason: str) -> None:
+    def _gone(self, t: Tracked, reason: str, out: list[Batch]) -> None:
+        """t's file is no longer reachable by name: drain it through the descriptor if we hold one."""
+        self._untrack_path(t)
+        self.log.info("file_deleted", path=t.path, key=t.key, offset=t.pos, reason=reason, drained=t.fh is not None)
+        if t.fh is not None and reason == "deleted":
+            t.status = "deleted"
+            self._read(t, out, drain=True, may_relocate=False)  # retires it, or hands it on to a copy
+            return
+        self._lost(t, reason)
+        self._retire(t, reason, out)
+
+    def _retire(self, t: Tracked, reason: str, out: list[Batch] | None = None) -> None:
+        if self.by_key.get(t.key) is not t:
+            return
+        if t.pending and not t.skipping and out is not None and reason in ("deleted", "rotated_done"):
+            # the file is finished: its unterminated last line counts, as in `tailstat scan`
+            self._emit(t, t.pending + b"\n", t.pos, out)
+            t.line_start, t.pending = t.pos, b""
+        elif t.pending:
+            self._lost_bytes(reason, len(t.pending), t.path, t.key)
         self._close(t)
         self._untrack_path(t)
+        self._untrack_inode(t)
         self.by_key.pop(t.key, None)
+        self.more.discard(t.key)
         self.store.drop_file_when_committed(t.key, t.line_start)
         self.log.info("file_closed", path=t.path, key=t.key, reason=reason)
 
     def _lost(self, t: Tracked, reason: str) -> None:
-        unread = max(0, t.size - t.line_start)
-        if unread:
-            self.store.add_dropped(reason, 0, unread)
-            self.log.warning("bytes_lost", path=t.path, key=t.key, reason=reason, bytes=unread)
+        self._lost_bytes(reason, max(0, t.size - t.line_start), t.path, t.key)
+        t.pending = b""
+
+    def _lost_bytes(self, reason: str, nbytes: int, path: str, key: str) -> None:
+        if nbytes > 0:
+            self.store.add_dropped(reason, 0, nbytes)
+            self.log.warning("bytes_lost", path=path, key=key, reason=reason, bytes=nbytes)
 
     def _unreadable(self, path: str, exc: OSError) -> None:
         if path not in self.unreadable:
@@ -496,46 +623,43 @@ class Tailer:
     def open_files(self) -> int:
         return len(self.open)
 
-    def _head_hash(self, path: str, n: int) -> str | None:
+    @staticmethod
+    def _head_at(path: str, n: int) -> bytes | None:
         try:
             with open(path, "rb") as fh:
-                head = fh.read(n)
+                return fh.read(n)
         except OSError:
             return None
-        return fingerprint(head) if len(head) == n else None
 
-    def _set_fp(self, t: Tracked, head: bytes) -> None:
+    @staticmethod
+    def _set_head(t: Tracked, head: bytes) -> None:
         head = head[:FP_BYTES]
-        if len(head) > t.fp_len:
-            t.fp, t.fp_len = fingerprint(head), len(head)
+        if len(head) > len(t.head) or not t.fp:
+            t.head, t.fp = head, fingerprint(head)
 
-    def _was_truncated(self, t: Tracked, st: os.stat_result) -> bool:
+    @staticmethod
+    def _changed_underneath(t: Tracked, st: os.stat_result) -> bool:
+        """Same inode, but no longer the stream we were reading: shorter than what we read (truncated), or
+        a different head (truncated and rewritten past our offset, or an inode reused by a new file)."""
         if st.st_size < t.pos:
             return True
-        if t.fp_len:
-            head = os.pread(t.fh.fileno(), t.fp_len, 0) if t.fh is not None else None
-            if head is None:
-                digest = self._head_hash(t.path, t.fp_len)
-            else:
-                digest = fingerprint(head) if len(head) == t.fp_len else None
-            return digest != t.fp
-        return False
+        return bool(t.head) and os.pread(t.fh.fileno(), len(t.head), 0) != t.head
 
-    def _read(self, t: Tracked, out: list[Batch], drain: bool = False) -> None:
-        """Read what is new (up to a per-pass budget unless `drain`: a file about to be let go)."""
+    def _read(self, t: Tracked, out: list[Batch], drain: bool = False, may_relocate: bool = True) -> None:
+        """Read what is new (up to a per-pass budget unless draining a file about to be let go)."""
         if not self._open(t):
-            if t.status == "live" and not os.path.exists(t.path):
-                self._detach(t, out)
+            if may_relocate and t.status != "deleted":
+                self._relocate_all([t], out)
             return
         fd = t.fh.fileno()
         st = os.fstat(fd)
-        if t.status == "live" and self._was_truncated(t, st):
-            self._truncated(t, st, out)
+        gone = st.st_nlink == 0
+        if self._changed_underneath(t, st):
+            self._truncated(t, out, gone=gone or t.status == "deleted")
             return
-        t.size = st.st_size
-        if t.fp_len < FP_BYTES and st.st_size > t.fp_len:
-            self._set_fp(t, os.pread(fd, FP_BYTES, 0))
-        start_pos = t.pos
+        t.size = max(st.st_size, t.pos)
+        t.mtime_ns = st.st_mtime_ns
+        saved = (t.pos, t.line_start, t.pending, t.skipping, len(out))
         limit = self.cfg.batch_bytes
         budget = 4 * limit
         while True:
@@ -546,15 +670,24 @@ class Tailer:
             self._cut(t, chunk, out)
             if len(chunk) < limit:
                 break
-            if t.pos - start_pos >= budget and not drain:
+            if t.pos - saved[0] >= budget and not (drain or gone):
                 self.more.add(t.key)  # bounded memory per pass: continue in the next one
-                return self._publish(t)
-        if t.pos != start_pos:
+                break
+        if t.pos != saved[0] and not gone and t.status != "deleted":
+            head = os.pread(fd, FP_BYTES, 0)
+            if head[: len(t.head)] != t.head:
+                # truncated while we read: what we just read may be the new content at old offsets
+                t.pos, t.line_start, t.pending, t.skipping = saved[:4]
+                del out[saved[4]:]
+                self._truncated(t, out)
+                return
+            self._set_head(t, head)
+        if t.pos != saved[0]:
             t.idle_since = time.monotonic()
             t.size = max(t.size, t.pos)
         self._publish(t)
-        if t.status == "deleted" or (t.status == "rotated" and st.st_nlink == 0):
-            self._close(t)
+        if gone or t.status == "deleted":
+            self._retire(t, "deleted", out)  # drained: a deleted file's descriptor is let go at once
 
     def _cut(self, t: Tracked, chunk: bytes, out: list[Batch]) -> None:
         """Append chunk (which ends at file offset t.pos) and cut batches of complete lines."""
@@ -594,7 +727,7 @@ class Tailer:
             if stop <= pos:
                 stop = data.find(b"\n", pos + limit) + 1 or len(data)
             piece = data[pos:stop]
-            piece_end = end if stop == len(data) else start + stop
+            piece_end = end if stop == len(data) else min(end, start + stop)
             out.append(Batch(t.key, start + pos, piece_end, piece, spec))
             pos = stop
 
@@ -608,37 +741,80 @@ class Tailer:
         t.spec = t.source.spec.resolved(fmt)
         self.log.info("format_detected", path=t.path, key=t.key, format=fmt)
 
-    def _truncated(self, t: Tracked, st: os.stat_result, out: list[Batch]) -> None:
-        """Same inode, but shorter than what we read or a different head: copytruncate, truncation or
-        inode reuse. The copy, if the globs' directory has one, continues this key; the path gets a new key."""
+    def _truncated(self, t: Tracked, out: list[Batch],
+                   copy: tuple[str, os.stat_result, bytes] | None = None, gone: bool = False) -> None:
+        """Same inode, but shorter than what we read or a different head: copytruncate, truncation or inode
+        reuse. A copy named after the file (copytruncate) carries on this key from where we were; the
+        content now at the path (or, for a deleted file, behind our descriptor) is a new key from 0."""
         path = t.path
-        copy = self._find_copy(t)
+        fh = None
+        if gone:  # the new content is reachable only through our descriptor: keep it for the new key
+            fh, t.fh = t.fh, None
+            self.open.pop(t.key, None)
+        copy = copy or self._find_copy(t)
         if copy is not None:
-            copy_path, copy_st = copy
-            if self._adopt_if_truncated(t, copy_path, copy_st, out):
-                return
-        self._lost(t, "truncated")
-        self.log.info("file_truncated", path=path, key=t.key, offset=t.line_start, size=st.st_size)
-        rotations, truncations = t.rotations, t.truncations + 1
-        self._retire(t, "truncated")
-        self.history[path] = (rotations, truncations)
-        self._check_path(path, out)
+            copy_path, copy_st, copy_head = copy
+            self._count_rotation(t)
+            if copy_st.st_size >= t.line_start:
+                self._lost_bytes("truncated", t.size - copy_st.st_size, path, t.key)
+                self._adopt(t, copy_path, copy_st, copy_head, out)
+            else:
+                # we had read past the copy's end before the truncation: all of the copy is counted
+                self._lost(t, "truncated")
+                self.log.info("file_copytruncated", path=path, copy=copy_path, key=t.key, offset=t.line_start,
+                              copy_size=copy_st.st_size)
+                self._retire(t, "truncated")
+                if self.source_for(copy_path) is not None:
+                    self._start(copy_path, copy_st, copy_head, t.source, copy_st.st_size, out, read=False)
+        else:
+            self._lost(t, "truncated")
+            self.log.info("file_truncated", path=path, key=t.key, offset=t.line_start, size=t.size)
+            if path == t.origin:
+                self.history[path] = (t.rotations, t.truncations + 1)
+            self._retire(t, "truncated")
+        if fh is not None:
+            self._drain_rewritten(t, fh, out)
+        else:
+            self._check_path(path, out)
 
-    def _find_copy(self, t: Tracked) -> tuple[str, os.stat_result] | None:
-        if not t.fp_len:
-            return None
-        for path in self._dir_files(os.path.dirname(t.path)):
-            if path == t.path or is_compressed_name(path):
-                continue
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            if st.st_ino == t.ino or st.st_size < t.line_start or not statmod.S_ISREG(st.st_mode):
-                continue
-            if self._head_hash(path, t.fp_len) == t.fp:
-                return path, st
-        return None
+    def _drain_rewritten(self, old: Tracked, fh: Any, out: list[Batch]) -> None:
+        """A deleted file that was also truncated and rewritten: its new content is a new key, drained now."""
+        st = os.fstat(fh.fileno())
+        head = os.pread(fh.fileno(), FP_BYTES, 0)
+        if not head:
+            fh.close()
+            return
+        t = Tracked(key=self._new_key(), path=old.path, origin=old.origin, source=old.source, dev=st.st_dev,
+                    ino=st.st_ino, size=st.st_size, status="deleted", fh=fh)
+        if old.source.spec.format != "auto":
+            t.spec = old.source.spec
+        self._set_head(t, head)
+        self.by_key[t.key] = t
+        self.by_inode[(t.dev, t.ino)] = t
+        self.open[t.key] = t
+        self._publish(t, offset=0)
+        self.log.info("file_opened", path=t.path, key=t.key, offset=0, inode=t.ino, deleted=True)
+        self._read(t, out, drain=True, may_relocate=False)
+
+    def _adopt(self, t: Tracked, copy_path: str, copy_st: os.stat_result, copy_head: bytes,
+               out: list[Batch]) -> None:
+        old_path = t.path
+        self._close(t)
+        self._untrack_path(t)
+        self._untrack_inode(t)
+        t.path, t.dev, t.ino = copy_path, copy_st.st_dev, copy_st.st_ino
+        t.pos, t.pending, t.skipping = t.line_start, b"", False
+        t.size = copy_st.st_size
+        self._set_head(t, copy_head)
+        self.suspects.pop(copy_path, None)
+        displaced = self.by_path.pop(copy_path, None)
+        self.by_inode[(t.dev, t.ino)] = t
+        self._place(t)
+        self.log.info("file_copytruncated", path=old_path, copy=copy_path, key=t.key, offset=t.line_start)
+        self._publish(t)
+        self._read(t, out, may_relocate=False)
+        if displaced is not None and displaced is not t:
+            self._relocate_all([displaced], out)
 
     @staticmethod
     def _dir_files(directory: str) -> list[str]:
@@ -650,7 +826,7 @@ class Tailer:
 
     @staticmethod
     def _last_line_end(path: str, size: int) -> int:
-        """Where reading from the end starts: just after the last newline, so no line is cut in half."""
+        """Where reading from the end starts: at the start of an unfinished last line, so no line is cut."""
         if size == 0:
             return 0
         try:
@@ -660,4 +836,10 @@ class Tailer:
         except OSError:
             return size
         nl = tail.rfind(b"\n")
-        return size if nl < 0 and back == size else (size - back + nl + 1 if nl >= 0 else size)
+        if nl >= 0:
+            return size - back + nl + 1
+        return 0 if back == size else size
+
+
+def _seq(key: str) -> int:
+    return int(key[1:]) if key[1:].isdigit() else 0

@@ -1,0 +1,163 @@
+"""CLI side of the HTTP API: fetch the stats document or follow the stream from a running daemon.
+
+Blocking stdlib http.client (over TCP or a unix socket) keeps `tailstat stats` quick to start; the address and
+token come from the same Config as the daemon's. Every failure becomes a Unreachable with one line for the user.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import orjson
+
+from tailstat.config import Config, http_endpoint
+
+TIMEOUT = 5.0
+HINT = "start it with `tailstat run`, or set TAILSTAT_HTTP_ADDR (host:port, unix:/path) to the daemon's address"
+
+
+class Unreachable(Exception):
+    """No usable answer from the daemon; str(self) is the one line shown to the user."""
+
+
+class Source(Protocol):
+    where: str
+
+    def fetch(self, top: int, fields: tuple[str, ...] | None) -> dict[str, Any]: ...
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.unix_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class HttpSource:
+    """The daemon's HTTP API at cfg.http_addr."""
+
+    def __init__(self, cfg: Config, timeout: float = TIMEOUT) -> None:
+        self.kind, host, self.port = http_endpoint(cfg.http_addr)
+        # a daemon bound to every address is reached on loopback
+        self.host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+        self.token = cfg.http_token
+        self.timeout = timeout
+        self.where = f"unix:{host}" if self.kind == "unix" else f"http://{cfg.http_addr}"
+
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        if self.kind == "unix":
+            return _UnixConnection(self.host, timeout)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def _open(self, path: str, params: dict[str, Any], timeout: float) -> http.client.HTTPResponse:
+        query = urlencode({k: v for k, v in params.items() if v is not None})
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        conn = self._connection(timeout)
+        try:
+            conn.request("GET", f"{path}?{query}" if query else path, headers=headers)
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+            raise Unreachable(f"no tailstat daemon answering at {self.where} ({reason}); {HINT}") from None
+        if response.status != 200:
+            body = response.read(4096)
+            conn.close()
+            try:
+                message = orjson.loads(body)["error"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                message = response.reason
+            if response.status == 401:
+                raise Unreachable(f"the daemon at {self.where} refused the request ({message}); set "
+                                  "TAILSTAT_HTTP_TOKEN to the daemon's token")
+            raise Unreachable(f"the daemon at {self.where} answered {response.status}: {message}")
+        return response
+
+    def fetch(self, top: int, fields: tuple[str, ...] | None) -> dict[str, Any]:
+        response = self._open("/stats", {"top": top, "fields": ",".join(fields) if fields else None},
+                              self.timeout)
+        try:
+            return orjson.loads(response.read())
+        except (OSError, http.client.HTTPException, orjson.JSONDecodeError) as exc:
+            raise Unreachable(f"bad answer from the daemon at {self.where}: {exc}") from None
+        finally:
+            response.close()
+
+    def stream(self, interval: float, top: int, fields: tuple[str, ...] | None) -> Iterator[bytes]:
+        """Raw NDJSON lines of /stats/stream until the daemon ends the stream."""
+        params = {"interval": interval, "top": top, "fields": ",".join(fields) if fields else None}
+        response = self._open("/stats/stream", params, max(self.timeout, 3 * interval + 2))
+        try:
+            while True:
+                try:
+                    line = response.readline()
+                except (OSError, http.client.HTTPException) as exc:
+                    raise Unreachable(f"lost the stream from {self.where}: {exc or type(exc).__name__}") from None
+                if not line:
+                    return
+                yield line
+        finally:
+            response.close()
+
+
+def read_snapshot(cfg: Config) -> tuple[dict | None, str]:
+    """The running daemon's latest snapshot file (written every TAILSTAT_SNAPSHOT_INTERVAL), or None and why."""
+    path = cfg.snapshot_file
+    try:
+        doc = orjson.loads(Path(path).read_bytes())
+    except FileNotFoundError:
+        return None, f"no stats snapshot at {path}"
+    except (OSError, orjson.JSONDecodeError) as exc:
+        return None, f"cannot read {path}: {exc}"
+    pid = doc.get("daemon", {}).get("pid")
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return None, f"the daemon that wrote {path} (pid {pid}) is not running"
+    except PermissionError:
+        pass
+    if time.time() - doc.get("generated_at", 0) > max(10.0, 5 * cfg.snapshot_interval):
+        return None, f"the snapshot at {path} is stale (written {time.time() - doc['generated_at']:.0f} s ago)"
+    return doc, ""
+
+
+class SnapshotSource:
+    """The snapshot file, for TAILSTAT_HTTP_ADDR=off."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.where = str(cfg.snapshot_file)
+
+    def fetch(self, top: int, fields: tuple[str, ...] | None) -> dict[str, Any]:
+        doc, why = read_snapshot(self.cfg)
+        if doc is None:
+            raise Unreachable(f"no running daemon found: {why} (TAILSTAT_HTTP_ADDR=off; set TAILSTAT_STATE_DIR / "
+                              "TAILSTAT_RUNTIME_DIR to the daemon's directories)")
+        for field in doc.get("fields", {}).values():
+            field["top"] = field["top"][:top]
+        if fields:
+            doc["fields"] = {k: v for k, v in doc.get("fields", {}).items() if k in fields}
+            doc["measures"] = {k: v for k, v in doc.get("measures", {}).items() if k in fields}
+        return doc
+
+
+def open_source(cfg: Config) -> HttpSource | SnapshotSource:
+    return SnapshotSource(cfg) if cfg.http_addr == "off" else HttpSource(cfg)

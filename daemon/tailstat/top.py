@@ -1,0 +1,267 @@
+"""`tailstat top`: a live, full-screen view of the running daemon's stats (rich), `q` quits.
+
+Each refresh fetches one stats document; rates come from the difference to the previous one (per file and in
+total), so the view shows what is happening now, not since start. The layout is budgeted to the terminal's
+height (80x24 fits) and every row is cut, never wrapped. When stdout is not a terminal, plain snapshots are
+printed instead.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import termios
+import time
+import tty
+from datetime import datetime
+from typing import Any, Self
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from tailstat.client import Source, Unreachable
+
+MAX_FILE_ROWS = 4
+MAX_MEASURE_ROWS = 3
+MAX_FIELD_ROWS = 10
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def short_number(n: float | None) -> str:
+    if n is None:
+        return "-"
+    if abs(n) >= 1e6:
+        return f"{n / 1e6:.1f}M"
+    if abs(n) >= 1e4:
+        return f"{n / 1e3:.1f}k"
+    return f"{n:.0f}" if float(n).is_integer() or abs(n) >= 100 else f"{n:.2f}"
+
+
+def _uptime(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 86400}d {s % 86400 // 3600:02}:{s % 3600 // 60:02}" if s >= 86400 else \
+        f"{s // 3600}:{s % 3600 // 60:02}:{s % 60:02}"
+
+
+class Rates:
+    """Per-second rates between two consecutive documents (total and per file key)."""
+
+    def __init__(self, doc: dict[str, Any], prev: dict[str, Any] | None) -> None:
+        seconds = doc["generated_at"] - prev["generated_at"] if prev else 0.0
+        if prev is None or seconds <= 0:
+            one = doc["rates"]["1m"]  # first frame: the daemon's own 1-minute rate
+            self.lines, self.errors, self.bytes = one["lines"], one["parse_errors"], one["bytes"]
+            self.files: dict[str, float] = {}
+            return
+        t, p = doc["totals"], prev["totals"]
+        self.lines = (t["lines"] - p["lines"]) / seconds
+        self.errors = (t["parse_errors"] - p["parse_errors"]) / seconds
+        self.bytes = (t["bytes"] - p["bytes"]) / seconds
+        before = {f.get("key"): f["lines"] for f in prev["files"]}
+        self.files = {f.get("key"): (f["lines"] - before.get(f.get("key"), 0)) / seconds for f in doc["files"]}
+
+
+def _budget(doc: dict[str, Any], height: int | None, top: int, error: bool) -> tuple[int, int, int]:
+    """(file rows, measure rows, values per dimension) that fit in `height` lines (None: no limit)."""
+    files = len(doc["files"])
+    measures = sum(1 for m in doc["measures"].values() if m.get("count"))
+    if height is None:
+        return files, measures, top
+    file_rows = min(files, MAX_FILE_ROWS)
+    measure_rows = min(measures, MAX_MEASURE_ROWS)
+    used = 2 + 1 + error  # header lines, footer, the error line
+    used += 1 + 1 + file_rows + (1 if files > file_rows else 0)  # blank, table header, rows, "more"
+    used += (1 + 1 + measure_rows) if measure_rows else 0
+    pairs = (len(doc["fields"]) + 1) // 2
+    per_value = (height - used) // pairs - 2 if pairs else 0  # blank + title per pair of dimensions
+    return file_rows, measure_rows, max(1, min(top, per_value, MAX_FIELD_ROWS))
+
+
+def _header(doc: dict[str, Any], rates: Rates, where: str, error: str | None) -> list[RenderableType]:
+    daemon = doc.get("daemon", {})
+    t = doc["totals"]
+    h = doc.get("health", {})
+    ck = doc.get("checkpoint", {})
+    clock = datetime.now().strftime("%H:%M:%S")
+    line1 = Text.assemble(("tailstat ", "bold"), f"{daemon.get('version', '')}  pid {daemon.get('pid', '?')}  "
+                          f"up {_uptime(doc.get('uptime', 0))}  {where}  {clock}", no_wrap=True, overflow="ellipsis")
+    ck_text = "checkpoint ok" if ck.get("ok") else ("checkpoint FAILING" if ck.get("ok") is False else "checkpoint -")
+    line2 = Text.assemble(
+        ("lines ", "dim"), (f"{t['lines']:,}", "bold"), f" {rates.lines:,.1f}/s  ",
+        ("errors ", "dim"), (f"{t['parse_errors']:,}", "bold red" if t["parse_errors"] else "bold"),
+        f" {rates.errors:,.1f}/s  ", ("in ", "dim"), f"{human_bytes(rates.bytes)}/s  ",
+        ("queue ", "dim"), f"{h.get('queue_depth', 0)}/{h.get('queue_capacity', 0)}  ",
+        (ck_text, "green" if ck.get("ok") else "red"), no_wrap=True, overflow="ellipsis")
+    out: list[RenderableType] = [line1, line2]
+    if error:
+        out.append(Text(error, style="bold red", no_wrap=True, overflow="ellipsis"))
+    return out
+
+
+def _files_table(doc: dict[str, Any], rates: Rates, rows: int, width: int) -> Table:
+    table = Table(box=None, padding=(0, 1), pad_edge=False, expand=True, header_style="bold")
+    table.add_column("FILE", ratio=1, no_wrap=True, overflow="ellipsis")
+    for name in ("LINES", "LINES/S", "LAG", "ERRORS", "ROT"):
+        table.add_column(name, justify="right", no_wrap=True)
+    files = sorted(doc["files"], key=lambda f: (-rates.files.get(f.get("key"), 0.0), -f.get("lag_bytes", 0),
+                                                f["path"]))
+    room = max(16, width - 40)  # what the number columns leave; a path keeps its end (the file name)
+    for f in files[:rows]:
+        path = f["path"]
+        table.add_row(Text(path if len(path) <= room else "\u2026" + path[1 - room:], no_wrap=True),
+                      f"{f['lines']:,}", f"{rates.files.get(f.get('key'), 0.0):,.1f}",
+                      human_bytes(f.get("lag_bytes", 0)), f"{f.get('parse_errors', 0):,}", str(f.get("rotations", 0)))
+    if len(files) > rows:
+        table.add_row(Text(f"\u2026 {len(files) - rows} more files", style="dim"))
+    return table
+
+
+def _field_table(name: str, field: dict[str, Any], values: int) -> Table:
+    total = field.get("total") or 1
+    est = "~" if field.get("distinct_is_estimate") else ""
+    table = Table(box=None, padding=(0, 1), pad_edge=False, expand=True, show_header=True, header_style="bold")
+    table.add_column(f"{name} ({est}{field['distinct']:,} distinct)", ratio=1, no_wrap=True, overflow="ellipsis")
+    table.add_column("COUNT", justify="right", no_wrap=True)
+    table.add_column("SHARE", justify="right", no_wrap=True)
+    for value, count in field["top"][:values]:
+        table.add_row(str(value), f"{count:,}", f"{100 * count / total:.1f}%")
+    return table
+
+
+def _fields_grid(doc: dict[str, Any], values: int) -> Table:
+    grid = Table.grid(expand=True, padding=(0, 2))
+    grid.add_column(ratio=1)
+    grid.add_column(ratio=1)
+    tables = [_field_table(n, f, values) for n, f in doc["fields"].items()]
+    for i in range(0, len(tables), 2):
+        if i:
+            grid.add_row("", "")
+        grid.add_row(*tables[i:i + 2], *([""] if i + 1 == len(tables) else []))
+    return grid
+
+
+def _measures_table(doc: dict[str, Any], rows: int) -> Table:
+    table = Table(box=None, padding=(0, 1), pad_edge=False, expand=True, header_style="bold")
+    table.add_column("MEASURE", ratio=1, no_wrap=True, overflow="ellipsis")
+    for name in ("COUNT", "MEAN", "P50", "P90", "P99", "P99.9", "MAX"):
+        table.add_column(name, justify="right", no_wrap=True)
+    shown = [(n, m) for n, m in doc["measures"].items() if m.get("count")][:rows]
+    for name, m in shown:
+        table.add_row(name, short_number(m["count"]), *(short_number(m[k]) for k in
+                                                         ("mean", "p50", "p90", "p99", "p99.9", "max")))
+    return table
+
+
+def view(doc: dict[str, Any], rates: Rates, where: str, *, width: int = 80, height: int | None = None,
+         top: int = 5, error: str | None = None, footer: bool = True) -> RenderableType:
+    file_rows, measure_rows, values = _budget(doc, height, top, error is not None)
+    parts: list[RenderableType] = _header(doc, rates, where, error)
+    parts += [Text(""), _files_table(doc, rates, file_rows, width)]
+    if doc["fields"]:
+        parts += [Text(""), _fields_grid(doc, values)]
+    if measure_rows:
+        parts += [Text(""), _measures_table(doc, measure_rows)]
+    if footer:
+        parts.append(Text("q quit", style="dim"))
+    return Group(*parts)
+
+
+class _Keys:
+    """Single keystrokes from a terminal stdin (cbreak mode, restored on exit); inert when stdin is no TTY."""
+
+    def __init__(self) -> None:
+        self.fd = sys.stdin.fileno() if sys.stdin and sys.stdin.isatty() else None
+        self.saved: list | None = None
+
+    def __enter__(self) -> Self:
+        if self.fd is not None:
+            self.saved = termios.tcgetattr(self.fd)
+            tty.setcbreak(self.fd)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None and self.saved is not None:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+
+    def wait(self, seconds: float) -> bytes:
+        """Keys pressed within `seconds` (sleeps the whole time when there is no terminal)."""
+        if self.fd is None:
+            time.sleep(max(0.0, seconds))
+            return b""
+        ready, _, _ = select.select([self.fd], [], [], max(0.0, seconds))
+        if not ready:
+            return b""
+        return os.read(self.fd, 64) or b"q"  # end of input (terminal gone) quits like q
+
+
+def run_top(source: Source, *, interval: float = 1.0, top: int = 5, fields: tuple[str, ...] | None = None,
+            iterations: int | None = None) -> int:
+    """Full screen on a terminal, plain snapshots otherwise. Raises Unreachable if the first fetch fails."""
+    doc = source.fetch(top, fields)
+    if not sys.stdout.isatty():
+        return _plain(source, doc, interval, top, fields, iterations)
+    console = Console()
+    prev: dict[str, Any] | None = None
+    error: str | None = None
+    shown = 0
+    with _Keys() as keys, Live(console=console, screen=True, auto_refresh=False, transient=True) as live:
+        while True:
+            width, height = console.size
+            live.update(view(doc, Rates(doc, prev), source.where, width=width, height=height, top=top,
+                             error=error), refresh=True)
+            shown += 1
+            if iterations is not None and shown >= iterations:
+                return 0
+            deadline = time.monotonic() + interval
+            while (left := deadline - time.monotonic()) > 0:
+                if b"q" in keys.wait(left).lower():
+                    return 0
+            try:
+                prev, doc, error = doc, source.fetch(top, fields), None
+            except Unreachable as exc:
+                prev, error = None, str(exc).split(";")[0] + " - retrying"
+
+
+def _plain(source: Source, doc: dict[str, Any], interval: float, top: int, fields: tuple[str, ...] | None,
+           iterations: int | None) -> int:
+    console = Console()  # not a terminal: rich uses $COLUMNS or 80 columns and no escape codes
+    prev: dict[str, Any] | None = None
+    shown = 0
+    while True:
+        if shown:
+            console.print()
+        console.print(view(doc, Rates(doc, prev), source.where, width=console.width, top=top, footer=False))
+        sys.stdout.flush()
+        shown += 1
+        if iterations is not None and shown >= iterations:
+            return 0
+        time.sleep(interval)
+        prev, doc = doc, source.fetch(top, fields)
+
+
+def compact_line(line: dict[str, Any]) -> str:
+    """One human line per /stats/stream line: time, window counts and rates, lag, top value per dimension."""
+    d = line["delta"]
+    rate = line["rates"].get("window") or line["rates"]["1m"]
+    t = line["totals"]
+    lag = sum(f.get("lag_bytes", 0) for f in line["files"])
+    parts = [datetime.fromtimestamp(line["generated_at"]).strftime("%H:%M:%S"),
+             f"lines +{d['lines']:,} ({rate['lines']:,.1f}/s)",
+             f"errors +{d['parse_errors']:,} ({t['parse_errors']:,} total)",
+             f"{human_bytes(rate['bytes'])}/s", f"lag {human_bytes(lag)}"]
+    for name, field in line["fields"].items():
+        if field["top"]:
+            value, count = field["top"][0]
+            value = str(value) if len(str(value)) <= 40 else str(value)[:39] + "\u2026"
+            parts.append(f"{name}={value} {100 * count / (field.get('total') or 1):.0f}%")
+    return "  ".join(parts)

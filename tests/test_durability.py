@@ -1,0 +1,142 @@
+"""Exactly once across crashes: the daemon is killed with SIGKILL at random moments while writers append and
+files rotate (also while it is down), and descriptors stay bounded with many files."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from helpers import wait_until
+
+ENV = {"TAILSTAT_FORMAT": "json", "TAILSTAT_GROUP_BY": "w", "TAILSTAT_CHECKPOINT_INTERVAL": "0.2",
+       "TAILSTAT_RESCAN_INTERVAL": "0.5"}
+
+
+class Writers:
+    """Threads appending numbered lines to app.log; `rotate()` renames the files like logrotate's `create`
+    and the writers reopen afterwards (until they do, their lines go to the renamed file)."""
+
+    def __init__(self, log: Path, count: int, rate: float) -> None:
+        self.log = log
+        self.generation = 0
+        self.rotations = 0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.written = [0] * count
+        log.touch()
+        self.threads = [threading.Thread(target=self._run, args=(w, rate), daemon=True) for w in range(count)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, w: int, rate: float) -> None:
+        generation = self.generation
+        fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        while not self.stopping.is_set():
+            if generation != self.generation:
+                generation = self.generation
+                os.close(fd)
+                fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            os.write(fd, b'{"w":%d,"n":%d}\n' % (w + 1, self.written[w] + 1))
+            self.written[w] += 1
+            time.sleep(1 / rate)
+        os.close(fd)
+
+    def rotate(self) -> None:
+        with self.lock:
+            rotated = sorted(self.log.parent.glob(self.log.name + ".*"), key=lambda p: -int(p.suffix[1:]))
+            for path in rotated:
+                path.rename(path.with_suffix(f".{int(path.suffix[1:]) + 1}"))
+            self.log.rename(self.log.with_name(self.log.name + ".1"))
+            self.log.touch()
+            self.rotations += 1
+            self.generation += 1
+
+    def stop(self) -> dict[str, int]:
+        self.stopping.set()
+        for t in self.threads:
+            t.join(10)
+        return {str(w + 1): n for w, n in enumerate(self.written)}
+
+
+def test_kill9_restart_loop_counts_every_line_exactly_once(tmp_path: Path, daemon) -> None:
+    rng = random.Random(20251126)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    writers = Writers(logs / "app.log", count=3, rate=150)
+    d = daemon(str(logs / "app.log*"), start=False, **ENV)
+    kills = 0
+    try:
+        for _ in range(7):
+            ready = rng.random() < 0.75  # now and then, kill it while it is still starting up
+            d.start(wait_ready=ready)
+            time.sleep(rng.uniform(0.2, 0.9) if ready else rng.uniform(0.0, 0.3))
+            if rng.random() < 0.5:
+                writers.rotate()
+                time.sleep(rng.uniform(0.0, 0.3))
+            d.kill()
+            kills += 1
+            for _ in range(rng.randint(0, 3)):  # rotations while the daemon is down
+                writers.rotate()
+                time.sleep(0.05)
+    finally:
+        written = writers.stop()
+    total = sum(written.values())
+    d.start()
+    wait_until(lambda: d.stats()["totals"]["lines"] >= total, timeout=60, what=f"{total} lines")
+    assert d.stop() == 0, d.stderr()
+    doc = d.stats()
+    assert kills == 7 and writers.rotations >= 5
+    assert (doc["totals"]["lines"], doc["totals"]["parse_errors"]) == (total, 0)
+    assert dict(map(tuple, doc["fields"]["w"]["top"])) == written
+    assert doc["dropped"] == {}
+    assert d.state()["totals"]["lines"] == total
+
+
+def fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_open_descriptors_stay_bounded_and_every_line_counts(tmp_path: Path, daemon) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    limit, nfiles, rounds, per_round = 8, 50, 6, 5
+    d = daemon(str(logs / "*.log"), **ENV, TAILSTAT_MAX_OPEN_FILES=str(limit))
+    pid = d.proc.pid
+    wait_until(lambda: d.stats()["health"].get("open_files") == 0, what="idle daemon")
+    baseline = fd_count(pid)
+    peak = [baseline]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            try:
+                peak[0] = max(peak[0], fd_count(pid))
+            except OSError:
+                return
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    paths = [logs / f"f{i:02d}.log" for i in range(nfiles)]
+    try:
+        for r in range(rounds):
+            for i, path in enumerate(paths):
+                with open(path, "ab") as fh:
+                    fh.write(b"".join(b'{"w":%d,"n":%d}\n' % (i, r * per_round + k) for k in range(per_round)))
+            snapshot: dict[str, Any] = d.stats()
+            assert snapshot["health"]["open_files"] <= limit
+        expected = nfiles * rounds * per_round
+        wait_until(lambda: d.stats()["totals"]["lines"] >= expected, what=f"{expected} lines")
+    finally:
+        done.set()
+        sampler.join(5)
+    # transient extras: a head read, and the snapshot and checkpoint writers' temp file and directory
+    assert peak[0] <= baseline + limit + 5, (baseline, peak[0])
+    assert d.stop() == 0, d.stderr()
+    doc = d.stats()
+    assert (doc["totals"]["lines"], doc["totals"]["parse_errors"]) == (expected, 0)
+    assert sorted((f["path"], f["lines"]) for f in doc["files"]) == [(str(p), rounds * per_round) for p in paths]
