@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if doc["totals"]["parsed"] != args.lines:
         raise SystemExit(f"tailstat parsed {doc['totals']['parsed']:,} of {args.lines:,} lines")
     size = path.stat().st_size
+    verdict = "met" if m.peak_rss_mb * MIB < TARGET_MB * 1e6 else "NOT met"
     rows = [
         ("lines", f"{args.lines:,}"),
         ("file", f"{size / MIB:,.0f} MiB"),
@@ -66,15 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         ("wall seconds", f"{m.wall_s:.1f}"),
         ("lines/s", f"{args.lines / m.wall_s:,.0f}"),
         ("CPU seconds", f"{m.cpu_s:.1f}"),
-        ("**peak RSS**", f"**{m.peak_rss_mb:.0f} MiB** (target < {TARGET_MB} MB: "
-                         f"{'met' if m.peak_rss_mb * MIB < TARGET_MB * 1e6 else 'NOT met'})"),
+        ("**peak RSS**", f"**{m.peak_rss_mb:.0f} MiB** (target < {TARGET_MB} MB: {verdict})"),
     ]
     for field, exact_key in (("path", "distinct_paths"), ("client", "distinct_clients")):
         f = doc["fields"][field]
         exact = summary.get(exact_key)
         err = f" (exact {exact:,}: {100 * (f['distinct'] - exact) / exact:+.2f} %)" if exact else ""
-        rows.append((f"distinct {field}", f"{f['distinct']:,}{' estimated' if f['distinct_is_estimate'] else ''}"
-                     f"{err}"))
+        estimated = " estimated" if f["distinct_is_estimate"] else ""
+        rows.append((f"distinct {field}", f"{f['distinct']:,}{estimated}{err}"))
         rows.append((f"top {field} error bound", f"{f['top_error']:,} (counts are lower bounds within it)"))
     text = "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     print(text)

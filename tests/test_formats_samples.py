@@ -17,7 +17,7 @@ from tailstat.formats import ParserSpec, build_spec, detect, parse_batch
 from tailstat.partial import Partial
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
-# sample_logs/app_python.log is a Python `logging` file; this is the README's TAILSTAT_REGEX for it
+# sample_logs/regex/app_python.log is a Python `logging` file; this is the README's TAILSTAT_REGEX for it
 PYTHON_LOG_REGEX = (r"(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (?P<level>[A-Z]+) \[(?P<thread>[^\]]+)\] "
                     r"(?P<logger>[\w.]+): (?P<msg>.*?)(?: in (?P<duration_ms>[\d.]+)ms)?")
 # sample_logs/nginx_custom.log: a common "timing" log_format (README's TAILSTAT_NGINX_LOG_FORMAT example)
@@ -58,9 +58,9 @@ def test_auto_detects_each_sample(name: str, fmt: str) -> None:
     assert detect((SAMPLES / name).read_bytes()[:65536]) == fmt
 
 
-def test_regex_and_custom_nginx_samples_are_not_guessed() -> None:
+def test_regex_sample_is_not_guessed_and_custom_nginx_reads_as_combined() -> None:
     # auto reports what it cannot classify instead of guessing: these need TAILSTAT_REGEX / _NGINX_LOG_FORMAT
-    assert detect((SAMPLES / "app_python.log").read_bytes()) is None
+    assert detect((SAMPLES / "regex/app_python.log").read_bytes()) is None
     assert detect((SAMPLES / "nginx_custom.log").read_bytes()) == "combined"  # a combined line + extra fields
 
 
@@ -187,7 +187,7 @@ def test_syslog_5424() -> None:
 
 def test_regex_python_logging() -> None:
     p = parse(build_spec("regex", ("level", "logger", "thread"), ("duration_ms",), PYTHON_LOG_REGEX),
-              "app_python.log")
+              "regex/app_python.log")
     assert (p.lines, p.parsed) == (34, 30)
     assert dict(p.errors) == {"no_match": 3, "partial_match": 1}  # a traceback; a line with colour codes
     assert top(p, "level") == [("INFO", 17), ("DEBUG", 5), ("WARNING", 5), ("ERROR", 3)]

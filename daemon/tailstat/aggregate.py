@@ -293,12 +293,10 @@ class Store:
         topk = {n: TopK.from_dict(f["topk"]) for n, f in state["fields"].items()}
         distinct = {n: Distinct.from_dict(f["distinct"]) for n, f in state["fields"].items()}
         measures = {n: Quantiles.from_dict(d) for n, d in state["measures"].items()}
-        minutes: Counter = Counter()
+        minutes: dict[int, Counter] = {}
         for bucket in doc.get("minutes", []):
-            minute = int(bucket["minute"])
-            for klass, n in bucket.items():
-                if klass != "minute":
-                    minutes[(minute, "" if klass == "lines" else klass)] += int(n)
+            counts = minutes.setdefault(int(bucket["minute"]), Counter())
+            counts.update({k: int(v) for k, v in bucket.items() if k != "minute"})  # "lines" and the classes
         totals = {k: int(doc["totals"][k]) for k in self._totals}
         with self._lock:
             for k, v in totals.items():
@@ -321,16 +319,9 @@ class Store:
                     self._measures[name].merge(sketch)
                 else:
                     self._measures[name] = sketch
-            self._merge_document_minutes(minutes)
-
-    def _merge_document_minutes(self, minutes: Counter) -> None:
-        # "lines" came as class "": _merge_minutes adds every class to "lines", so classes go in without it
-        for (minute, klass), n in minutes.items():
-            bucket = self._minutes.get(minute)
-            if bucket is None:
-                bucket = self._minutes[minute] = Counter()
-            bucket["lines" if not klass else klass] += n
-        self._prune_minutes()
+            for minute, counts in minutes.items():
+                self._minutes.setdefault(minute, Counter()).update(counts)
+            self._prune_minutes()
 
     def export_state(self) -> dict[str, Any]:
         """Everything needed to resume: aggregates and file records, from one critical section."""

@@ -3,6 +3,9 @@
 No I/O, no shared mutable state, no locks: the same functions run in a thread pool or a process pool.
 Regex formats use one `findall` over the whole batch (C speed) and transpose the matches into columns;
 only batches that contain unparseable lines pay for a per-line pass, to sample them.
+
+Formats: access logs (combined, common, combined_timed, and nginx `log_format` strings compiled by
+logformat.py), syslog (RFC 3164 and 5424, in syslog.py), json, logfmt, regex; `detect` picks one for `auto`.
 """
 
 from __future__ import annotations
