@@ -142,3 +142,30 @@ def test_cli_merge_refuses_documents_without_state(tmp_path: Path) -> None:
     assert out.returncode == 1 and out.stderr.startswith("tailstat: merge: broken.json: not a JSON document")
     out = run_cli("merge", "missing.json", cwd=tmp_path)
     assert (out.returncode, out.stderr.strip()) == (1, "tailstat: merge: missing.json: no such file")
+
+
+def test_daemon_documents_from_two_hosts_merge(tmp_path: Path) -> None:
+    """`GET /stats?mergeable=1` from two running daemons (two "hosts"), then `tailstat merge`."""
+    from test_http_support import Daemon, access_lines
+
+    docs = []
+    for host, (n, start) in enumerate([(300, 0), (200, 300)]):
+        with Daemon(tmp_path / f"host{host}", TAILSTAT_FORMAT="combined") as d:
+            d.append(access_lines(n, start=start))
+            d.wait_lines(n)
+            doc = d.stats("mergeable=1")
+            assert "state" in doc
+            path = tmp_path / f"host{host}.json"
+            path.write_text(json.dumps(doc))
+            docs.append(path)
+    out = subprocess.run([sys.executable, "-m", "tailstat", "merge", *map(str, docs)], capture_output=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    merged = json.loads(out.stdout)
+    assert merged["totals"]["lines"] == 500
+    with Daemon(tmp_path / "both", TAILSTAT_FORMAT="combined") as d:
+        d.append(access_lines(500))
+        d.wait_lines(500)
+        both = d.stats("top=10")
+    assert merged["fields"]["status"]["top"] == both["fields"]["status"]["top"]
+    assert merged["measures"]["bytes_sent"]["sum"] == both["measures"]["bytes_sent"]["sum"]

@@ -1,6 +1,6 @@
 """Serve stage: the read-only HTTP API, inside the daemon's TaskGroup.
 
-    GET /stats            the stats document (?fields=a,b&top=N)
+    GET /stats            the stats document (?fields=a,b&top=N&mergeable=1)
     GET /stats/stream     NDJSON, one line per ?interval= seconds: the document plus the window's delta
     GET /metrics          Prometheus text exposition (prometheus_client, custom collector)
     GET /healthz          alive
@@ -184,7 +184,8 @@ class HttpApi:
     # --------------------------------------------------------------------------------------- handlers
     async def stats(self, request: web.Request) -> web.Response:
         top = _int_param(request.query, "top", 10, 0, MAX_TOP)
-        doc = self.service.document(top=top, fields=_fields_param(request.query))
+        mergeable = _int_param(request.query, "mergeable", 0, 0, 1) == 1  # + "state" for `tailstat merge`
+        doc = self.service.document(top=top, fields=_fields_param(request.query), mergeable=mergeable)
         return web.Response(body=orjson.dumps(doc) + b"\n", content_type=JSON)
 
     async def metrics(self, request: web.Request) -> web.Response:
