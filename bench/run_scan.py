@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from bench.anchors import TOOLS, AnchorResult, _expect, _result, best_of, count_lines
-from bench.measure import Row, markdown_table, run_measured
+from bench.measure import markdown_table, run_measured
 
 BENCH = Path(__file__).resolve().parent
 DATA = BENCH / "data"

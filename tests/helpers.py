@@ -51,7 +51,7 @@ class Daemon:
             snapshot.unlink()
         self._err = open(self.stderr_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen([sys.executable, "-m", "tailstat", "run"], env=self.env, stderr=self._err,
-                                     stdout=subprocess.DEVNULL, preexec_fn=self.preexec)
+                                     stdout=subprocess.DEVNULL, preexec_fn=self.preexec)  # noqa: PLW1509 - tests only, before threads
         if wait_ready:
             wait_until(lambda: self.log_events("ready") or self.proc.poll() is not None, 30, what="ready")
             assert self.proc.poll() is None, self.stderr()

@@ -13,7 +13,7 @@ from tailstat.config import ConfigError, load_config
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("TAILSTAT_")}
-    return subprocess.run([sys.executable, "-m", "tailstat", *args], env={**base, **env},
+    return subprocess.run(check=False, args=[sys.executable, "-m", "tailstat", *args], env={**base, **env},
                           capture_output=True, text=True, timeout=60)
 
 

@@ -41,7 +41,7 @@ def test_split_writes_counted_exactly_and_sigterm_is_clean(tmp_path: Path) -> No
         assert status == {"200": 30, "404": 10}
         assert doc["measures"]["bytes_sent"]["sum"] == sum(range(40))
         # subcommand reads the same snapshot
-        out = subprocess.run([sys.executable, "-m", "tailstat", "stats", "--json"], capture_output=True,
+        out = subprocess.run(check=False, args=[sys.executable, "-m", "tailstat", "stats", "--json"], capture_output=True,
                              env=clean_env(TAILSTAT_STATE_DIR=str(d.state_dir), TAILSTAT_HTTP_ADDR="off"),
                              timeout=30)
         assert out.returncode == 0, out.stderr
@@ -59,7 +59,7 @@ def test_split_writes_counted_exactly_and_sigterm_is_clean(tmp_path: Path) -> No
 
 
 def test_stats_without_daemon_exits_1(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "tailstat", "stats"], capture_output=True, text=True, timeout=30,
+    out = subprocess.run(check=False, args=[sys.executable, "-m", "tailstat", "stats"], capture_output=True, text=True, timeout=30,
                          env=clean_env(TAILSTAT_STATE_DIR=str(tmp_path), TAILSTAT_HTTP_ADDR="off"))
     assert out.returncode == 1
     assert out.stdout == ""

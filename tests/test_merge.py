@@ -96,7 +96,7 @@ def test_merges_compose() -> None:
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tailstat", *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run(args=[sys.executable, "-m", "tailstat", *args], capture_output=True, text=True, timeout=60,
                           cwd=cwd, check=False, env={"PATH": "/usr/bin:/bin", "TAILSTAT_WORKERS": "1"})
 
 
@@ -158,7 +158,7 @@ def test_daemon_documents_from_two_hosts_merge(tmp_path: Path) -> None:
             path = tmp_path / f"host{host}.json"
             path.write_text(json.dumps(doc))
             docs.append(path)
-    out = subprocess.run([sys.executable, "-m", "tailstat", "merge", *map(str, docs)], capture_output=True,
+    out = subprocess.run(check=False, args=[sys.executable, "-m", "tailstat", "merge", *map(str, docs)], capture_output=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
     merged = json.loads(out.stdout)

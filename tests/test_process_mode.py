@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 import psutil
+
 from helpers import Daemon, clean_env, wait_until
 from test_scan import generate
 
 
 def scan(path: Path, executor: str, workers: str, capacity: str = "10000") -> dict:
-    out = subprocess.run(
+    out = subprocess.run(check=False, args=
         [sys.executable, "-m", "tailstat", "scan", "--json", "--format", "combined", "--top", "100000", str(path)],
         capture_output=True, timeout=300,
         env=clean_env(TAILSTAT_EXECUTOR=executor, TAILSTAT_WORKERS=workers, TAILSTAT_BATCH_BYTES="64KiB",
@@ -98,6 +99,6 @@ def test_sigterm_joins_process_workers(tmp_path: Path) -> None:
     workers = daemon_children(d.proc.pid)
     assert len(workers) >= 1  # the pool starts workers on demand
     assert d.stop(signal.SIGTERM) == 0
-    gone, alive = psutil.wait_procs(workers, timeout=10)
+    _, alive = psutil.wait_procs(workers, timeout=10)
     assert alive == []
     assert d.state()["totals"]["lines"] == 3000

@@ -64,7 +64,7 @@ def test_scan_json_matches_reference(tmp_path: Path, workers: str) -> None:
     log = tmp_path / "access.log"
     lines = generate(log, 20000, seed=11)
     ref = reference(lines)
-    result = subprocess.run(
+    result = subprocess.run(check=False, args=
         [sys.executable, "-m", "tailstat", "scan", "--json", "--format", "combined", "--top", "1000", str(log)],
         capture_output=True, text=True, timeout=120,
         env={"PATH": "/usr/bin:/bin", "TAILSTAT_WORKERS": workers, "TAILSTAT_BATCH_BYTES": "64KiB"},
@@ -89,12 +89,12 @@ def test_scan_json_matches_reference(tmp_path: Path, workers: str) -> None:
 def test_scan_table_and_missing_file(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text('1.1.1.1 - - [10/Oct/2025:13:55:36 +0000] "GET /x HTTP/1.1" 200 5 "-" "c"\n')
-    ok = subprocess.run([sys.executable, "-m", "tailstat", "scan", str(log)], capture_output=True, text=True,
+    ok = subprocess.run(check=False, args=[sys.executable, "-m", "tailstat", "scan", str(log)], capture_output=True, text=True,
                         timeout=60)
     assert ok.returncode == 0
     assert ok.stdout.splitlines()[0] == "lines 1  parsed 1  parse errors 0  bytes 73"
     assert "       1  100.0%  /x" in ok.stdout
-    missing = subprocess.run([sys.executable, "-m", "tailstat", "scan", str(tmp_path / "nope.log")],
+    missing = subprocess.run(check=False, args=[sys.executable, "-m", "tailstat", "scan", str(tmp_path / "nope.log")],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1
     assert missing.stderr.strip() == f"tailstat: {tmp_path / 'nope.log'}: no such file"

@@ -11,8 +11,8 @@ from concurrent.futures import Future
 from tailstat.aggregate import Store
 from tailstat.config import Config
 from tailstat.formats import ParserSpec, detect
-from tailstat.pipeline import make_executor, timed_parse
 from tailstat.partial import Partial
+from tailstat.pipeline import make_executor, timed_parse
 from tailstat.tail import UNKNOWN_FORMAT
 
 RANGE_BYTES = 16 << 20  # a process worker's share of a file per task
