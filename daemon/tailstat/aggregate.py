@@ -71,6 +71,7 @@ class Store:
 
     def __init__(self, topk_capacity: int = 10000, event_minutes: int = 180) -> None:
         self._lock = threading.Lock()
+        self.version = 0  # bumped by every change: idle daemons skip rewriting unchanged snapshots
         self._capacity = topk_capacity
         self._event_minutes = event_minutes
         self._totals = {"lines": 0, "bytes": 0, "parsed": 0, "parse_errors": 0}
@@ -93,6 +94,7 @@ class Store:
         """Fold one batch's partial in and commit its file's offset, atomically."""
         now = time.time()
         with self._lock:
+            self.version += 1  # anything a snapshot or checkpoint shows changed
             t = self._totals
             t["lines"] += partial.lines
             t["bytes"] += partial.bytes
@@ -153,6 +155,7 @@ class Store:
     def upsert_file(self, key: str, **fields: Any) -> None:
         """Create or update a file's record (path, identity, rotations, ...); counts and offset stay."""
         with self._lock:
+            self.version += 1  # anything a snapshot or checkpoint shows changed
             rec = self._files.get(key)
             if rec is None:
                 rec = self._files[key] = {
@@ -168,6 +171,7 @@ class Store:
 
     def bump_file(self, key: str, name: str, amount: int = 1) -> None:
         with self._lock:
+            self.version += 1  # anything a snapshot or checkpoint shows changed
             rec = self._files.get(key)
             if rec is not None:
                 rec[name] = rec.get(name, 0) + amount
@@ -176,6 +180,7 @@ class Store:
         """Forget a retired file once everything queued for it (up to `end`) is merged; until then its
         record stays in checkpoints so a crash re-reads the in-flight bytes."""
         with self._lock:
+            self.version += 1  # anything a snapshot or checkpoint shows changed
             rec = self._files.get(key)
             if rec is None:
                 return
@@ -186,6 +191,7 @@ class Store:
 
     def drop_file(self, key: str) -> None:
         with self._lock:
+            self.version += 1  # anything a snapshot or checkpoint shows changed
             self._files.pop(key, None)
 
     def file_offset(self, key: str) -> int | None:
@@ -196,12 +202,15 @@ class Store:
     def add_dropped(self, reason: str, lines: int = 0, nbytes: int = 0) -> None:
         """Count data that was lost (never parsed), by reason: nothing disappears without a counter."""
         with self._lock:
+            self.version += 1  # anything a snapshot or checkpoint shows changed
             d = self._dropped.setdefault(reason, {"lines": 0, "bytes": 0})
             d["lines"] += lines
             d["bytes"] += nbytes
 
     def set_checkpoint_status(self, ok: bool, error: str | None = None) -> None:
         with self._lock:
+            if self._checkpoint["ok"] != ok or self._checkpoint["error"] != error:
+                self.version += 1
             c = self._checkpoint
             c["ok"] = ok
             c["error"] = error
@@ -209,6 +218,15 @@ class Store:
                 c["last_success"] = time.time()
             else:
                 c["failures"] += 1
+
+    def brief(self) -> dict[str, Any]:
+        """A few numbers for the systemd STATUS= line: cheap however many files are tracked."""
+        now = time.time()
+        with self._lock:
+            return {"files": len(self._files), "lines": self._totals["lines"],
+                    "parse_errors": self._totals["parse_errors"],
+                    "lines_per_s": self._rates.windows(now, self.started)["1m"]["lines"],
+                    "checkpoint_ok": self._checkpoint["ok"]}
 
     def set_health(self, **values: float) -> None:
         with self._lock:
@@ -299,6 +317,7 @@ class Store:
             counts.update({k: int(v) for k, v in bucket.items() if k != "minute"})  # "lines" and the classes
         totals = {k: int(doc["totals"][k]) for k in self._totals}
         with self._lock:
+            self.version += 1  # anything a snapshot or checkpoint shows changed
             for k, v in totals.items():
                 self._totals[k] += v
             self._errors.update(doc.get("errors", {}))
@@ -353,6 +372,7 @@ class Store:
         for rec in files.values():
             int(rec["offset"]), rec["identity"]["inode"], rec["path"]
         with self._lock:
+            self.version += 1  # anything a snapshot or checkpoint shows changed
             self._totals = totals
             self._errors = Counter(state["errors"])
             self._skipped = Counter(state.get("skipped", {}))

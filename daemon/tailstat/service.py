@@ -29,6 +29,7 @@ from tailstat.tail import Batch, Tailer
 from tailstat.watch import Watcher
 
 RESCAN = "\0rescan"
+IDLE_REWRITE = 10.0  # seconds between snapshot rewrites while nothing changes
 EXIT_OK, EXIT_TIMEOUT, EXIT_CRASH = 0, 1, 1
 
 
@@ -49,6 +50,8 @@ class Service:
         self.last_checkpoint_ok: bool | None = None
         self._checkpoint_lock = asyncio.Lock()
         self._suspect_timer = False
+        self._snapshot_version, self._snapshot_at = -1, 0.0
+        self._checkpoint_version = -1
         self.log = structlog.get_logger("tailstat.service")
 
     # ------------------------------------------------------------------------------------------- wiring
@@ -117,19 +120,31 @@ class Service:
             failed_batches=pool.failed_batches if pool else 0,
         )
 
-    async def write_snapshot(self) -> None:
-        self._refresh_health()
-        data = orjson.dumps(self.document())
+    async def write_snapshot(self, force: bool = False) -> None:
+        """The stats.json snapshot. While nothing changes it is only touched (its mtime says the daemon is
+        alive) and rewritten every IDLE_REWRITE seconds for the decaying rates: an idle daemon with
+        thousands of files costs almost nothing."""
+        version = self.store.version
+        now = time.monotonic()
+        path = self.cfg.snapshot_file
         try:
-            await write_atomic_async(self.cfg.snapshot_file, data, durable=False)
+            if not force and version == self._snapshot_version and now - self._snapshot_at < IDLE_REWRITE:
+                os.utime(path)
+                return
+            self._refresh_health()
+            await write_atomic_async(path, orjson.dumps(self.document()), durable=False)
+            self._snapshot_version, self._snapshot_at = version, now
         except OSError as exc:
-            self.log.warning("snapshot_failed", path=str(self.cfg.snapshot_file), error=str(exc))
+            self.log.warning("snapshot_failed", path=str(path), error=str(exc))
 
     async def checkpoint(self) -> bool:
         async with self._checkpoint_lock:  # the periodic and the final checkpoint never interleave
             return await self._checkpoint()
 
-    async def _checkpoint(self) -> bool:
+    async def _checkpoint(self, force: bool = False) -> bool:
+        version = self.store.version
+        if not force and version == self._checkpoint_version and self.last_checkpoint_ok:
+            return True  # nothing changed since the last good checkpoint
         state = self.store.export_state()
         loop = asyncio.get_running_loop()
         try:
@@ -143,17 +158,17 @@ class Service:
             self.last_checkpoint_ok = False
             return False
         self.store.set_checkpoint_status(True)
+        self._checkpoint_version = version
         if self.last_checkpoint_ok is False:
             self.log.info("checkpoint_recovered", path=str(self.cfg.state_file))
         self.last_checkpoint_ok = True
         return True
 
     async def _status(self) -> None:
-        doc = self.store.snapshot(top=1)
-        rate = doc["rates"]["1m"]
+        b = self.store.brief()
         self.notifier.status(
-            f"files={len(doc['files'])} lines={doc['totals']['lines']} lines/s={rate['lines']:.0f} "
-            f"errors={doc['totals']['parse_errors']} checkpoint={'ok' if doc['checkpoint']['ok'] else 'failing'}")
+            f"files={b['files']} lines={b['lines']} lines/s={b['lines_per_s']:.0f} "
+            f"errors={b['parse_errors']} checkpoint={'ok' if b['checkpoint_ok'] else 'failing'}")
 
     async def _watchdog(self) -> None:
         self.notifier.watchdog()
@@ -254,7 +269,7 @@ class Service:
 
     async def _final_checkpoint(self) -> bool:
         ok = await self.checkpoint()
-        await self.write_snapshot()
+        await self.write_snapshot(force=True)
         return ok
 
 

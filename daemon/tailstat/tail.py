@@ -96,6 +96,18 @@ def named_after(candidate: str, original: str) -> bool:
     return bool(ext) and name.startswith(stem + ".") and name.endswith(ext)
 
 
+def possible_originals(candidate: str) -> list[str]:
+    """Every path that `candidate` could be a rotated copy of (the inverse of named_after), so a new file is
+    checked against a handful of tracked files instead of all of them."""
+    directory, name = os.path.split(candidate)
+    names = {name[:k] for k in range(1, len(name))}
+    last_dot = name.rfind(".")
+    if last_dot > 0:
+        ext = name[last_dot:]
+        names.update(name[:i] + ext for i, ch in enumerate(name[:last_dot]) if ch == ".")
+    return [os.path.join(directory, n) for n in names]
+
+
 def heads_agree(a: bytes, b: bytes) -> bool:
     """Both non-empty and one is a prefix of the other (a copy may still be short, or our head may be)."""
     n = min(len(a), len(b))
@@ -117,11 +129,13 @@ class Tailer:
         self.by_key: dict[str, Tracked] = {}
         self.by_path: dict[str, Tracked] = {}  # every tracked file, at its current path
         self.by_inode: dict[tuple[int, int], Tracked] = {}
+        self.by_origin: dict[str, set[str]] = {}  # origin path -> keys first opened there
         self.open: OrderedDict[str, Tracked] = OrderedDict()  # LRU of files with an open descriptor
         self.suspects: dict[str, float] = {}  # path -> monotonic time: looks like a copy of a tracked file
         self.history: dict[str, tuple[int, int]] = {}  # origin path -> (rotations, truncations) so far
         self.unreadable: set[str] = set()
-        self.more: set[str] = set()  # keys with unread bytes left after their per-pass read budget
+        # keys with bytes to read in a later pass (budget spent, or queued at start-up), oldest first
+        self.more: dict[str, None] = {}
         self.next_seq = 1
         self.log = structlog.get_logger("tailstat.tail")
 
@@ -137,7 +151,12 @@ class Tailer:
 
     def expand(self) -> list[str]:
         """All paths the globs match now (regular, not compressed), oldest first."""
-        found: dict[str, float] = {}
+        found = self.expand_stat()
+        return sorted(found, key=lambda p: (found[p].st_mtime, p))
+
+    def expand_stat(self) -> dict[str, os.stat_result]:
+        """Each path the globs match now (regular, not compressed) with its stat."""
+        found: dict[str, os.stat_result] = {}
         for src in self.cfg.sources:
             for pattern in src.globs:
                 for path in glob.glob(pattern):
@@ -148,8 +167,8 @@ class Tailer:
                     except OSError:
                         continue
                     if statmod.S_ISREG(st.st_mode):
-                        found[path] = st.st_mtime
-        return sorted(found, key=lambda p: (found[p], p))
+                        found[path] = st
+        return found
 
     def watch_dirs(self) -> set[str]:
         dirs = {os.path.dirname(g) for src in self.cfg.sources for g in src.globs}
@@ -176,9 +195,11 @@ class Tailer:
             if t is not None:
                 resumed.append(t)
         # rotated (no longer at a glob path) first: their lines are older than anything new
+        # (queued, not read here: the first passes read them under the same byte budget as any other pass,
+        # so a start with many big files holds at most one pass of batches in memory)
         for t in sorted(resumed, key=lambda t: (t.status == "live", _seq(t.key))):
             if t.key in self.by_key:
-                self._read(t, out)
+                self.more[t.key] = None
         for path in present:
             if path not in self.by_path and path not in claimed:
                 self._check_path(path, out, at_start=True)
@@ -225,7 +246,7 @@ class Tailer:
         return t
 
     def _take_more(self) -> list[str]:
-        keys = [KEY_MARK + k for k in sorted(self.more) if k in self.by_key]
+        keys = [KEY_MARK + k for k in self.more if k in self.by_key]
         self.more.clear()
         return keys
 
@@ -310,10 +331,12 @@ class Tailer:
         """Safety net (inotify overflow, missed events, new directories): every glob match that is new or
         changed, every tracked file that moved or grew; retire rotated files idle past their grace period."""
         dirty: list[str] = []
-        matches = self.expand()
-        for path in matches:
+        matches = self.expand_stat()
+        for path in sorted(matches, key=lambda p: (matches[p].st_mtime, p)):  # older files first
+            st = matches[path]
             t = self.by_path.get(path)
-            if t is None or self._changed(t, path):
+            if t is None or (st.st_dev, st.st_ino) != (t.dev, t.ino) or st.st_size != t.pos \
+                    or st.st_mtime_ns != t.mtime_ns:
                 dirty.append(path)
         seen = set(matches)
         now = time.monotonic()
@@ -337,14 +360,6 @@ class Tailer:
         for path in [p for p in self.history if self.source_for(p) is None and not os.path.exists(p)]:
             del self.history[path]  # rotation counts of a path only matter while a file can appear there
         return dirty
-
-    @staticmethod
-    def _changed(t: Tracked, path: str) -> bool:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return True
-        return (st.st_dev, st.st_ino) != (t.dev, t.ino) or st.st_size != t.pos or st.st_mtime_ns != t.mtime_ns
 
     # ------------------------------------------------------------------------------------------ paths
     def _check_path(self, path: str, out: list[Batch], at_start: bool = False) -> None:
@@ -398,7 +413,9 @@ class Tailer:
             start = self._last_line_end(path, st.st_size)
         elif at_start and self.first_start and self.cfg.read_from == "end":
             start = self._last_line_end(path, st.st_size)
-        self._start(path, st, head, src, start, out)
+        t = self._start(path, st, head, src, start, out, read=not at_start)
+        if at_start:
+            self.more[t.key] = None  # read by the first passes, under their byte budget
 
     def _start(self, path: str, st: os.stat_result, head: bytes, src: Source, start: int, out: list[Batch],
                read: bool = True) -> Tracked:
@@ -418,10 +435,14 @@ class Tailer:
 
     def _copy_of(self, path: str, st: os.stat_result, head: bytes) -> Tracked | None:
         """A tracked file (another inode) that `path` is named after and whose head agrees with it."""
-        for t in self.by_key.values():
-            if (t.status != "deleted" and (t.dev, t.ino) != (st.st_dev, st.st_ino)
-                    and (named_after(path, t.path) or named_after(path, t.origin)) and heads_agree(head, t.head)):
-                return t
+        for original in possible_originals(path):
+            candidates = [self.by_path[original]] if original in self.by_path else []
+            candidates += [self.by_key[k] for k in self.by_origin.get(original, ()) if k in self.by_key]
+            for t in candidates:
+                if (t.status != "deleted" and (t.dev, t.ino) != (st.st_dev, st.st_ino)
+                        and (named_after(path, t.path) or named_after(path, t.origin))
+                        and heads_agree(head, t.head)):
+                    return t
         return None
 
     def _adopt_if_truncated(self, original: Tracked, copy_path: str, copy_st: os.stat_result, copy_head: bytes,
@@ -459,8 +480,12 @@ class Tailer:
         self.next_seq += 1
         return key
 
+    def _index_origin(self, t: Tracked) -> None:
+        self.by_origin.setdefault(t.origin, set()).add(t.key)
+
     def _track(self, t: Tracked, offset: int | None = None) -> None:
         self.by_key[t.key] = t
+        self._index_origin(t)
         self.by_inode[(t.dev, t.ino)] = t
         self._place(t)
         self._publish(t, offset)
@@ -566,7 +591,12 @@ class Tailer:
         self._untrack_path(t)
         self._untrack_inode(t)
         self.by_key.pop(t.key, None)
-        self.more.discard(t.key)
+        keys = self.by_origin.get(t.origin)
+        if keys is not None:
+            keys.discard(t.key)
+            if not keys:
+                del self.by_origin[t.origin]
+        self.more.pop(t.key, None)
         self.store.drop_file_when_committed(t.key, t.line_start)
         self.log.info("file_closed", path=t.path, key=t.key, reason=reason)
 
@@ -671,7 +701,7 @@ class Tailer:
             if len(chunk) < limit:
                 break
             if t.pos - saved[0] >= budget and not (drain or gone):
-                self.more.add(t.key)  # bounded memory per pass: continue in the next one
+                self.more[t.key] = None  # bounded memory per pass: continue in the next one
                 break
         if t.pos != saved[0] and not gone and t.status != "deleted":
             head = os.pread(fd, FP_BYTES, 0)
@@ -790,6 +820,7 @@ class Tailer:
             t.spec = old.source.spec
         self._set_head(t, head)
         self.by_key[t.key] = t
+        self._index_origin(t)
         self.by_inode[(t.dev, t.ino)] = t
         self.open[t.key] = t
         self._publish(t, offset=0)
