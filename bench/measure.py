@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 MIB = 1 << 20
 
@@ -152,6 +153,14 @@ def markdown_table(rows: Sequence[Row], baseline: str) -> str:
         ]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
+
+
+def report(text: str, out: str | None) -> None:
+    """Print a benchmark's report and, when asked, write it to a file too."""
+    print(text)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
 
 
 def print_table(rows: Sequence[Row], baseline: str) -> None:

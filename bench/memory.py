@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.measure import MIB, run_measured
+from bench.measure import MIB, report, run_measured
 
 BENCH = Path(__file__).resolve().parent
 TARGET_MB = 200
@@ -77,10 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((f"distinct {field}", f"{f['distinct']:,}{estimated}{err}"))
         rows.append((f"top {field} error bound", f"{f['top_error']:,} (counts are lower bounds within it)"))
     text = "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
+    report(text, args.out)
     return 0
 
 

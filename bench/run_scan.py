@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from bench.anchors import TOOLS, AnchorResult, _expect, _result, best_of, count_lines
-from bench.measure import markdown_table, run_measured
+from bench.measure import markdown_table, report, run_measured
 
 BENCH = Path(__file__).resolve().parent
 DATA = BENCH / "data"
@@ -86,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     text = (f"{lines:,} combined lines, {size / 2**20:.0f} MiB, {cpus} CPUs, best of {args.repeat}\n\n{table}\n\n"
             "| ratio | measured | target |\n|---|---:|---|\n"
             + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in targets))
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
+    report(text, args.out)
     return 0
 
 

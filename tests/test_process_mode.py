@@ -102,3 +102,42 @@ def test_sigterm_joins_process_workers(tmp_path: Path) -> None:
     _, alive = psutil.wait_procs(workers, timeout=10)
     assert alive == []
     assert d.state()["totals"]["lines"] == 3000
+
+
+def test_batch_failing_twice_is_counted_as_failed_never_a_hang(monkeypatch) -> None:
+    """Workers that die on start (a real process exit, not a mock): the batch is retried once on a fresh pool,
+    then counted as failed lines, its offset committed, and the merger moves on."""
+    import asyncio
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tailstat import pipeline
+    from tailstat.aggregate import Store
+    from tailstat.formats import build_spec
+    from tailstat.tail import Batch
+
+    def dying_pool(kind: str, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=os._exit, initargs=(3,))
+
+    monkeypatch.setattr(pipeline, "make_executor", dying_pool)
+    store = Store()
+    store.upsert_file("f1", path="/x.log")
+    data = lines(40)
+
+    async def run() -> None:
+        pool = pipeline.ParsePool("process", 1, store)
+        queue: asyncio.Queue = asyncio.Queue()
+        await queue.put(Batch("f1", 0, len(data), data, build_spec("combined", (), (), None)))
+        await queue.put(None)
+        await asyncio.wait_for(asyncio.gather(pool.submit_from(queue), pool.merge_results()), 60)
+        assert pool.failed_batches == 1
+        pool.executor.shutdown(wait=True, cancel_futures=True)
+
+    asyncio.run(run())
+    doc = store.snapshot()
+    assert doc["totals"]["lines"] == 40
+    assert doc["totals"]["parse_errors"] == 40
+    assert doc["errors"] == {"parse_failed": 40}
+    assert doc["files"][0]["offset"] == len(data)
