@@ -328,7 +328,12 @@ def numeric_counter(raw: Counter, name: str, partial: Partial, dash_is_zero: boo
     return out
 
 
-def measure_sketch(column: tuple[str, ...], name: str, partial: Partial, dash_is_zero: bool = False) -> Quantiles:
+# formats whose measure columns the pattern restricts to digits (\d+ or \d+.\d+) or "-"
+DIGIT_MEASURE_FORMATS = ("combined", "common", "combined_timed")
+
+
+def measure_sketch(column: tuple[str, ...], name: str, partial: Partial, dash_is_zero: bool = False,
+                   digits_only: bool = False) -> Quantiles:
     """One batch's values of a measure as a (small, mergeable) Quantiles sketch, built in the worker.
 
     A `-` is the log's "no value": 0 for a byte count (Apache's %b), else skipped as `missing:<name>` (nginx's
@@ -347,7 +352,8 @@ def measure_sketch(column: tuple[str, ...], name: str, partial: Partial, dash_is
         values = list(map(float, column))
     except ValueError:
         values = None
-    if values is not None and not any(map(math.isinf, values)) and not any(map(math.isnan, values)):
+    # (a column the pattern already restricted to digits cannot hold "nan" or "inf")
+    if values is not None and (digits_only or not (any(map(math.isinf, values)) or any(map(math.isnan, values)))):
         sketch.add_values(values)
     else:
         sketch.add_counts(numeric_counter(Counter(column), name, partial, dash_is_zero))
@@ -386,7 +392,8 @@ def parse_access(spec: ParserSpec, data: bytes) -> Partial:
     for name in spec.measures:
         idx = columns.get(name)
         if idx is not None:
-            partial.measures[name] = measure_sketch(cols[idx], name, partial, dash_is_zero=name == "bytes_sent")
+            partial.measures[name] = measure_sketch(cols[idx], name, partial, dash_is_zero=name == "bytes_sent",
+                                                    digits_only=spec.format in DIGIT_MEASURE_FORMATS)
     _access_minutes(cols, columns, partial)
     return partial
 

@@ -94,7 +94,9 @@ def resolve_spec(spec: ParserSpec, path: str) -> ParserSpec:
 
 def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool = False) -> Store:
     store = Store(cfg.topk_capacity, cfg.event_minutes)
-    executor = make_executor(cfg.executor, cfg.workers)
+    # Thread mode parses right here: under the GIL more parse threads add no CPU to a one-shot scan, only
+    # hand-offs (the daemon's pool exists to keep its event loop free; a scan has no loop to keep free).
+    executor = make_executor("process", cfg.workers) if cfg.executor == "process" else None
     inflight: deque[tuple[str, int, Future]] = deque()
     total = sum(os.path.getsize(p) for p in paths)
     bar = _progress(total) if progress else None
@@ -113,13 +115,20 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool =
                         _merge_one(store, inflight, bar)
                 continue
             for end, data in _chunks(path, cfg.batch_bytes):
+                if executor is None:
+                    partial, _ = timed_parse(file_spec, data)
+                    store.merge(partial, path, end)
+                    if bar is not None:
+                        bar.advance(partial.bytes)
+                    continue
                 inflight.append((path, end, executor.submit(timed_parse, file_spec, data)))
                 while len(inflight) > 2 * cfg.workers:
                     _merge_one(store, inflight, bar)
         while inflight:
             _merge_one(store, inflight, bar)
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.stop()
     return store
