@@ -80,7 +80,7 @@ def test_defaults_and_systemd_directories() -> None:
     assert cfg.read_from == "end"
     assert cfg.shutdown_timeout == 10.0
     assert cfg.checkpoint_interval == 5.0
-    assert cfg.batch_bytes == 1 << 20
+    assert cfg.batch_bytes == 256 << 10
     assert cfg.sources[0].globs == ("/a/*.log",)
 
 

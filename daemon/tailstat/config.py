@@ -43,7 +43,7 @@ class Config:
     log_level: str = "info"
     log_format: str = "console"
     shutdown_timeout: float = 10.0
-    batch_bytes: int = 1 << 20
+    batch_bytes: int = 256 << 10
     queue_batches: int = 8
     max_line_bytes: int = 1 << 20
     checkpoint_interval: float = 5.0
@@ -236,7 +236,7 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
         log_level=r.choice(PREFIX + "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         log_format=r.choice(PREFIX + "LOG_FORMAT", "console" if tty else "json", ("json", "console")),
         shutdown_timeout=r.seconds(PREFIX + "SHUTDOWN_TIMEOUT", 10.0, 0.1, 3600),
-        batch_bytes=r.size(PREFIX + "BATCH_BYTES", 1 << 20, 4096, 64 << 20),
+        batch_bytes=r.size(PREFIX + "BATCH_BYTES", 256 << 10, 4096, 64 << 20),
         queue_batches=r.integer(PREFIX + "QUEUE_BATCHES", 2 * workers + 2, 1, 4096),
         max_line_bytes=r.size(PREFIX + "MAX_LINE_BYTES", 1 << 20, 256, 64 << 20),
         checkpoint_interval=r.seconds(PREFIX + "CHECKPOINT_INTERVAL", 5.0, 0.05, 86400),

@@ -25,7 +25,7 @@ from tailstat.config import Config
 from tailstat.http import start_http  # imported before the loop runs: aiohttp's import is slow
 from tailstat.notify import Notifier
 from tailstat.pipeline import ParsePool
-from tailstat.tail import Batch, Tailer
+from tailstat.tail import Batch, Tailer, pass_budget
 from tailstat.watch import Watcher
 
 RESCAN = "\0rescan"
@@ -68,7 +68,7 @@ class Service:
 
     async def tail_loop(self) -> None:
         assert self.tailer is not None and self.watcher is not None
-        budget = 4 * self.cfg.batch_bytes
+        budget = pass_budget(self.cfg)
         while True:
             await self.wake.wait()
             self.wake.clear()

@@ -74,6 +74,12 @@ class Tracked:
     truncations: int = 0
 
 
+def pass_budget(cfg: Config) -> int:
+    """Bytes one pass may read (per file, and over all files of a pass): enough for throughput, bounded so
+    memory stays flat however far behind the files are."""
+    return max(4 * cfg.batch_bytes, 4 << 20)
+
+
 def fingerprint(head: bytes) -> str:
     return hashlib.blake2b(head, digest_size=16).hexdigest()
 
@@ -691,7 +697,7 @@ class Tailer:
         t.mtime_ns = st.st_mtime_ns
         saved = (t.pos, t.line_start, t.pending, t.skipping, len(out))
         limit = self.cfg.batch_bytes
-        budget = 4 * limit
+        budget = pass_budget(self.cfg)
         while True:
             chunk = os.pread(fd, limit, t.pos)
             if not chunk:
