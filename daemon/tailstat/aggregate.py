@@ -13,7 +13,7 @@ import time
 from collections import Counter, deque
 from typing import Any
 
-from tailstat.partial import FieldSketch, Partial
+from tailstat.partial import Column, FieldSketch, Partial
 from tailstat.sketches import Distinct, Quantiles, TopK
 
 STATE_SCHEMA = 1
@@ -109,7 +109,10 @@ class Store:
                 if topk is None:
                     topk = self._topk[name] = TopK(self._capacity)
                     self._distinct[name] = Distinct(self._capacity)
-                if isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
+                if isinstance(counts, Column):  # raw values: counted straight into the summaries, in C
+                    topk.update_values(counts.values)
+                    self._distinct[name].update(counts.values)
+                elif isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
                     topk.merge(counts.topk)
                     self._distinct[name].merge(counts.distinct)
                 else:

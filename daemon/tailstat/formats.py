@@ -23,7 +23,7 @@ from functools import lru_cache
 import orjson
 
 from tailstat.logformat import REQUEST_PIECES, LogFormatError, compile_log_format, log_format_fields
-from tailstat.partial import SAMPLE_CHARS, Partial
+from tailstat.partial import SAMPLE_CHARS, Column, Partial
 from tailstat.sketches import Quantiles
 from tailstat.syslog import parse_syslog
 
@@ -386,9 +386,7 @@ def parse_access(spec: ParserSpec, data: bytes) -> Partial:
     for name in spec.dimensions:
         idx = columns.get(name)
         if idx is not None:
-            counts = Counter(cols[idx])
-            counts.pop("", None)  # e.g. no method/path in a request line of "-"
-            partial.dims[name] = counts
+            partial.dims[name] = Column(cols[idx])  # counted by the store; "" (no method/path) dropped
     for name in spec.measures:
         idx = columns.get(name)
         if idx is not None:

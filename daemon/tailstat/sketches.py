@@ -18,7 +18,7 @@ import heapq
 import math
 import operator
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from itertools import repeat
 from operator import methodcaller
@@ -42,7 +42,7 @@ class TopK:
         if capacity < 1:
             raise ValueError(f"TopK capacity must be >= 1, got {capacity}")
         self._capacity = capacity
-        self._counts: dict[str, int] = {}
+        self._counts: Counter = Counter()  # a Counter: update_values() counts a column in C
         self._error = 0
         self._total = 0
 
@@ -77,6 +77,13 @@ class TopK:
         self._total += added
         self._prune_if_full()
 
+    def update_values(self, values: Sequence[str]) -> None:
+        """Count one occurrence of each value (a batch's raw column, not yet counted): Counter.update over a
+        sequence runs in C, so the batch is counted straight into the summary without a Counter of its own."""
+        self._counts.update(values)
+        self._total += len(values)
+        self._prune_if_full()
+
     def merge(self, other: TopK) -> None:
         if other is self:
             other = other.copy()
@@ -100,7 +107,7 @@ class TopK:
 
     def copy(self) -> Self:
         clone = type(self)(self._capacity)
-        clone._counts = dict(self._counts)
+        clone._counts = Counter(self._counts)
         clone._error = self._error
         clone._total = self._total
         return clone
@@ -116,7 +123,7 @@ class TopK:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         sketch = cls(int(data["capacity"]))
-        sketch._counts = {str(value): int(n) for value, n in data["counts"].items()}
+        sketch._counts = Counter({str(value): int(n) for value, n in data["counts"].items()})
         sketch._error = int(data["error"])
         sketch._total = int(data["total"])
         return sketch
@@ -127,7 +134,7 @@ class TopK:
         if len(self._counts) <= 2 * self._capacity:
             return
         threshold = heapq.nlargest(self._capacity + 1, self._counts.values())[-1]
-        self._counts = {value: n - threshold for value, n in self._counts.items() if n > threshold}
+        self._counts = Counter({value: n - threshold for value, n in self._counts.items() if n > threshold})
         self._error += threshold
 
 
