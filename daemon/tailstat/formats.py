@@ -612,10 +612,6 @@ PARSERS: dict[str, Callable[[ParserSpec, bytes], Partial]] = {
 }
 
 
-def register(name: str, parser: Callable[[ParserSpec, bytes], Partial]) -> None:
-    PARSERS[name] = parser
-
-
 def parse_batch(spec: ParserSpec, data: bytes) -> Partial:
     """The one entry point the pool runs: bytes of complete lines in, a Partial out."""
     return PARSERS[spec.format](spec, data)

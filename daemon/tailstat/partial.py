@@ -141,11 +141,3 @@ class FieldSketch:
         topk.merge(other.topk)
         distinct.merge(other.distinct)
         return FieldSketch(topk, distinct)
-
-
-def decode_keys(counter: Counter) -> Counter:
-    """Turn a Counter of bytes values into one of str values (invalid UTF-8 replaced), merging collisions."""
-    out: Counter = Counter()
-    for key, n in counter.items():
-        out[key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)] += n
-    return out

@@ -74,14 +74,14 @@ class Service:
             self.wake.clear()
             if self.stopping:
                 return
-            paths = list(self.dirty)
+            paths = dict.fromkeys(self.dirty)  # ordered, no duplicates
             self.dirty.clear()
             out: list[Batch] = []
             if RESCAN in paths:
-                paths.remove(RESCAN)
-                paths.extend(p for p in await self._io(self.tailer.rescan, out) if p not in paths)
+                del paths[RESCAN]
+                paths.update(dict.fromkeys(await self._io(self.tailer.rescan, out)))
                 self.watcher.maybe_rearm()
-            left = await self._io(self.tailer.cycle, paths, out, budget)
+            left = await self._io(self.tailer.cycle, list(paths), out, budget)
             await self._enqueue(out)
             if self.tailer.suspects and not self._suspect_timer:
                 self._suspect_timer = True
