@@ -20,7 +20,9 @@ done
 sleep 1
 .venv/bin/tailstat stats --top 5
 echo
-echo "tailstat is running (pid $pid, state in $demo). In another terminal, with the same TAILSTAT_STATE_DIR:"
-echo "  TAILSTAT_STATE_DIR=$demo .venv/bin/tailstat stats"
+echo "tailstat is running (pid $pid, state in $demo, HTTP API on 127.0.0.1:9514). In another terminal:"
+echo "  .venv/bin/tailstat top              # live view; q quits"
+echo "  .venv/bin/tailstat stats --follow   # one line per second"
+echo "  curl -s 127.0.0.1:9514/metrics      # Prometheus"
 echo "Append lines to sample_logs/*.log to watch them counted. Ctrl-C stops the daemon."
 wait $pid
