@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 from helpers import Daemon, clean_env, wait_until
 
 LINE = '10.0.0.{i} - - [10/Oct/2025:13:55:36 +0000] "GET /p{p} HTTP/1.1" {s} {b} "-" "ua"\n'
@@ -218,3 +220,48 @@ def test_second_sigint_forces_exit(tmp_path: Path) -> None:
     code = d.stop(signal.SIGINT)
     assert code == 130
     assert "tailstat: second interrupt, exiting now" in d.stderr()
+
+
+def test_wild_timestamps_neither_crash_nor_evict_real_minutes(tmp_path: Path) -> None:
+    """A JSON line with "ts": 1e300 once crashed the snapshot/checkpoint encoder on every start (a crash loop)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    now = int(time.time())
+    lines = [f'{{"level":"info","ts":{now}}}', '{"level":"info","ts":1e300}', '{"level":"warn","ts":-5}',
+             f'{{"level":"info","ts":{now + 86400 * 400}}}']  # a year ahead: not kept per minute
+    (logs / "x.log").write_text("\n".join(lines) + "\n")
+    for attempt in range(2):  # and again after a restart from the checkpoint
+        d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="json").start()
+        try:
+            doc = d.wait_lines(4)
+            assert doc["totals"]["lines"] == 4 and doc["totals"]["parsed"] == 4
+            assert [m["minute"] for m in doc["minutes"]] == [now // 60]
+            assert doc["checkpoint"]["ok"] is True
+        finally:
+            assert d.stop() == 0
+        assert d.state()["totals"]["lines"] == 4
+        assert not d.log_events("crashed")
+
+
+def test_shutdown_deadline_ends_a_worker_stuck_in_a_batch(tmp_path: Path) -> None:
+    """A user regex with catastrophic backtracking keeps a process worker busy for hours: past
+    TAILSTAT_SHUTDOWN_TIMEOUT the daemon stops the worker and exits 1, committing only what was merged."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "x.log"
+    log.write_text("fine b\n")
+    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="regex", TAILSTAT_REGEX=r"(?P<a>(a+)+)b|fine b",
+               TAILSTAT_EXECUTOR="process", TAILSTAT_WORKERS="1", TAILSTAT_SHUTDOWN_TIMEOUT="1").start()
+    d.wait_lines(1, timeout=60)
+    with open(log, "a") as fh:
+        fh.write("a" * 40 + "\n")
+    time.sleep(1.0)  # the worker is now deep in backtracking
+    workers = psutil.Process(d.proc.pid).children(recursive=True)
+    started = time.monotonic()
+    code = d.stop(signal.SIGTERM, timeout=60)
+    assert code == 1
+    assert time.monotonic() - started < 30
+    assert d.log_events("shutdown_timeout")
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == []
+    assert d.state()["totals"]["lines"] == 1

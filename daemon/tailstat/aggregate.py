@@ -18,6 +18,7 @@ from tailstat.sketches import Distinct, Quantiles, TopK
 
 STATE_SCHEMA = 1
 MERGEABLE_VERSION = 1  # of the stats document's opt-in "state" section
+FUTURE_MINUTES = 24 * 60  # event times further ahead of the wall clock are not kept per minute
 RATE_WINDOW = 900  # seconds of per-second ingestion buckets: the 1, 5 and 15 minute rates
 RATE_WINDOWS = (("1m", 60), ("5m", 300), ("15m", 900))
 
@@ -138,7 +139,12 @@ class Store:
                             del self._files[file_key]
 
     def _merge_minutes(self, minutes: Counter) -> None:
+        # a day of clock skew is allowed; later "event times" are bad timestamps and must not push the real
+        # minutes out of the window (the lines themselves are counted as usual)
+        latest = int(time.time() // 60) + FUTURE_MINUTES
         for (minute, klass), n in minutes.items():
+            if minute > latest:
+                continue
             bucket = self._minutes.get(minute)
             if bucket is None:
                 bucket = self._minutes[minute] = Counter()

@@ -32,10 +32,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config()
     configure_logging(cfg.log_level, cfg.log_format)
     try:
-        return asyncio.run(serve(cfg))
+        code = asyncio.run(serve(cfg))
     except StateCorrupt as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
+    if code != 0:
+        # past the shutdown deadline or after a crash: leave now, without waiting at interpreter exit for a
+        # worker still stuck in a batch (what was merged is already checkpointed)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

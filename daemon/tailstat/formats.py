@@ -271,6 +271,9 @@ def iso_minute(value: str) -> int | None:
     return _iso_minute_cached(m.group(1), m.group(2) or "")
 
 
+MAX_EPOCH = 253402300800  # 10000-01-01: event times beyond it are not timestamps
+
+
 def any_minute(value: object) -> int | None:
     """An event time given as ISO 8601 text or epoch seconds/milliseconds -> epoch minute."""
     if isinstance(value, bool):
@@ -282,7 +285,8 @@ def any_minute(value: object) -> int | None:
         value = to_number(value)  # epoch seconds given as text (logfmt)
     if isinstance(value, (int, float)) and math.isfinite(value):
         secs = value / 1000 if value > 1e11 else value
-        return int(secs // 60)
+        if 0 <= secs < MAX_EPOCH:  # a wild number is no timestamp (and would not fit a 64-bit JSON integer)
+            return int(secs // 60)
     return None
 
 
@@ -423,7 +427,10 @@ def _clf_text_minute(text: str) -> int | None:
 
 
 def _epoch_minute(text: str) -> int | None:
-    return int(text) // 60 if text.isdigit() else None
+    if not text.isdigit() or len(text) > 12:
+        return None
+    secs = int(text)
+    return secs // 60 if secs < MAX_EPOCH else None
 
 
 # -------------------------------------------------------------------------------------- structured records

@@ -127,3 +127,12 @@ class ParsePool:
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=True)
+
+    def abandon(self) -> None:
+        """Past the shutdown deadline: cancel what is queued and stop worker processes mid-batch (a thread
+        cannot be stopped; the CLI leaves with os._exit so it is not waited for)."""
+        executor = self.executor
+        if isinstance(executor, ProcessPoolExecutor):
+            for process in list((getattr(executor, "_processes", None) or {}).values()):
+                process.terminate()
+        executor.shutdown(wait=False, cancel_futures=True)

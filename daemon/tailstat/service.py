@@ -134,7 +134,7 @@ class Service:
             self._refresh_health()
             await write_atomic_async(path, orjson.dumps(self.document()), durable=False)
             self._snapshot_version, self._snapshot_at = version, now
-        except OSError as exc:
+        except (OSError, TypeError, orjson.JSONEncodeError) as exc:  # a bad value must not stop ingestion
             self.log.warning("snapshot_failed", path=str(path), error=str(exc))
 
     async def checkpoint(self) -> bool:
@@ -150,8 +150,9 @@ class Service:
         try:
             data = await loop.run_in_executor(None, encode, state)
             await write_atomic_async(self.cfg.state_file, data)
-        except OSError as exc:
-            self.store.set_checkpoint_status(False, f"{exc.strerror or exc}: {exc.filename or ''}".strip())
+        except (OSError, TypeError, orjson.JSONEncodeError) as exc:
+            reason = f"{exc.strerror or exc}: {exc.filename or ''}".strip() if isinstance(exc, OSError) else str(exc)
+            self.store.set_checkpoint_status(False, reason)
             if self.last_checkpoint_ok is not False:
                 self.log.error("checkpoint_failed", path=str(self.cfg.state_file), error=str(exc),
                                action="keep ingesting, retry every interval")
@@ -225,7 +226,10 @@ class Service:
         except* Exception as group:
             for exc in group.exceptions:
                 self.log.error("crashed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
-            await self._final_checkpoint()
+            try:
+                await self._final_checkpoint()
+            except Exception as exc:  # noqa: BLE001 - already crashing: report, exit non-zero, systemd restarts
+                self.log.error("final_checkpoint_failed", error=f"{type(exc).__name__}: {exc}")
             code = EXIT_CRASH
         finally:
             self.io.shutdown(wait=False, cancel_futures=True)
@@ -255,7 +259,7 @@ class Service:
             abandoned = self.queue.qsize() + self.pool.inflight.qsize()
             for task in (watch_task, tailer_task, submitter, merger):
                 task.cancel()
-            self.pool.executor.shutdown(wait=False, cancel_futures=True)
+            self.pool.abandon()
             self.log.error("shutdown_timeout", timeout=self.cfg.shutdown_timeout, abandoned_batches=abandoned,
                            note="abandoned bytes are not committed and will be read again at next start")
             await self._final_checkpoint()

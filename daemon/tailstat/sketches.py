@@ -99,11 +99,8 @@ class TopK:
         """The ``n`` largest counts, ties broken by value ascending so output is deterministic."""
         if n <= 0 or not self._counts:
             return []
-        # Find the n-th largest count in C, then sort only the entries that can make the cut.
-        cutoff = heapq.nlargest(n, self._counts.values())[-1]
-        candidates = [item for item in self._counts.items() if item[1] >= cutoff]
-        candidates.sort(key=_count_desc_value_asc)
-        return candidates[:n]
+        # a bounded heap: O(N log n) even when thousands of values tie (many values seen once)
+        return heapq.nsmallest(n, self._counts.items(), key=_count_desc_value_asc)
 
     def copy(self) -> Self:
         clone = type(self)(self._capacity)
