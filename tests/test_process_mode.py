@@ -129,7 +129,7 @@ def test_batch_failing_twice_is_counted_as_failed_never_a_hang(monkeypatch) -> N
     async def run() -> None:
         pool = pipeline.ParsePool("process", 1, store)
         queue: asyncio.Queue = asyncio.Queue()
-        await queue.put(Batch("f1", 0, len(data), data, build_spec("combined", (), (), None)))
+        await queue.put([Batch("f1", 0, len(data), data, build_spec("combined", (), (), None))])
         await queue.put(None)
         await asyncio.wait_for(asyncio.gather(pool.submit_from(queue), pool.merge_results()), 60)
         assert pool.failed_batches == 1

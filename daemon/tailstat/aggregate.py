@@ -91,8 +91,10 @@ class Store:
         self.started = time.time()
 
     # ------------------------------------------------------------------------------------------ merging
-    def merge(self, partial: Partial, file_key: str | None = None, end_offset: int | None = None) -> None:
-        """Fold one batch's partial in and commit its file's offset, atomically."""
+    def merge(self, partial: Partial, file_key: str | None = None, end_offset: int | None = None,
+              commits: list[tuple[str, int, int, int, int]] | None = None) -> None:
+        """Fold one batch's partial in and commit its file's offset, atomically. A grouped partial (several
+        files' batches parsed in one call) passes `commits`: (key, end offset, lines, bytes, parse errors) each."""
         now = time.time()
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
@@ -127,16 +129,19 @@ class Store:
             if partial.minutes:
                 self._merge_minutes(partial.minutes)
             self._rates.add(now, partial.lines, errors, partial.bytes)
-            if file_key is not None:
-                rec = self._files.get(file_key)
-                if rec is not None:
-                    rec["lines"] += partial.lines
-                    rec["bytes"] += partial.bytes
-                    rec["parse_errors"] += errors
-                    if end_offset is not None:
-                        rec["offset"] = end_offset
-                        if rec.get("retire_at", -1) >= 0 and end_offset >= rec["retire_at"]:
-                            del self._files[file_key]
+            if commits is None and file_key is not None:
+                commits = [(file_key, end_offset, partial.lines, partial.bytes, errors)]
+            for key, end, lines, nbytes, errs in commits or ():
+                rec = self._files.get(key)
+                if rec is None:
+                    continue
+                rec["lines"] += lines
+                rec["bytes"] += nbytes
+                rec["parse_errors"] += errs
+                if end is not None:
+                    rec["offset"] = end
+                    if rec.get("retire_at", -1) >= 0 and end >= rec["retire_at"]:
+                        del self._files[key]
 
     def _merge_minutes(self, minutes: Counter) -> None:
         # a day of clock skew is allowed; later "event times" are bad timestamps and must not push the real

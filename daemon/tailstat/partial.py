@@ -60,9 +60,12 @@ class Partial:
         self.errors.update(other.errors)
         self.samples.extend(other.samples[: max(0, 3 - len(self.samples))])
         for name, c in other.dims.items():
+            mine = self.dims.get(name)
+            if isinstance(c, Column) and (mine is None or isinstance(mine, Column)):
+                self.dims[name] = c if mine is None else Column(mine.values + c.values)  # a C-level concat
+                continue
             if isinstance(c, Column):
                 c = c.counts()
-            mine = self.dims.get(name)
             if isinstance(mine, Column):
                 mine = self.dims[name] = mine.counts()
             if mine is None:

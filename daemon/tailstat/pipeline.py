@@ -8,6 +8,7 @@ once; a batch that fails twice is counted as failed lines, never retried forever
 from __future__ import annotations
 
 import asyncio
+import operator
 import time
 from collections import Counter
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -33,6 +34,50 @@ def timed_parse(spec: ParserSpec, data: bytes) -> tuple[Partial, float]:
     return partial, time.perf_counter() - started
 
 
+def parse_group(spec: ParserSpec, datas: list[bytes]) -> tuple[Partial, list[tuple[int, int, int]], float]:
+    """One executor call for several small batches of one format (e.g. many files with a few new lines each):
+    one partial for all of them, plus each batch's (lines, bytes, parsed) for its file's record.
+
+    The batches are complete lines, so they are parsed as one buffer (per-call costs paid once); only when
+    that buffer has unparseable lines are the batches parsed one by one, to charge each file its own errors."""
+    started = time.perf_counter()
+    if len(datas) == 1:
+        partial, _ = timed_parse(spec, datas[0])
+        return partial, [(partial.lines, partial.bytes, partial.parsed)], time.perf_counter() - started
+    partial, _ = timed_parse(spec, b"".join(datas))
+    if partial.parsed == partial.lines:
+        items = [(n, len(d), n) for d, n in zip(datas, map(operator.methodcaller("count", b"\n"), datas))]
+        return partial, items, time.perf_counter() - started
+    total: Partial | None = None
+    items = []
+    for data in datas:
+        one, _ = timed_parse(spec, data)
+        items.append((one.lines, one.bytes, one.parsed))
+        if total is None:
+            total = one
+        else:
+            total.absorb(one)
+    assert total is not None
+    return total, items, time.perf_counter() - started
+
+
+def group_batches(batches: list[Batch], group_bytes: int) -> list[list[Batch]]:
+    """Consecutive batches of one format, up to group_bytes together, become one executor call: many files
+    with a few new lines each cost one call, not one per file. Order is kept."""
+    groups: list[list[Batch]] = []
+    size = 0
+    for batch in batches:
+        last = groups[-1] if groups else None
+        if last is not None and size + len(batch.data) <= group_bytes and (
+                batch.spec is last[0].spec or batch.spec == last[0].spec):
+            last.append(batch)
+            size += len(batch.data)
+        else:
+            groups.append([batch])
+            size = len(batch.data)
+    return groups
+
+
 def make_executor(kind: str, workers: int) -> Executor:
     if kind == "process":
         import multiprocessing
@@ -55,20 +100,20 @@ class ParsePool:
         self._unwarned = 0
         self.log = structlog.get_logger("tailstat.pipeline")
 
-    async def submit_from(self, queue: asyncio.Queue[Batch | None]) -> None:
-        """Take batches until the None sentinel, submit each, hand the futures to the merger in order."""
+    async def submit_from(self, queue: asyncio.Queue[list[Batch] | None]) -> None:
+        """Take groups of batches (see group_batches) until the None sentinel, one executor call each; hand the
+        futures to the merger in order."""
         loop = asyncio.get_running_loop()
         while True:
-            batch = await queue.get()
-            if batch is None:
+            group = await queue.get()
+            if group is None:
                 await self.inflight.put(None)
                 return
-            fut = self._submit(loop, batch)
-            await self.inflight.put((batch, fut))
+            await self.inflight.put((group, self._submit(loop, group)))
 
-    def _submit(self, loop: asyncio.AbstractEventLoop, batch: Batch) -> asyncio.Future:
+    def _submit(self, loop: asyncio.AbstractEventLoop, group: list[Batch]) -> asyncio.Future:
         try:
-            return loop.run_in_executor(self.executor, timed_parse, batch.spec, batch.data)
+            return loop.run_in_executor(self.executor, parse_group, group[0].spec, [b.data for b in group])
         except (BrokenProcessPool, RuntimeError) as exc:
             fut = loop.create_future()
             fut.set_exception(BrokenProcessPool(str(exc)))
@@ -80,16 +125,17 @@ class ParsePool:
             item = await self.inflight.get()
             if item is None:
                 return
-            batch, fut = item
+            group, fut = item
             try:
-                partial, seconds = await fut
+                partial, items, seconds = await fut
             except Exception as exc:  # noqa: BLE001 - a batch must never take the daemon down
-                partial, seconds = await self._retry(loop, batch, exc)
+                partial, items, seconds = await self._retry(loop, group, exc)
             self.parse_seconds += seconds
-            self.batches += 1
-            self.store.merge(partial, batch.key, batch.end)
+            self.batches += len(group)
+            commits = [(b.key, b.end, lines, nbytes, lines - parsed) for b, (lines, nbytes, parsed) in zip(group, items)]
+            self.store.merge(partial, commits=commits)
             if partial.lines != partial.parsed:
-                self._warn_parse_errors(batch, partial)
+                self._warn_parse_errors(group[0], partial)
 
     def _warn_parse_errors(self, batch: Batch, partial: Partial) -> None:
         """One warning per WARN_INTERVAL at most, with the count since the last one and a sample line."""
@@ -101,21 +147,24 @@ class ParsePool:
                          reasons=dict(partial.errors), sample=partial.samples[0] if partial.samples else None)
         self._last_warning, self._unwarned = now, 0
 
-    async def _retry(self, loop: asyncio.AbstractEventLoop, batch: Batch, exc: Exception) -> tuple[Partial, float]:
-        self.log.warning("batch_failed", key=batch.key, start=batch.start, end=batch.end,
-                         error=f"{type(exc).__name__}: {exc}", action="retry")
+    async def _retry(self, loop: asyncio.AbstractEventLoop, group: list[Batch],
+                     exc: Exception) -> tuple[Partial, list[tuple[int, int, int]], float]:
+        where = [(b.key, b.start, b.end) for b in group]
+        self.log.warning("batch_failed", batches=where, error=f"{type(exc).__name__}: {exc}", action="retry")
         if isinstance(exc, BrokenProcessPool):
             self._replace_executor()
         try:
-            return await self._submit(loop, batch)
+            return await self._submit(loop, group)
         except Exception as again:  # noqa: BLE001
             if isinstance(again, BrokenProcessPool):
                 self._replace_executor()
-            self.failed_batches += 1
-            lines = batch.data.count(b"\n")
-            self.log.error("batch_failed", key=batch.key, start=batch.start, end=batch.end, lines=lines,
-                           error=f"{type(again).__name__}: {again}", action="counted_as_failed")
-            return Partial(lines=lines, bytes=len(batch.data), errors=Counter({"parse_failed": lines})), 0.0
+            self.failed_batches += len(group)
+            items = [(b.data.count(b"\n"), len(b.data), 0) for b in group]
+            lines = sum(n for n, _, _ in items)
+            self.log.error("batch_failed", batches=where, lines=lines, error=f"{type(again).__name__}: {again}",
+                           action="counted_as_failed")
+            failed = Partial(lines=lines, bytes=sum(b for _, b, _ in items), errors=Counter({"parse_failed": lines}))
+            return failed, items, 0.0
 
     def _replace_executor(self) -> None:
         old = self.executor

@@ -24,7 +24,7 @@ from tailstat.checkpoint import encode, load_into, write_atomic_async
 from tailstat.config import Config
 from tailstat.http import start_http  # imported before the loop runs: aiohttp's import is slow
 from tailstat.notify import Notifier
-from tailstat.pipeline import ParsePool
+from tailstat.pipeline import ParsePool, group_batches
 from tailstat.tail import Batch, Tailer, pass_budget
 from tailstat.watch import Watcher
 
@@ -38,7 +38,8 @@ class Service:
         self.cfg = cfg
         self.notifier = notifier or Notifier()
         self.store = Store(cfg.topk_capacity, cfg.event_minutes)
-        self.queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=cfg.queue_batches)
+        # groups of batches (one executor call each), each at most TAILSTAT_BATCH_BYTES
+        self.queue: asyncio.Queue[list[Batch] | None] = asyncio.Queue(maxsize=cfg.queue_batches)
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailstat-io")
         self.dirty: set[str] = set()
         self.wake = asyncio.Event()
@@ -60,8 +61,8 @@ class Service:
         self.wake.set()
 
     async def _enqueue(self, batches: list[Batch]) -> None:
-        for batch in batches:
-            await self.queue.put(batch)  # blocks when parsing lags: backpressure, flat memory
+        for group in group_batches(batches, self.cfg.batch_bytes):
+            await self.queue.put(group)  # blocks when parsing lags: backpressure, flat memory
 
     async def _io(self, func: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.io, func, *args)
