@@ -36,7 +36,6 @@ import os
 import platform
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -55,6 +54,7 @@ import psutil
 
 from bench.anchors import count_lines
 from bench.measure import MIB, Row, markdown_table, run_measured
+from tailstat.client import UnixHTTPConnection
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -222,18 +222,6 @@ def machine_header(args: argparse.Namespace, command: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------- the daemon
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.unix_path)
-        self.sock = sock
-
-
 class Daemon:
     """One `tailstat run` subprocess in its own session; its stderr (JSON log lines) goes to a file."""
 

@@ -152,17 +152,20 @@ def test_unreadable_file_is_reported_once_and_retried(tmp_path: Path) -> None:
         assert d.stop() == 0
 
 
-def test_event_loop_stays_responsive_while_parsing(tmp_path: Path) -> None:
+def backlog_daemon(tmp_path: Path, lines: int, **env: str) -> tuple[Daemon, Path]:
+    """A daemon on one combined log, started on an empty file that then receives `lines` lines at once."""
     logs = tmp_path / "logs"
     logs.mkdir()
     big = logs / "big.log"
     big.write_bytes(b"")
-    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="combined", TAILSTAT_WORKERS="1",
-               PYTHONASYNCIODEBUG="1")
-    d.env["PYTHONASYNCIODEBUG"] = "1"
-    d.start()
+    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="combined", TAILSTAT_WORKERS="1", **env).start()
+    big.write_bytes(access_lines(lines))
+    return d, big
+
+
+def test_event_loop_stays_responsive_while_parsing(tmp_path: Path) -> None:
+    d, _ = backlog_daemon(tmp_path, 600_000, PYTHONASYNCIODEBUG="1")
     try:
-        big.write_bytes(access_lines(600_000))
         seen = set()
 
         def progressed() -> bool:
@@ -180,13 +183,8 @@ def test_event_loop_stays_responsive_while_parsing(tmp_path: Path) -> None:
 
 
 def test_shutdown_past_deadline_exits_nonzero_and_commits_only_merged(tmp_path: Path) -> None:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    big = logs / "big.log"
-    big.write_bytes(b"")
-    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="combined", TAILSTAT_WORKERS="1",
-               TAILSTAT_SHUTDOWN_TIMEOUT="0.1", TAILSTAT_QUEUE_BATCHES="64", TAILSTAT_BATCH_BYTES="4MiB").start()
-    big.write_bytes(access_lines(800_000))
+    d, big = backlog_daemon(tmp_path, 800_000, TAILSTAT_SHUTDOWN_TIMEOUT="0.1", TAILSTAT_QUEUE_BATCHES="64",
+                            TAILSTAT_BATCH_BYTES="4MiB")
     wait_until(lambda: d.stats()["totals"]["lines"] > 0, 30, interval=0.01, what="parsing started")
     code = d.stop(signal.SIGTERM)
     assert code == 1
@@ -199,7 +197,7 @@ def test_shutdown_past_deadline_exits_nonzero_and_commits_only_merged(tmp_path: 
     assert 0 < rec["offset"] < big.stat().st_size
     assert rec["lines"] == state["totals"]["lines"]
     assert big.read_bytes()[: rec["offset"]].count(b"\n") == rec["lines"]
-    d2 = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="combined").start()
+    d2 = Daemon(tmp_path, str(big.parent / "*.log"), TAILSTAT_FORMAT="combined").start()
     try:
         assert d2.wait_lines(800_000, timeout=120)["totals"]["lines"] == 800_000
     finally:
@@ -207,13 +205,8 @@ def test_shutdown_past_deadline_exits_nonzero_and_commits_only_merged(tmp_path: 
 
 
 def test_second_sigint_forces_exit(tmp_path: Path) -> None:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    big = logs / "big.log"
-    big.write_bytes(b"")
-    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="combined", TAILSTAT_WORKERS="1",
-               TAILSTAT_SHUTDOWN_TIMEOUT="60", TAILSTAT_QUEUE_BATCHES="256", TAILSTAT_BATCH_BYTES="4MiB").start()
-    big.write_bytes(access_lines(800_000))
+    d, _ = backlog_daemon(tmp_path, 800_000, TAILSTAT_SHUTDOWN_TIMEOUT="60", TAILSTAT_QUEUE_BATCHES="256",
+                          TAILSTAT_BATCH_BYTES="4MiB")
     wait_until(lambda: d.stats()["totals"]["lines"] > 0, 30, interval=0.01, what="parsing started")
     d.proc.send_signal(signal.SIGINT)
     wait_until(lambda: d.log_events("stopping"), 10, interval=0.01, what="stopping")

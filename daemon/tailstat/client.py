@@ -33,7 +33,9 @@ class Source(Protocol):
     def fetch(self, top: int, fields: tuple[str, ...] | None) -> dict[str, Any]: ...
 
 
-class _UnixConnection(http.client.HTTPConnection):
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a unix socket (the daemon's default address under systemd)."""
+
     def __init__(self, path: str, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
         self.unix_path = path
@@ -62,7 +64,7 @@ class HttpSource:
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         if self.kind == "unix":
-            return _UnixConnection(self.host, timeout)
+            return UnixHTTPConnection(self.host, timeout)
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def _open(self, path: str, params: dict[str, Any], timeout: float) -> http.client.HTTPResponse:
