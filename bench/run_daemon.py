@@ -649,24 +649,31 @@ def run_busy(report: Report, args: argparse.Namespace, rate: int, seconds: float
         finally:
             writer.kill()
     achieved = total / summary["elapsed"]
-    max_lag, final_lag, growth = trace.max_lag(), trace.final_lag(), trace.growth()
+    max_lag, growth = trace.max_lag(), trace.growth()
     keeps_up = max_lag / rate < TARGET_LAG_S and growth < 0.02 * rate and achieved >= 0.97 * rate
     report.add(name, "achieved write rate, lines/s (MiB/s)",
                f"{achieved:,.0f} ({summary['bytes'] / MIB / summary['elapsed']:.1f})", f">= {0.97 * rate:,.0f}",
                achieved >= 0.97 * rate)
+    report_lag(report, name, trace, rate, catch_s, cpu, total, keeps_up)
+    report.add(name, "writer max gap between writes, ms", f"{summary['max_gap'] * 1e3:.0f}")
+    report.rows.append(Row(f"{name}: {rate:,} lines/s, 1 file", total, summary["elapsed"] + catch_s, cpu,
+                           summary["bytes"], d.peak_rss_mb))
+    return keeps_up
+
+
+def report_lag(report: Report, name: str, trace: Any, rate: float, catch_s: float, cpu: float, lines: int,
+               keeps_up: bool) -> None:
+    """The rows every load scenario reports: lag (max, final, growth), catch-up, CPU per line, verdict."""
+    max_lag, final_lag, growth = trace.max_lag(), trace.final_lag(), trace.growth()
     report.add(name, "max lag, lines (s)", f"{max_lag:,} ({max_lag / rate:.2f} s)", f"< {TARGET_LAG_S:g} s",
                max_lag / rate < TARGET_LAG_S)
     report.add(name, "lag at writer's end, lines (s)", f"{final_lag:,} ({final_lag / rate:.2f} s)")
     report.add(name, "lag growth over the 2nd half, lines/s (% of rate)", f"{growth:,.0f} ({growth / rate:.1%})",
                "< 2 %", growth < 0.02 * rate)
     report.add(name, "catch-up after writer stopped, s", f"{catch_s:.2f}")
-    report.add(name, "daemon CPU s (per 1M lines)", f"{cpu:.2f} ({cpu / total * 1e6:.2f})")
+    report.add(name, "daemon CPU s (per 1M lines)", f"{cpu:.2f} ({cpu / lines * 1e6:.2f})")
     report.add(name, "verdict", "keeps up" if keeps_up else "falls behind",
                f"lag < {TARGET_LAG_S:g} s, not growing", keeps_up)
-    report.add(name, "writer max gap between writes, ms", f"{summary['max_gap'] * 1e3:.0f}")
-    report.rows.append(Row(f"{name}: {rate:,} lines/s, 1 file", total, summary["elapsed"] + catch_s, cpu,
-                           summary["bytes"], d.peak_rss_mb))
-    return keeps_up
 
 
 def run_max(report: Report, args: argparse.Namespace) -> None:
@@ -713,20 +720,12 @@ def run_spread(report: Report, args: argparse.Namespace) -> None:
                 report.check(name, "exit status after SIGTERM", d.stop(), 0)
         finally:
             writer.kill()
-    max_lag, final_lag, growth = trace.max_lag(), trace.final_lag(), trace.growth()
+    max_lag, growth = trace.max_lag(), trace.growth()
     keeps_up = max_lag / rate < TARGET_LAG_S and growth < 0.02 * rate
     report.add(name, "spawn to ready, s", f"{ready_s:.2f}")
     report.add(name, "achieved write rate, lines/s (all files)", f"{rate:,.0f}",
                f">= {0.97 * SPREAD_FILES * SPREAD_RATE:,.0f}", rate >= 0.97 * SPREAD_FILES * SPREAD_RATE)
-    report.add(name, "max lag, lines (s)", f"{max_lag:,} ({max_lag / rate:.2f} s)", f"< {TARGET_LAG_S:g} s",
-               max_lag / rate < TARGET_LAG_S)
-    report.add(name, "lag at writer's end, lines (s)", f"{final_lag:,} ({final_lag / rate:.2f} s)")
-    report.add(name, "lag growth over the 2nd half, lines/s (% of rate)", f"{growth:,.0f} ({growth / rate:.1%})",
-               "< 2 %", growth < 0.02 * rate)
-    report.add(name, "catch-up after writer stopped, s", f"{catch_s:.2f}")
-    report.add(name, "daemon CPU s (per 1M lines)", f"{cpu:.2f} ({cpu / summary['written'] * 1e6:.2f})")
-    report.add(name, "verdict", "keeps up" if keeps_up else "falls behind",
-               f"lag < {TARGET_LAG_S:g} s, not growing", keeps_up)
+    report_lag(report, name, trace, rate, catch_s, cpu, summary["written"], keeps_up)
     report.add(name, "writer: slowest round over all files, ms", f"{summary['max_round'] * 1e3:.0f}")
     report.rows.append(Row(f"{name}: {SPREAD_FILES:,} files x {SPREAD_RATE} lines/s", summary["written"],
                            summary["elapsed"] + catch_s, cpu, summary["bytes"], d.peak_rss_mb))

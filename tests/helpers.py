@@ -26,6 +26,19 @@ def wait_until(cond: Callable[[], Any], timeout: float = 20.0, interval: float =
         time.sleep(interval)
 
 
+def read_events(path: Path, event: str | None = None) -> list[dict[str, Any]]:
+    """The daemon's structured (JSON) log lines from a stderr capture, optionally only one event."""
+    out = []
+    for line in path.read_bytes().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and (event is None or rec.get("event") == event):
+            out.append(rec)
+    return out
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAILSTAT_", "NOTIFY_SOCKET", "WATCHDOG_"))}
     env.update(extra)
@@ -88,15 +101,7 @@ class Daemon:
         return self.stderr_path.read_text(errors="replace")
 
     def log_events(self, event: str | None = None) -> list[dict[str, Any]]:
-        out = []
-        for line in self.stderr().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and (event is None or rec.get("event") == event):
-                out.append(rec)
-        return out
+        return read_events(self.stderr_path, event)
 
     def state(self) -> dict[str, Any]:
         return json.loads((self.state_dir / "state.json").read_bytes())

@@ -19,6 +19,8 @@ from typing import Any, Self
 
 import orjson
 
+from helpers import read_events
+
 STATUSES = ("200", "200", "200", "404", "404", "500")
 METHODS = ("GET", "GET", "POST", "PUT")
 WAIT = 20.0
@@ -138,15 +140,7 @@ class Daemon:
             fh.write(data)
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        out = []
-        for raw in self.stderr_path.read_bytes().splitlines():
-            try:
-                event = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(event, dict) and (name is None or event.get("event") == name):
-                out.append(event)
-        return out
+        return read_events(self.stderr_path, name)
 
     def noise(self) -> list[bytes]:
         """stderr lines that are not structured log events (tracebacks, asyncio or aiohttp warnings)."""
