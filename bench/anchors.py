@@ -1,6 +1,6 @@
 """Reference points for `tailstat scan`: the bare parse kernel, mtail and goaccess on the same file.
 
-    python -m bench.anchors FILE [--tools kernel,kernel2,mtail,goaccess] [--repeat N]
+    python -m bench.anchors FILE [--tools kernel,kernel2,mtail,mtail_kernel,goaccess] [--repeat N]
 
 Each ``run_*`` function runs the tool as a subprocess (through ``bench.measure.run_measured``, which reaps it
 with ``os.wait4``: the child's own user+sys CPU and peak RSS, the same numbers a ``RUSAGE_CHILDREN`` delta
@@ -9,7 +9,9 @@ gives but for that child alone), checks that the tool really parsed every line, 
 
 What each tool does beyond the kernel (so the ratios are read fairly):
 - kernel: matches up to $body_bytes_sent; counts status, method, path, client, bytes.  Nothing else.
-- mtail: the same counters (bench/mtail/combined.mtail) in its Go VM, RE2 regex, plus its metric store.
+- mtail: what `tailstat scan` computes by default (bench/mtail/tailstat/combined.mtail): whole-line validation,
+  the four dimensions, the byte count's sum and distribution, lines per event-time minute and status class.
+- mtail_kernel: only the kernel's counters, prefix match (bench/mtail/kernel/combined.mtail); a reference row.
 - goaccess: parses every field (dates, referers, user agents -> browser/OS) and fills all its panels; only
   the query string is stripped (-q) so its request keys match the kernel's path.
 """
@@ -28,7 +30,8 @@ from typing import NamedTuple
 from bench.measure import Measurement, Row, print_table, run_measured
 
 BENCH_DIR = Path(__file__).resolve().parent
-MTAIL_PROGS = BENCH_DIR / "mtail"
+MTAIL_PROGS = BENCH_DIR / "mtail" / "tailstat"
+MTAIL_KERNEL_PROGS = BENCH_DIR / "mtail" / "kernel"
 MTAIL = "/usr/bin/mtail"
 GOACCESS = "/usr/bin/goaccess"
 
@@ -82,7 +85,7 @@ def run_mtail(
     """mtail 3.0.0-rc50 one-shot run.  Settled command line:
 
         mtail --one_shot --one_shot_format=json --logtostderr --address 127.0.0.1 --port 0 \\
-              --progs bench/mtail --logs FILE
+              --progs bench/mtail/tailstat --logs FILE
 
     --one_shot reads the files from start to EOF, prints the metric store (JSON) and exits.  It still starts
     its HTTP listener, so --port 0 takes a free port (parallel runs do not clash) and --logtostderr keeps
@@ -136,6 +139,7 @@ TOOLS = {
     "kernel2": lambda path, lines: run_kernel(path, 2, lines),
     "kernel_full": lambda path, lines: run_kernel(path, 1, lines, full_line=True),
     "mtail": run_mtail,
+    "mtail_kernel": lambda path, lines: run_mtail(path, lines, MTAIL_KERNEL_PROGS),
     "goaccess": run_goaccess,
 }
 

@@ -3,8 +3,10 @@
     python -m bench.run_scan [--lines 1000000] [--repeat 3] [--tools ...] [--out bench/results/scan.md]
 
 Rows: the bare parse kernel (prefix regex, 1 and 2 processes), the kernel with tailstat's own whole-line
-pattern, `tailstat scan` in thread mode (1 and default workers) and process mode, mtail and goaccess. Every
-tool is checked to have parsed every line. Prints a markdown table and the issue's target ratios.
+pattern, `tailstat scan` in thread mode (1 and default workers) and process mode, mtail (a program computing
+what tailstat's defaults compute, and one with only the kernel's counters) and goaccess. Every tool is checked
+to have parsed every line. Prints a markdown table and the issue's target ratios, in lines/s and in CPU seconds
+per line.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per row; the fastest counts")
     parser.add_argument("--file", help="use this combined log instead of a generated one")
-    parser.add_argument("--tools", default="kernel,kernel_full,kernel2,thread1,thread,process,mtail,goaccess")
+    parser.add_argument("--tools",
+                        default="kernel,kernel_full,kernel2,thread1,thread,process,mtail,mtail_kernel,goaccess")
     parser.add_argument("--out", help="also write the table to this file")
     args = parser.parse_args(argv)
 
@@ -63,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     names = {"thread1": "tailstat scan (thread, 1 worker)", "thread": f"tailstat scan (thread, {cpus} workers)",
              "process": f"tailstat scan (process, {cpus} workers)", "kernel": "kernel (prefix regex)",
              "kernel2": "kernel (prefix regex, 2 processes)", "kernel_full": "kernel (tailstat's full-line regex)",
-             "mtail": "mtail 3.0 --one_shot", "goaccess": "goaccess 1.7"}
+             "mtail": "mtail 3.0 --one_shot (tailstat's aggregates)",
+             "mtail_kernel": "mtail 3.0 --one_shot (kernel's counters only)", "goaccess": "goaccess 1.7"}
     TOOLS.update(scans)
     results: dict[str, AnchorResult] = {}
     for tool in args.tools.split(","):
@@ -76,9 +80,18 @@ def main(argv: list[str] | None = None) -> int:
             return f"{results[a].lines_per_s / results[b].lines_per_s:.2f}"
         return "n/a"
 
+    def cpu_ratio(a: str, b: str) -> str:
+        """How many times less CPU per line `a` spends than `b`."""
+        if a in results and b in results:
+            return f"{results[b].cpu_s / results[a].cpu_s:.2f}"
+        return "n/a"
+
     targets = [
         ("scan (thread) / mtail", ratio("thread", "mtail"), ">= 5"),
         ("scan (thread) / goaccess", ratio("thread", "goaccess"), ">= 8"),
+        ("scan (thread) / mtail, kernel's counters only", ratio("thread", "mtail_kernel"), "(reference)"),
+        ("CPU per line: mtail / scan (thread)", cpu_ratio("thread", "mtail"), "(reference)"),
+        ("CPU per line: goaccess / scan (thread)", cpu_ratio("thread", "goaccess"), "(reference)"),
         ("scan (process) / scan (thread)", ratio("process", "thread"), ">= 1.6"),
         ("scan (thread, 1 worker) / kernel (full-line regex)", ratio("thread1", "kernel_full"), ">= 0.85"),
         ("scan (thread, 1 worker) / kernel (prefix regex)", ratio("thread1", "kernel"), "(reference)"),

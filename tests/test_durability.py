@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import threading
 import time
 from pathlib import Path
@@ -140,3 +141,40 @@ def test_open_descriptors_stay_bounded_and_every_line_counts(tmp_path: Path, dae
     doc = d.stats()
     assert (doc["totals"]["lines"], doc["totals"]["parse_errors"]) == (expected, 0)
     assert sorted((f["path"], f["lines"]) for f in doc["files"]) == [(str(p), rounds * per_round) for p in paths]
+
+
+def soft_nofile(pid: int) -> tuple[int, int]:
+    """(soft, hard) 'Max open files' of a running process, from /proc/PID/limits."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return int(soft), int(hard)
+    raise AssertionError("no 'Max open files' line")
+
+
+def limit_nofile(soft: int, hard: int):
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_run_raises_its_soft_descriptor_limit_to_what_max_open_files_needs(tmp_path: Path, daemon) -> None:
+    d = daemon(str(tmp_path / "*.log"), preexec=limit_nofile(256, 4096), TAILSTAT_MAX_OPEN_FILES="1000")
+    assert soft_nofile(d.proc.pid) == (1000 + 128, 4096)
+    assert d.log_events("started")[0]["max_open_files"] == 1000
+    assert d.stop() == 0, d.stderr()
+
+
+def test_default_max_open_files_shrinks_to_a_low_hard_limit(tmp_path: Path, daemon) -> None:
+    d = daemon(str(tmp_path / "*.log"), preexec=limit_nofile(300, 600))
+    assert d.log_events("started")[0]["max_open_files"] == 600 - 128
+    assert soft_nofile(d.proc.pid) == (600, 600)
+    assert d.stop() == 0, d.stderr()
+
+
+def test_max_open_files_above_the_hard_limit_exits_2_naming_the_limit(tmp_path: Path, daemon) -> None:
+    d = daemon(str(tmp_path / "*.log"), start=False, preexec=limit_nofile(300, 600), TAILSTAT_MAX_OPEN_FILES="5000")
+    d.start(wait_ready=False)
+    assert d.proc.wait(30) == 2
+    assert d.stderr().strip() == (
+        "tailstat: configuration error: TAILSTAT_MAX_OPEN_FILES=5000 needs 5128 descriptors but the hard limit on "
+        "open files (RLIMIT_NOFILE: LimitNOFILE= in the unit, `ulimit -Hn`) is 600; accepted: 4..472, or raise the "
+        "limit")

@@ -169,3 +169,25 @@ def test_quantiles_add_values_equals_add_counts() -> None:
     b.add_counts(Counter(values))
     assert (a.to_dict()["positive"], a.to_dict()["negative"], a.count) == (
         b.to_dict()["positive"], b.to_dict()["negative"], b.count)
+
+
+def test_distinct_stays_exact_while_the_topk_stands_in_for_it_and_after() -> None:
+    """A dimension's distinct set is read from its TopK's keys until the TopK could prune; counts, the
+    mergeable state and a checkpoint round trip must match a Distinct fed every value, across that switch."""
+    from tailstat.partial import Column
+    from tailstat.sketches import Distinct
+
+    store, reference = Store(topk_capacity=10), Distinct(10)
+    for i in range(30):
+        values = tuple(f"v{k}" for k in range(i // 2 + 1)) * 2  # one new value every second batch
+        partial = Partial(lines=len(values), parsed=len(values), dims={"x": Column(values)})
+        store.merge(partial)
+        reference.update(values)
+        if i in (4, 12):  # restore into a fresh store from a checkpoint: taken while shadowed, and after
+            restored = Store(topk_capacity=10)
+            restored.load_state(store.export_state())
+            store = restored
+        field = store.snapshot()["fields"]["x"]
+        assert (field["distinct"], field["distinct_is_estimate"]) == (reference.count(), reference.is_estimate), i
+        assert store.snapshot(mergeable=True)["state"]["fields"]["x"]["distinct"] == reference.to_dict(), i
+    assert (reference.count(), reference.is_estimate) == (15, True)

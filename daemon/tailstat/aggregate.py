@@ -81,6 +81,10 @@ class Store:
         self._dropped: dict[str, dict[str, int]] = {}
         self._topk: dict[str, TopK] = {}
         self._distinct: dict[str, Distinct] = {}
+        # Dimensions whose TopK still tracks every value seen (never pruned, at most capacity values): their
+        # distinct set is the TopK's keys, so a batch costs one Counter.update, not also a set.update. Their
+        # Distinct stays empty until the first batch that could make the TopK prune; see _distinct_of.
+        self._shadowed: set[str] = set()
         self._measures: dict[str, Quantiles] = {}
         self._minutes: dict[int, Counter] = {}
         self._files: dict[str, dict[str, Any]] = {}
@@ -112,15 +116,19 @@ class Store:
                 if topk is None:
                     topk = self._topk[name] = TopK(self._capacity)
                     self._distinct[name] = Distinct(self._capacity)
+                    self._shadowed.add(name)
                 if isinstance(counts, Column):  # raw values: counted straight into the summaries, in C
+                    if name in self._shadowed and len(topk) + len(counts.values) <= topk.capacity:
+                        topk.update_values(counts.values)  # cannot prune: still holds every value seen
+                        continue
+                    self._unshadow(name).update(counts.values)
                     topk.update_values(counts.values)
-                    self._distinct[name].update(counts.values)
                 elif isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
+                    self._unshadow(name).merge(counts.distinct)
                     topk.merge(counts.topk)
-                    self._distinct[name].merge(counts.distinct)
                 else:
+                    self._unshadow(name).update(counts.keys())
                     topk.update(counts)
-                    self._distinct[name].update(counts.keys())
             for name, sketch in partial.measures.items():
                 q = self._measures.get(name)
                 if q is None:
@@ -182,6 +190,34 @@ class Store:
                     rec["identity"] = dict(value)
                 else:
                     rec[name] = value
+
+    def _unshadow(self, name: str) -> Distinct:
+        """`name`'s Distinct, filled from its TopK's keys if it was shadowed (before the TopK may prune)."""
+        distinct = self._distinct[name]
+        if name in self._shadowed:
+            self._shadowed.discard(name)
+            distinct.update(self._topk[name].keys())
+        return distinct
+
+    def _distinct_of(self, name: str) -> Distinct:
+        """`name`'s distinct count for reading: a shadowed one is built from the TopK's keys (at most
+        capacity of them), and stays shadowed."""
+        if name not in self._shadowed:
+            return self._distinct[name]
+        view = Distinct(self._capacity)
+        view.update(self._topk[name].keys())
+        return view
+
+    def set_file_size(self, key: str, size: int) -> bool:
+        """The fast path of upsert_file for a read that changed nothing but the size; False if no record."""
+        with self._lock:
+            rec = self._files.get(key)
+            if rec is None:
+                return False
+            if rec["size"] != size:
+                self.version += 1  # anything a snapshot or checkpoint shows changed
+                rec["size"] = size
+            return True
 
     def bump_file(self, key: str, name: str, amount: int = 1) -> None:
         with self._lock:
@@ -267,7 +303,7 @@ class Store:
             field_docs = {}
             for name in names:
                 topk = self._topk[name]
-                distinct = self._distinct[name]
+                distinct = self._distinct_of(name)
                 field_docs[name] = {
                     "top": [[v, c] for v, c in topk.top(top)],
                     "distinct": distinct.count(),
@@ -310,7 +346,7 @@ class Store:
             "version": MERGEABLE_VERSION,
             "topk_capacity": self._capacity,
             "event_minutes": self._event_minutes,
-            "fields": {n: {"topk": self._topk[n].to_dict(), "distinct": self._distinct[n].to_dict()}
+            "fields": {n: {"topk": self._topk[n].to_dict(), "distinct": self._distinct_of(n).to_dict()}
                        for n in names},
             "measures": {n: q.to_dict() for n, q in self._measures.items() if fields is None or n in fields},
         }
@@ -343,8 +379,8 @@ class Store:
             self._samples.extend(doc.get("error_samples", []))
             for name, sketch in topk.items():
                 if name in self._topk:
+                    self._unshadow(name).merge(distinct[name])
                     self._topk[name].merge(sketch)
-                    self._distinct[name].merge(distinct[name])
                 else:
                     self._topk[name], self._distinct[name] = sketch, distinct[name]
             for name, sketch in measures.items():
@@ -367,7 +403,7 @@ class Store:
                 "skipped": dict(self._skipped),
                 "dropped": {k: dict(v) for k, v in self._dropped.items()},
                 "topk": {n: s.to_dict() for n, s in self._topk.items()},
-                "distinct": {n: s.to_dict() for n, s in self._distinct.items()},
+                "distinct": {n: self._distinct_of(n).to_dict() for n in self._distinct},
                 "measures": {n: s.to_dict() for n, s in self._measures.items()},
                 "minutes": [[m, dict(c)] for m, c in self._minutes.items()],
                 "files": {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()},
@@ -392,6 +428,9 @@ class Store:
             self._skipped = Counter(state.get("skipped", {}))
             self._dropped = {k: dict(v) for k, v in state["dropped"].items()}
             self._topk, self._distinct, self._measures = topk, distinct, measures
+            # an exact TopK with as many values as an exact Distinct counted the same stream: the same set
+            self._shadowed = {n for n, s in topk.items() if s.exact and len(s) <= s.capacity and n in distinct
+                              and not distinct[n].is_estimate and distinct[n].count() == len(s)}
             self._minutes = minutes
             self._files = files
 

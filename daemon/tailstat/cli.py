@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from tailstat import __version__
-from tailstat.config import ConfigError, load_config
+from tailstat.config import ConfigError, load_config, raise_nofile_limit
 
 if TYPE_CHECKING:
     from tailstat.client import HttpSource
@@ -30,6 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tailstat.service import serve
 
     cfg = load_config()
+    raise_nofile_limit(cfg)  # room for TAILSTAT_MAX_OPEN_FILES tailed files plus sockets and state files
     configure_logging(cfg.log_level, cfg.log_format)
     try:
         code = asyncio.run(serve(cfg))

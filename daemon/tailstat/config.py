@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,7 +51,7 @@ class Config:
     snapshot_interval: float = 1.0
     rescan_interval: float = 10.0
     watch: str = "inotify"
-    max_open_files: int = 256
+    max_open_files: int = 1024
     rotated_grace: float = 30.0
     state_on_corrupt: str = "fresh"
     topk_capacity: int = 10000
@@ -243,7 +244,7 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
         snapshot_interval=r.seconds(PREFIX + "SNAPSHOT_INTERVAL", 1.0, 0.05, 3600),
         rescan_interval=r.seconds(PREFIX + "RESCAN_INTERVAL", 10.0, 0.05, 86400),
         watch=r.choice(PREFIX + "WATCH", "inotify", ("inotify", "poll")),
-        max_open_files=r.integer(PREFIX + "MAX_OPEN_FILES", 256, 4, 1_000_000),
+        max_open_files=_max_open_files(r, nofile_limit()),
         rotated_grace=r.seconds(PREFIX + "ROTATED_GRACE", 30.0, 0.0, 86400),
         state_on_corrupt=r.choice(PREFIX + "STATE_ON_CORRUPT", "fresh", ("fresh", "fail")),
         topk_capacity=r.integer(PREFIX + "TOPK_CAPACITY", 10000, 10, 10_000_000),
@@ -261,6 +262,45 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
                           "`tailstat config --help` and the README")
     _check_http(cfg)
     return cfg
+
+
+# Descriptors the daemon needs besides its tailed files: listening and client sockets, state and snapshot files,
+# the inotify instance, pool pipes, log output.
+DESCRIPTOR_HEADROOM = 128
+DEFAULT_MAX_OPEN_FILES = 1024
+
+
+def nofile_limit() -> int:
+    """The hard RLIMIT_NOFILE: the most descriptors this process may raise its soft limit to."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return 1 << 30 if hard == resource.RLIM_INFINITY else hard
+
+
+def _max_open_files(r: _Reader, hard: int) -> int:
+    """TAILSTAT_MAX_OPEN_FILES, checked against what the process may open. The default (1024) shrinks to fit a
+    low hard limit; an explicit value that cannot fit is a configuration error (`tailstat run` raises the soft
+    limit to what it needs, see raise_nofile_limit)."""
+    most = max(4, hard - DESCRIPTOR_HEADROOM)
+    name = PREFIX + "MAX_OPEN_FILES"
+    if r.raw(name) is None:
+        return min(DEFAULT_MAX_OPEN_FILES, most)
+    value = r.integer(name, DEFAULT_MAX_OPEN_FILES, 4, 1_000_000)
+    if value > most:
+        raise ConfigError(f"{name}={value} needs {value + DESCRIPTOR_HEADROOM} descriptors but the hard limit on "
+                          f"open files (RLIMIT_NOFILE: LimitNOFILE= in the unit, `ulimit -Hn`) is {hard}; "
+                          f"accepted: 4..{most}, or raise the limit")
+    return value
+
+
+def raise_nofile_limit(cfg: Config) -> int:
+    """Raise the soft RLIMIT_NOFILE to what `cfg` needs (never above the hard limit, never lower it), like Go
+    programs do at start. Returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = cfg.max_open_files + DESCRIPTOR_HEADROOM
+    if soft != resource.RLIM_INFINITY and soft < need:
+        soft = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return soft
 
 
 DEFAULT_HTTP_ADDR = "127.0.0.1:9514"

@@ -190,6 +190,7 @@ class Service:
         self.watcher = Watcher(self.tailer.watch_dirs, self.mark_dirty, poll=cfg.watch == "poll")
         self.log.info("started", version=__version__, pid=os.getpid(), sources=[s.name for s in cfg.sources],
                       globs=[g for s in cfg.sources for g in s.globs], workers=cfg.workers, executor=cfg.executor,
+                      max_open_files=cfg.max_open_files,
                       state_file=str(cfg.state_file), resumed=had_state)
         code = EXIT_OK
         try:

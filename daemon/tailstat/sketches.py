@@ -58,6 +58,14 @@ class TopK:
     def total(self) -> int:
         return self._total
 
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    def keys(self) -> Iterable[str]:
+        """The values tracked: every value counted so far while ``exact`` and no more than 2 x capacity."""
+        return self._counts.keys()
+
     def __len__(self) -> int:
         return len(self._counts)
 

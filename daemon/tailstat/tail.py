@@ -72,6 +72,7 @@ class Tracked:
     idle_since: float = field(default_factory=time.monotonic)
     rotations: int = 0
     truncations: int = 0
+    published: tuple = ()  # the record fields last written to the store, size aside (see Tailer._publish)
 
 
 def pass_budget(cfg: Config) -> int:
@@ -509,11 +510,17 @@ class Tailer:
             del self.by_inode[(t.dev, t.ino)]
 
     def _publish(self, t: Tracked, offset: int | None = None) -> None:
+        """Write t's record to the store. After most reads only the size changed: then only the size is set."""
+        fmt = t.spec.format if t.spec else UNKNOWN_FORMAT
+        shape = (t.path, t.origin, t.source.name, fmt, t.rotations, t.truncations, t.status, t.dev, t.ino, t.fp,
+                 len(t.head))
+        if offset is None and shape == t.published and self.store.set_file_size(t.key, t.size):
+            return
+        t.published = shape
         fields: dict[str, Any] = {} if offset is None else {"offset": offset}
         self.store.upsert_file(
-            t.key, path=t.path, origin=t.origin, source=t.source.name,
-            format=t.spec.format if t.spec else UNKNOWN_FORMAT, size=t.size, rotations=t.rotations,
-            truncations=t.truncations, status=t.status,
+            t.key, path=t.path, origin=t.origin, source=t.source.name, format=fmt, size=t.size,
+            rotations=t.rotations, truncations=t.truncations, status=t.status,
             identity={"dev": t.dev, "inode": t.ino, "fingerprint": t.fp, "fingerprint_bytes": len(t.head)},
             **fields)
 
