@@ -307,3 +307,20 @@ def test_splitting_a_batch_never_changes_the_counts(lines: list[bytes], cut: int
     assert {k: +v for k, v in left.dims.items()} == {k: +v for k, v in whole.dims.items()}
     assert {k: v.to_dict()["positive"] for k, v in left.measures.items()} == {
         k: v.to_dict()["positive"] for k, v in whole.measures.items()}
+
+
+def test_absorbing_many_batches_counts_them_all_and_leaves_each_batch_as_it_was() -> None:
+    """A process worker folds a whole byte range of batches into one partial before it crosses the pipe."""
+    from tailstat.partial import Partial
+
+    spec = build_spec("combined", (), (), None)
+    batches = [parse_batch(spec, (
+        f'10.0.0.{k} - - [10/Oct/2025:13:55:36 +0000] "GET /p{i} HTTP/1.1" 200 5 "-" "ua"\n' * (i + 1)).encode())
+        for i, k in enumerate((1, 2, 1, 3))]
+    total = Partial()
+    for batch in batches:
+        total.absorb(batch)
+    assert (total.lines, total.parsed) == (10, 10)
+    assert dict(total.dims["client"]) == {"10.0.0.1": 4, "10.0.0.2": 2, "10.0.0.3": 4}
+    assert dict(total.dims["path"]) == {"/p0": 1, "/p1": 2, "/p2": 3, "/p3": 4}
+    assert [dict(b.dims["path"]) for b in batches] == [{"/p0": 1}, {"/p1": 2}, {"/p2": 3}, {"/p3": 4}]

@@ -61,15 +61,13 @@ class Partial:
         self.samples.extend(other.samples[: max(0, 3 - len(self.samples))])
         for name, c in other.dims.items():
             mine = self.dims.get(name)
-            if isinstance(c, Column) and (mine is None or isinstance(mine, Column)):
-                self.dims[name] = c if mine is None else Column(mine.values + c.values)  # a C-level concat
-                continue
-            if isinstance(c, Column):
-                c = c.counts()
-            if isinstance(mine, Column):
-                mine = self.dims[name] = mine.counts()
             if mine is None:
-                self.dims[name] = c.copy()
+                self.dims[name] = c if isinstance(c, Column) else c.copy()
+                continue
+            if isinstance(mine, Column):  # a second batch: count from here on (concatenating is quadratic)
+                mine = self.dims[name] = Counter(mine.values)
+            if isinstance(c, Column) and isinstance(mine, Counter):
+                mine.update(c.values)  # counted in C
             elif isinstance(mine, Counter) and isinstance(c, Counter):
                 mine.update(c)
             else:
