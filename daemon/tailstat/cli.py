@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -25,6 +24,8 @@ def _fail_config(exc: Exception) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tailstat.checkpoint import StateCorrupt
     from tailstat.logsetup import configure_logging
     from tailstat.service import serve

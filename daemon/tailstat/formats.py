@@ -14,6 +14,7 @@ import calendar
 import math
 import operator
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,6 +124,8 @@ DEFAULT_MEASURES: dict[str, tuple[str, ...]] = {
     "combined_timed": ("bytes_sent", "request_time", "upstream_time"),
     "nginx": ("bytes_sent", "request_time", "upstream_time"),  # those its log_format has
 }
+# the format of a file `auto` could not recognise: its lines are counted as errors, not parsed
+UNKNOWN_FORMAT = "unknown"
 FORMATS = ("auto", "combined", "common", "combined_timed", "nginx", "json", "logfmt", "syslog", "regex")
 # Formats whose lines always have the same fields: a GROUP_BY / MEASURES name outside them is a typo.
 SYSLOG_FIELDS = ("host", "program", "pid", "facility", "severity", "message", "msgid")
@@ -645,3 +648,14 @@ def detect(head: bytes) -> str | None:
         if parsed > best_parsed:
             best, best_parsed = fmt, parsed
     return best if best_parsed * 2 > len(lines) else None
+
+
+def timed_parse(spec: ParserSpec, data: bytes) -> tuple[Partial, float]:
+    """parse_batch and its seconds; a file of unknown format counts every line as an error."""
+    started = time.perf_counter()
+    if spec.format == UNKNOWN_FORMAT:
+        lines = data.count(b"\n")
+        partial = Partial(lines=lines, bytes=len(data), errors=Counter({"format_unknown": lines}))
+    else:
+        partial = parse_batch(spec, data)
+    return partial, time.perf_counter() - started

@@ -17,21 +17,11 @@ from concurrent.futures.process import BrokenProcessPool
 import structlog
 
 from tailstat.aggregate import Store
-from tailstat.formats import ParserSpec, parse_batch
+from tailstat.formats import ParserSpec, timed_parse
 from tailstat.partial import Partial
-from tailstat.tail import UNKNOWN_FORMAT, Batch
+from tailstat.tail import Batch
 
 WARN_INTERVAL = 10.0  # seconds between parse-error warnings: a bad file must not flood the journal
-
-
-def timed_parse(spec: ParserSpec, data: bytes) -> tuple[Partial, float]:
-    started = time.perf_counter()
-    if spec.format == UNKNOWN_FORMAT:
-        lines = data.count(b"\n")
-        partial = Partial(lines=lines, bytes=len(data), errors=Counter({"format_unknown": lines}))
-    else:
-        partial = parse_batch(spec, data)
-    return partial, time.perf_counter() - started
 
 
 def parse_group(spec: ParserSpec, datas: list[bytes]) -> tuple[Partial, list[tuple[int, int, int]], float]:

@@ -10,10 +10,8 @@ from concurrent.futures import Future
 
 from tailstat.aggregate import Store
 from tailstat.config import Config
-from tailstat.formats import ParserSpec, detect
+from tailstat.formats import UNKNOWN_FORMAT, ParserSpec, detect, timed_parse
 from tailstat.partial import Partial
-from tailstat.pipeline import make_executor, timed_parse
-from tailstat.tail import UNKNOWN_FORMAT
 
 RANGE_BYTES = 16 << 20  # a process worker's share of a file per task
 
@@ -96,7 +94,12 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool =
     store = Store(cfg.topk_capacity, cfg.event_minutes)
     # Thread mode parses right here: under the GIL more parse threads add no CPU to a one-shot scan, only
     # hand-offs (the daemon's pool exists to keep its event loop free; a scan has no loop to keep free).
-    executor = make_executor("process", cfg.workers) if cfg.executor == "process" else None
+    executor = None
+    if cfg.executor == "process":
+        # imported here: the pipeline module pulls in asyncio and structlog, which a thread-mode scan never uses
+        from tailstat.pipeline import make_executor
+
+        executor = make_executor("process", cfg.workers)
     inflight: deque[tuple[str, int, Future]] = deque()
     total = sum(os.path.getsize(p) for p in paths)
     bar = _progress(total) if progress else None

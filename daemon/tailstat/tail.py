@@ -30,12 +30,11 @@ import structlog
 
 from tailstat.aggregate import Store
 from tailstat.config import Config, Source
-from tailstat.formats import ParserSpec, detect
+from tailstat.formats import UNKNOWN_FORMAT, ParserSpec, detect
 
 FP_BYTES = 1024
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".z", ".lzma", ".br")
 COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18", b"PK\x03\x04")
-UNKNOWN_FORMAT = "unknown"
 KEY_MARK = "\0key:"  # a dirty entry naming a key (read more of it), not a path
 
 
