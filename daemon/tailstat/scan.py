@@ -16,25 +16,31 @@ from tailstat.partial import Partial
 RANGE_BYTES = 16 << 20  # a process worker's share of a file per task
 
 
-def _chunks(path: str, size: int):
-    """(offset_end, bytes of complete lines) pieces of a file, streaming; a final unterminated line counts."""
-    with open(path, "rb") as fh:
-        pending = b""
+def _chunks(path: str, size: int) -> Iterator[tuple[int, bytes]]:
+    """(offset_end, bytes of complete lines) pieces of a file, streaming; a final unterminated line counts.
+
+    Each read starts at a line start (pread at the offset after the last complete line), so a piece is the
+    read itself or one slice of it: nothing is carried over and joined."""
+    with open(path, "rb", buffering=0) as fh:
+        fd = fh.fileno()
         offset = 0
-        while True:
-            chunk = fh.read(size)
-            if not chunk:
-                break
-            offset += len(chunk)
-            buf = pending + chunk if pending else chunk
-            cut = buf.rfind(b"\n")
-            if cut < 0:
-                pending = buf
-                continue
-            pending = buf[cut + 1:]
-            yield offset - len(pending), buf[: cut + 1]
-        if pending:
-            yield offset, pending + b"\n"
+        while chunk := os.pread(fd, size, offset):
+            cut = chunk.rfind(b"\n") + 1  # 0: no newline in this read
+            if not cut:  # one line longer than `size`: read on to its newline
+                parts, read = [chunk], offset + len(chunk)
+                while more := os.pread(fd, size, read):
+                    read += len(more)
+                    nl = more.find(b"\n") + 1
+                    parts.append(more[:nl] if nl else more)
+                    if nl:
+                        break
+                chunk = b"".join(parts)
+                cut = len(chunk) if chunk.endswith(b"\n") else 0
+            if not cut:  # the file ends inside this line
+                yield offset + len(chunk), chunk + b"\n"
+                return
+            offset += cut
+            yield offset, chunk if cut == len(chunk) else chunk[:cut]
 
 
 def read_range(path: str, start: int, end: int, batch_bytes: int) -> Iterator[bytes]:
