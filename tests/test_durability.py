@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import random
 import resource
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from helpers import wait_until
+from helpers import clean_env, wait_until
 
 ENV = {"TAILSTAT_FORMAT": "json", "TAILSTAT_GROUP_BY": "w", "TAILSTAT_CHECKPOINT_INTERVAL": "0.2",
        "TAILSTAT_RESCAN_INTERVAL": "0.5"}
@@ -140,7 +142,8 @@ def test_open_descriptors_stay_bounded_and_every_line_counts(tmp_path: Path, dae
     assert d.stop() == 0, d.stderr()
     doc = d.stats()
     assert (doc["totals"]["lines"], doc["totals"]["parse_errors"]) == (expected, 0)
-    assert sorted((f["path"], f["lines"]) for f in doc["files"]) == [(str(p), rounds * per_round) for p in paths]
+    assert sorted((f["path"], f["lines"], f["size"], f["offset"], f["lag_bytes"]) for f in doc["files"]) == [
+        (str(p), rounds * per_round, p.stat().st_size, p.stat().st_size, 0) for p in paths]
 
 
 def soft_nofile(pid: int) -> tuple[int, int]:
@@ -178,3 +181,22 @@ def test_max_open_files_above_the_hard_limit_exits_2_naming_the_limit(tmp_path: 
         "tailstat: configuration error: TAILSTAT_MAX_OPEN_FILES=5000 needs 5128 descriptors but the hard limit on "
         "open files (RLIMIT_NOFILE: LimitNOFILE= in the unit, `ulimit -Hn`) is 600; accepted: 4..472, or raise the "
         "limit")
+
+
+
+def test_only_run_checks_the_descriptor_limit(tmp_path: Path) -> None:
+    """Other commands read the daemon's environment in shells whose own limits say nothing of the daemon's."""
+    env = clean_env(TAILSTAT_PATHS=str(tmp_path / "*.log"), TAILSTAT_MAX_OPEN_FILES="5000")
+    out = subprocess.run([sys.executable, "-m", "tailstat", "config"], env=env, capture_output=True, text=True,
+                         timeout=60, check=False, preexec_fn=limit_nofile(300, 600))
+    assert out.returncode == 0, out.stderr
+    assert "TAILSTAT_MAX_OPEN_FILES=5000" in out.stdout.splitlines()
+
+
+def test_a_hard_limit_below_what_tailstat_needs_exits_2(tmp_path: Path, daemon) -> None:
+    d = daemon(str(tmp_path / "*.log"), start=False, preexec=limit_nofile(100, 100))
+    d.start(wait_ready=False)
+    assert d.proc.wait(30) == 2
+    assert d.stderr().strip() == (
+        "tailstat: configuration error: the hard limit on open files (RLIMIT_NOFILE: LimitNOFILE= in the unit, "
+        "`ulimit -Hn`) is 100, below the 132 descriptors tailstat needs (4 files and 128 more); raise the limit")

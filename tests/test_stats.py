@@ -178,10 +178,9 @@ def test_distinct_stays_exact_while_the_topk_stands_in_for_it_and_after() -> Non
     from tailstat.sketches import Distinct
 
     store, reference = Store(topk_capacity=10), Distinct(10)
-    for i in range(30):
-        values = tuple(f"v{k}" for k in range(i // 2 + 1)) * 2  # one new value every second batch
-        partial = Partial(lines=len(values), parsed=len(values), dims={"x": Column(values)})
-        store.merge(partial)
+    for i in range(16):
+        values = (f"v{i}",) * 3  # one new value per batch: lost if the TopK's keys are not carried over
+        store.merge(Partial(lines=3, parsed=3, dims={"x": Column(values)}))
         reference.update(values)
         if i in (4, 12):  # restore into a fresh store from a checkpoint: taken while shadowed, and after
             restored = Store(topk_capacity=10)
@@ -190,4 +189,35 @@ def test_distinct_stays_exact_while_the_topk_stands_in_for_it_and_after() -> Non
         field = store.snapshot()["fields"]["x"]
         assert (field["distinct"], field["distinct_is_estimate"]) == (reference.count(), reference.is_estimate), i
         assert store.snapshot(mergeable=True)["state"]["fields"]["x"]["distinct"] == reference.to_dict(), i
-    assert (reference.count(), reference.is_estimate) == (15, True)
+    assert (reference.count(), reference.is_estimate) == (16, True)
+
+
+@pytest.mark.parametrize("kind", ["counter", "fieldsketch", "document"])
+def test_a_shadowed_distinct_is_filled_before_other_summaries_merge_in(kind: str) -> None:
+    """Counter and sketch batches (process workers) and merged stats documents go through the Distinct itself:
+    what the TopK alone knew must be in it first."""
+    from tailstat.partial import Column, FieldSketch
+
+    store = Store(topk_capacity=10)
+    store.merge(Partial(lines=4, parsed=4, dims={"x": Column(("a", "b", "c", "d"))}))
+    if kind == "document":
+        other = Store(topk_capacity=10)
+        other.merge(Partial(lines=2, parsed=2, dims={"x": Column(("e", "f"))}))
+        store.merge_document(other.snapshot(mergeable=True))
+    else:
+        counts = Counter({"e": 1, "f": 1})
+        store.merge(Partial(lines=2, parsed=2, dims={"x": counts if kind == "counter" else FieldSketch.of(counts)}))
+    store.merge(Partial(lines=1, parsed=1, dims={"x": Column(("g",))}))
+    assert store.snapshot()["fields"]["x"]["distinct"] == 7
+
+
+def test_a_checkpoint_restored_under_a_smaller_capacity_keeps_its_exact_distinct_count() -> None:
+    from tailstat.partial import Column
+
+    big = Store(topk_capacity=1000)
+    big.merge(Partial(lines=500, parsed=500, dims={"x": Column(tuple(f"v{i}" for i in range(500)))}))
+    small = Store(topk_capacity=100)
+    small.load_state(big.export_state())
+    field = small.snapshot()["fields"]["x"]
+    assert (field["distinct"], field["distinct_is_estimate"]) == (500, False)
+    assert "exact" in small.export_state()["distinct"]["x"]

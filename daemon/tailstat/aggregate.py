@@ -200,11 +200,11 @@ class Store:
         return distinct
 
     def _distinct_of(self, name: str) -> Distinct:
-        """`name`'s distinct count for reading: a shadowed one is built from the TopK's keys (at most
-        capacity of them), and stays shadowed."""
+        """`name`'s distinct count for reading: a shadowed one is its own (empty, or restored equal to the
+        keys) plus the TopK's keys (at most capacity of them), and stays shadowed."""
         if name not in self._shadowed:
             return self._distinct[name]
-        view = Distinct(self._capacity)
+        view = self._distinct[name].copy()
         view.update(self._topk[name].keys())
         return view
 
@@ -429,8 +429,8 @@ class Store:
             self._dropped = {k: dict(v) for k, v in state["dropped"].items()}
             self._topk, self._distinct, self._measures = topk, distinct, measures
             # an exact TopK with as many values as an exact Distinct counted the same stream: the same set
-            self._shadowed = {n for n, s in topk.items() if s.exact and len(s) <= s.capacity and n in distinct
-                              and not distinct[n].is_estimate and distinct[n].count() == len(s)}
+            self._shadowed = {n for n, s in topk.items() if s.exact and len(s) <= s.capacity == self._capacity
+                              and n in distinct and not distinct[n].is_estimate and distinct[n].count() == len(s)}
             self._minutes = minutes
             self._files = files
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from tailstat import __version__
-from tailstat.config import ConfigError, load_config, raise_nofile_limit
+from tailstat.config import ConfigError, fit_descriptors, load_config
 
 if TYPE_CHECKING:
     from tailstat.client import HttpSource
@@ -30,8 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tailstat.logsetup import configure_logging
     from tailstat.service import serve
 
-    cfg = load_config()
-    raise_nofile_limit(cfg)  # room for TAILSTAT_MAX_OPEN_FILES tailed files plus sockets and state files
+    cfg = fit_descriptors(load_config())  # room for TAILSTAT_MAX_OPEN_FILES tailed files, sockets, state files
     configure_logging(cfg.log_level, cfg.log_format)
     try:
         code = asyncio.run(serve(cfg))

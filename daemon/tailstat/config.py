@@ -18,6 +18,10 @@ from tailstat.formats import FORMATS, ParserSpec, default_measures
 PREFIX = "TAILSTAT_"
 SOURCE_KEYS = ("PATHS", "FORMAT", "GROUP_BY", "MEASURES", "REGEX", "NGINX_LOG_FORMAT")
 _SOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+# Descriptors the daemon needs besides its tailed files: listening and client sockets, state and snapshot files,
+# the inotify instance, pool pipes, log output.
+DESCRIPTOR_HEADROOM = 128
+DEFAULT_MAX_OPEN_FILES = 1024
 
 
 class ConfigError(Exception):
@@ -51,7 +55,8 @@ class Config:
     snapshot_interval: float = 1.0
     rescan_interval: float = 10.0
     watch: str = "inotify"
-    max_open_files: int = 1024
+    max_open_files: int = DEFAULT_MAX_OPEN_FILES
+    max_open_files_set: bool = False  # given in the environment (else the default, which `run` may shrink)
     rotated_grace: float = 30.0
     state_on_corrupt: str = "fresh"
     topk_capacity: int = 10000
@@ -244,7 +249,8 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
         snapshot_interval=r.seconds(PREFIX + "SNAPSHOT_INTERVAL", 1.0, 0.05, 3600),
         rescan_interval=r.seconds(PREFIX + "RESCAN_INTERVAL", 10.0, 0.05, 86400),
         watch=r.choice(PREFIX + "WATCH", "inotify", ("inotify", "poll")),
-        max_open_files=_max_open_files(r, nofile_limit()),
+        max_open_files=r.integer(PREFIX + "MAX_OPEN_FILES", DEFAULT_MAX_OPEN_FILES, 4, 1_000_000),
+        max_open_files_set=r.raw(PREFIX + "MAX_OPEN_FILES") is not None,
         rotated_grace=r.seconds(PREFIX + "ROTATED_GRACE", 30.0, 0.0, 86400),
         state_on_corrupt=r.choice(PREFIX + "STATE_ON_CORRUPT", "fresh", ("fresh", "fail")),
         topk_capacity=r.integer(PREFIX + "TOPK_CAPACITY", 10000, 10, 10_000_000),
@@ -264,43 +270,30 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
     return cfg
 
 
-# Descriptors the daemon needs besides its tailed files: listening and client sockets, state and snapshot files,
-# the inotify instance, pool pipes, log output.
-DESCRIPTOR_HEADROOM = 128
-DEFAULT_MAX_OPEN_FILES = 1024
-
-
-def nofile_limit() -> int:
-    """The hard RLIMIT_NOFILE: the most descriptors this process may raise its soft limit to."""
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    return 1 << 30 if hard == resource.RLIM_INFINITY else hard
-
-
-def _max_open_files(r: _Reader, hard: int) -> int:
-    """TAILSTAT_MAX_OPEN_FILES, checked against what the process may open. The default (1024) shrinks to fit a
-    low hard limit; an explicit value that cannot fit is a configuration error (`tailstat run` raises the soft
-    limit to what it needs, see raise_nofile_limit)."""
-    most = max(4, hard - DESCRIPTOR_HEADROOM)
-    name = PREFIX + "MAX_OPEN_FILES"
-    if r.raw(name) is None:
-        return min(DEFAULT_MAX_OPEN_FILES, most)
-    value = r.integer(name, DEFAULT_MAX_OPEN_FILES, 4, 1_000_000)
-    if value > most:
-        raise ConfigError(f"{name}={value} needs {value + DESCRIPTOR_HEADROOM} descriptors but the hard limit on "
-                          f"open files (RLIMIT_NOFILE: LimitNOFILE= in the unit, `ulimit -Hn`) is {hard}; "
-                          f"accepted: 4..{most}, or raise the limit")
-    return value
-
-
-def raise_nofile_limit(cfg: Config) -> int:
-    """Raise the soft RLIMIT_NOFILE to what `cfg` needs (never above the hard limit, never lower it), like Go
-    programs do at start. Returns the soft limit now in force."""
+def fit_descriptors(cfg: Config) -> Config:
+    """For `tailstat run`: fit TAILSTAT_MAX_OPEN_FILES to the hard RLIMIT_NOFILE and raise the soft limit to
+    what it needs (as Go programs do at start; never above the hard limit, never lowered). The default (1024)
+    shrinks to fit a low hard limit; an explicit value that cannot fit raises ConfigError. Only `run` calls
+    this: the other commands read the same environment in shells whose own limits say nothing of the
+    daemon's."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 30
+    name = PREFIX + "MAX_OPEN_FILES"
+    where = "the hard limit on open files (RLIMIT_NOFILE: LimitNOFILE= in the unit, `ulimit -Hn`)"
+    most = hard - DESCRIPTOR_HEADROOM
+    if most < 4:
+        raise ConfigError(f"{where} is {hard}, below the {4 + DESCRIPTOR_HEADROOM} descriptors tailstat needs "
+                          f"(4 files and {DESCRIPTOR_HEADROOM} more); raise the limit")
+    if not cfg.max_open_files_set:
+        cfg = cfg.with_overrides(max_open_files=min(cfg.max_open_files, most))
+    elif cfg.max_open_files > most:
+        raise ConfigError(f"{name}={cfg.max_open_files} needs {cfg.max_open_files + DESCRIPTOR_HEADROOM} "
+                          f"descriptors but {where} is {hard}; accepted: 4..{most}, or raise the limit")
     need = cfg.max_open_files + DESCRIPTOR_HEADROOM
     if soft != resource.RLIM_INFINITY and soft < need:
-        soft = need if hard == resource.RLIM_INFINITY else min(need, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    return soft
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    return cfg
 
 
 DEFAULT_HTTP_ADDR = "127.0.0.1:9514"

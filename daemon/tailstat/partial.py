@@ -62,7 +62,7 @@ class Partial:
         for name, c in other.dims.items():
             mine = self.dims.get(name)
             if mine is None:
-                self.dims[name] = c if isinstance(c, Column) else c.copy()
+                self.dims[name] = c if isinstance(c, Column | FieldSketch) else c.copy()  # (never mutated here)
                 continue
             if isinstance(mine, Column):  # a second batch: count from here on (concatenating is quadratic)
                 mine = self.dims[name] = Counter(mine.values)
