@@ -141,3 +141,28 @@ def test_batch_failing_twice_is_counted_as_failed_never_a_hang(monkeypatch) -> N
     assert doc["totals"]["parse_errors"] == 40
     assert doc["errors"] == {"parse_failed": 40}
     assert doc["files"][0]["offset"] == len(data)
+
+
+def daemon_stats(tmp: Path, log: Path, executor: str, lines: int) -> dict:
+    tmp.mkdir()
+    d = Daemon(tmp, str(log.parent / "*.log"), TAILSTAT_FORMAT="combined", TAILSTAT_EXECUTOR=executor,
+               TAILSTAT_WORKERS="2", TAILSTAT_BATCH_BYTES="64KiB").start()
+    try:
+        wait_until(lambda: d.stats()["totals"]["lines"] >= lines and d.stats()["files"][0]["lag_bytes"] == 0, 120,
+                   what=f"{lines} lines")
+    finally:
+        assert d.stop() == 0, d.stderr()
+    doc = d.stats()
+    return {k: doc[k] for k in ("totals", "errors", "fields", "measures", "minutes", "dropped")}
+
+
+def test_the_process_mode_daemon_gives_exactly_the_thread_mode_daemon_stats(tmp_path: Path) -> None:
+    """Workers get groups of batches and send back compacted partials; the result must not change."""
+    log = tmp_path / "logs" / "access.log"
+    log.parent.mkdir()
+    generate(log, 60000, seed=9)
+    thread = daemon_stats(tmp_path / "thread", log, "thread", 60000)
+    process = daemon_stats(tmp_path / "process", log, "process", 60000)
+    assert thread["totals"]["lines"] == 60000
+    assert thread["totals"]["parse_errors"] > 0
+    assert process == thread

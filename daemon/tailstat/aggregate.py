@@ -126,6 +126,8 @@ class Store:
                 elif isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
                     self._unshadow(name).merge(counts.distinct)
                     topk.merge(counts.topk)
+                elif name in self._shadowed and len(topk) + len(counts) <= topk.capacity:
+                    topk.update(counts)  # (a compacted worker partial) cannot prune: still holds every value
                 else:
                     self._unshadow(name).update(counts.keys())
                     topk.update(counts)

@@ -24,7 +24,7 @@ from tailstat.checkpoint import encode, load_into, write_atomic_async
 from tailstat.config import Config
 from tailstat.http import start_http  # imported before the loop runs: aiohttp's import is slow
 from tailstat.notify import Notifier
-from tailstat.pipeline import ParsePool, group_batches
+from tailstat.pipeline import ParsePool, group_batches, group_bytes
 from tailstat.tail import Batch, Tailer, pass_budget
 from tailstat.watch import Watcher
 
@@ -38,7 +38,7 @@ class Service:
         self.cfg = cfg
         self.notifier = notifier or Notifier()
         self.store = Store(cfg.topk_capacity, cfg.event_minutes)
-        # groups of batches (one executor call each), each at most TAILSTAT_BATCH_BYTES
+        # groups of batches (one executor call each), each at most TAILSTAT_BATCH_BYTES (4x in process mode)
         self.queue: asyncio.Queue[list[Batch] | None] = asyncio.Queue(maxsize=cfg.queue_batches)
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailstat-io")
         self.dirty: set[str] = set()
@@ -61,7 +61,7 @@ class Service:
         self.wake.set()
 
     async def _enqueue(self, batches: list[Batch]) -> None:
-        for group in group_batches(batches, self.cfg.batch_bytes):
+        for group in group_batches(batches, group_bytes(self.cfg.executor, self.cfg.batch_bytes)):
             await self.queue.put(group)  # blocks when parsing lags: backpressure, flat memory
 
     async def _io(self, func: Any, *args: Any) -> Any:
@@ -186,7 +186,7 @@ class Service:
                 self.log.error("directory_unwritable", path=str(d), error=str(exc))
         had_state = await loop.run_in_executor(self.io, load_into, self.store, cfg.state_file, cfg.state_on_corrupt)
         self.tailer = Tailer(cfg, self.store, first_start=not had_state)
-        self.pool = ParsePool(cfg.executor, cfg.workers, self.store)
+        self.pool = ParsePool(cfg.executor, cfg.workers, self.store, cfg.topk_capacity)
         self.watcher = Watcher(self.tailer.watch_dirs, self.mark_dirty, poll=cfg.watch == "poll")
         self.log.info("started", version=__version__, pid=os.getpid(), sources=[s.name for s in cfg.sources],
                       globs=[g for s in cfg.sources for g in s.globs], workers=cfg.workers, executor=cfg.executor,

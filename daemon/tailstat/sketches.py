@@ -73,16 +73,12 @@ class TopK:
         return f"TopK(capacity={self._capacity}, tracked={len(self._counts)}, error={self._error})"
 
     def update(self, counts: Mapping[str, int]) -> None:
-        tracked = self._counts
-        get = tracked.get
-        added = 0
-        for value, n in counts.items():
+        if min(counts.values(), default=1) <= 0:
             # A Counter left over from subtraction can hold zero or negative counts; they are not
             # occurrences and would break the lower-bound invariant.
-            if n > 0:
-                tracked[value] = get(value, 0) + n
-                added += n
-        self._total += added
+            counts = {value: n for value, n in counts.items() if n > 0}
+        _add_counts(self._counts, counts)
+        self._total += sum(counts.values())
         self._prune_if_full()
 
     def update_values(self, values: Sequence[str]) -> None:
@@ -95,10 +91,7 @@ class TopK:
     def merge(self, other: TopK) -> None:
         if other is self:
             other = other.copy()
-        tracked = self._counts
-        get = tracked.get
-        for value, n in other._counts.items():
-            tracked[value] = get(value, 0) + n
+        _add_counts(self._counts, other._counts)
         self._error += other._error
         self._total += other._total
         self._prune_if_full()
@@ -141,6 +134,12 @@ class TopK:
         threshold = heapq.nlargest(self._capacity + 1, self._counts.values())[-1]
         self._counts = Counter({value: n - threshold for value, n in self._counts.items() if n > threshold})
         self._error += threshold
+
+
+def _add_counts(tracked: Counter, counts: Mapping[str, int]) -> None:
+    """tracked[v] += n for every (v, n) of counts, in C-level maps (a Python loop costs about twice as much)."""
+    keys = counts.keys()
+    dict.update(tracked, zip(keys, map(operator.add, map(tracked.get, keys, repeat(0)), counts.values())))
 
 
 def _count_desc_value_asc(item: tuple[str, int]) -> tuple[int, str]:
