@@ -15,7 +15,7 @@ writer wrote, no more, and the files' own line counts agree.
 - latency: 10,000 lines/s in 1 ms ticks; each line carries its write time (`GET /t/<ns>`); a prober polls
            GET /stats every 5 ms; line i is visible at the first poll (time the answer arrived) whose
            totals.lines > i. Poll spacing and the HTTP round trip are part of the measured latency.
-- many:    10,000 files of 10 lines, TAILSTAT_MAX_OPEN_FILES=256: spawn-to-ready, descriptors, idle CPU over a
+- many:    10,000 files of 10 lines, TAILSTAT_MAX_OPEN_FILES=1024 (the default): spawn-to-ready, descriptors, idle CPU over a
            quiet window, one line appended to every file, SIGTERM, restart from the checkpoint: spawn-to-ready
            and unchanged totals. Peak RSS (ru_maxrss of the reaped daemon) of both runs.
 - scan:    `tailstat scan` of a ~2 GB generated combined log (bench/data/, made once): peak RSS (skipped with
@@ -64,7 +64,7 @@ SPAWN = multiprocessing.get_context("spawn")  # the bench has threads; never for
 BUSY_RATE = 150_000
 SPREAD_FILES, SPREAD_RATE = 1_000, 100
 LATENCY_RATE = 10_000
-MANY_FILES, MANY_LINES, MANY_MAX_OPEN = 10_000, 10, 256
+MANY_FILES, MANY_LINES, MANY_MAX_OPEN = 10_000, 10, 1024
 SCAN_LINES = 9_000_000  # ~2.06 GB of combined lines
 TARGET_LAG_S = 1.0
 TARGET_P99_MS = 250.0
