@@ -15,9 +15,9 @@ writer wrote, no more, and the files' own line counts agree.
 - latency: 10,000 lines/s in 1 ms ticks; each line carries its write time (`GET /t/<ns>`); a prober polls
            GET /stats every 5 ms; line i is visible at the first poll (time the answer arrived) whose
            totals.lines > i. Poll spacing and the HTTP round trip are part of the measured latency.
-- many:    10,000 files of 10 lines, TAILSTAT_MAX_OPEN_FILES=1024 (the default): spawn-to-ready, descriptors, idle CPU over a
-           quiet window, one line appended to every file, SIGTERM, restart from the checkpoint: spawn-to-ready
-           and unchanged totals. Peak RSS (ru_maxrss of the reaped daemon) of both runs.
+- many:    10,000 files of 10 lines, TAILSTAT_MAX_OPEN_FILES=1024 (the default): spawn-to-ready, descriptors,
+           idle CPU over a quiet window, one line appended to every file, SIGTERM, restart from the checkpoint:
+           spawn-to-ready and unchanged totals. Peak RSS (ru_maxrss of the reaped daemon) of both runs.
 - scan:    `tailstat scan` of a ~2 GB generated combined log (bench/data/, made once): peak RSS (skipped with
            --quick).
 
