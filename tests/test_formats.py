@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import time
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings
@@ -324,3 +325,9 @@ def test_absorbing_many_batches_counts_them_all_and_leaves_each_batch_as_it_was(
     assert dict(total.dims["client"]) == {"10.0.0.1": 4, "10.0.0.2": 2, "10.0.0.3": 4}
     assert dict(total.dims["path"]) == {"/p0": 1, "/p1": 2, "/p2": 3, "/p3": 4}
     assert [dict(b.dims["path"]) for b in batches] == [{"/p0": 1}, {"/p1": 2}, {"/p2": 3}, {"/p3": 4}]
+    # a worker's sketch for a dimension, then a raw column of the next batch
+    from tailstat.partial import Column, FieldSketch
+
+    sketched = Partial(dims={"x": FieldSketch.of(Counter(a=2))})
+    sketched.absorb(Partial(dims={"x": Column(("b", "a"))}))
+    assert (sketched.dims["x"].topk.top(5), sketched.dims["x"].distinct.count()) == ([("a", 3), ("b", 1)], 2)

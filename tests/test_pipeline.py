@@ -35,3 +35,50 @@ def test_parse_group_charges_each_file_its_own_lines_and_errors() -> None:
     files = {f["key"]: (f["lines"], f["parse_errors"], f["offset"]) for f in store.snapshot()["files"]}
     assert files == {"a": (2, 0, 100), "b": (3, 1, 101), "c": (1, 0, 102)}
     assert store.snapshot()["fields"]["status"]["top"] == [["200", 5]]
+
+
+def test_one_files_batches_with_errors_are_not_parsed_again_one_by_one() -> None:
+    """Runs of one file's batches (process mode groups several of a busy file) are charged together: the
+    file's errors land on the run's last batch, and only runs of different files are parsed separately."""
+    datas = [LINE + b"garbage\n", LINE * 2, LINE + b"bad\n", LINE]
+    partial, items, _ = parse_group(COMBINED, datas, ["a", "a", "b", "c"])
+    assert items == [(2, len(LINE) + 8, 2), (2, 2 * len(LINE), 1), (2, len(LINE) + 4, 1), (1, len(LINE), 1)]
+    assert (partial.lines, partial.parsed, dict(partial.errors)) == (7, 5, {"no_match": 2})
+    one_file, one_items, _ = parse_group(COMBINED, datas, ["a"] * 4)
+    assert one_items == [(2, len(LINE) + 8, 2), (2, 2 * len(LINE), 2), (2, len(LINE) + 4, 2), (1, len(LINE), -1)]
+    assert sum(n - p for n, _, p in one_items) == one_file.lines - one_file.parsed == 2
+
+
+def test_a_failing_call_is_retried_batch_by_batch(monkeypatch) -> None:
+    """Only the batch that fails again is counted as failed, not the rest of its group."""
+    import asyncio
+
+    from tailstat import pipeline
+
+    real = pipeline.parse_group
+
+    def poisoned(spec, datas, keys=None):
+        if any(b"poison" in d for d in datas):
+            raise ValueError("poisoned batch")
+        return real(spec, datas, keys)
+
+    monkeypatch.setattr(pipeline, "parse_group", poisoned)
+    store = Store()
+    batches = [Batch(key, 0, 100, data, COMBINED) for key, data in
+               (("a", LINE * 2), ("b", LINE + b"poison\n" + LINE), ("c", LINE))]
+    for b in batches:
+        store.upsert_file(b.key, path=f"/{b.key}.log")
+
+    async def run() -> pipeline.ParsePool:
+        pool = pipeline.ParsePool("thread", 1, store)
+        queue: asyncio.Queue = asyncio.Queue()
+        await queue.put(batches)
+        await queue.put(None)
+        await asyncio.wait_for(asyncio.gather(pool.submit_from(queue), pool.merge_results()), 30)
+        pool.shutdown()
+        return pool
+
+    assert asyncio.run(run()).failed_batches == 1
+    doc = store.snapshot()
+    assert (doc["totals"]["lines"], doc["totals"]["parsed"], doc["errors"]) == (6, 3, {"parse_failed": 3})
+    assert {f["key"]: (f["lines"], f["parse_errors"]) for f in doc["files"]} == {"a": (2, 0), "b": (3, 3), "c": (1, 0)}

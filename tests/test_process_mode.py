@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from helpers import Daemon, clean_env, wait_until
-from test_scan import generate
+from test_scan import generate, reference
 
 
 def scan(path: Path, executor: str, workers: str, capacity: str = "10000") -> dict:
@@ -143,10 +143,10 @@ def test_batch_failing_twice_is_counted_as_failed_never_a_hang(monkeypatch) -> N
     assert doc["files"][0]["offset"] == len(data)
 
 
-def daemon_stats(tmp: Path, log: Path, executor: str, lines: int) -> dict:
+def daemon_stats(tmp: Path, log: Path, executor: str, lines: int, **settings: str) -> dict:
     tmp.mkdir()
     d = Daemon(tmp, str(log.parent / "*.log"), TAILSTAT_FORMAT="combined", TAILSTAT_EXECUTOR=executor,
-               TAILSTAT_WORKERS="2", TAILSTAT_BATCH_BYTES="64KiB").start()
+               TAILSTAT_WORKERS="2", TAILSTAT_BATCH_BYTES="64KiB", **settings).start()
     try:
         wait_until(lambda: d.stats()["totals"]["lines"] >= lines and d.stats()["files"][0]["lag_bytes"] == 0, 120,
                    what=f"{lines} lines")
@@ -166,3 +166,24 @@ def test_the_process_mode_daemon_gives_exactly_the_thread_mode_daemon_stats(tmp_
     assert thread["totals"]["lines"] == 60000
     assert thread["totals"]["parse_errors"] > 0
     assert process == thread
+
+
+def test_process_mode_sketches_stay_within_their_error_bounds(tmp_path: Path) -> None:
+    """Past TAILSTAT_TOPK_CAPACITY distinct values workers send sketches: counts become lower bounds within the
+    reported error (exact for the low-cardinality dimensions), distinct counts estimates."""
+    log = tmp_path / "logs" / "access.log"
+    log.parent.mkdir()
+    truth = reference(generate(log, 60000, seed=9))["fields"]["client"]  # parsed by splitting, not by tailstat
+    exact = daemon_stats(tmp_path / "exact", log, "thread", 60000)
+    sketched = daemon_stats(tmp_path / "sketched", log, "process", 60000, TAILSTAT_TOPK_CAPACITY="20")
+    assert sketched["totals"] == exact["totals"]
+    assert sketched["fields"]["status"] == exact["fields"]["status"]
+    assert sketched["fields"]["method"] == exact["fields"]["method"]
+    client = sketched["fields"]["client"]
+    assert len(truth) == exact["fields"]["client"]["distinct"] > 20
+    assert client["top_is_exact"] is False and client["distinct_is_estimate"] is True
+    assert 0 < client["top_error"] <= client["total"] / 21
+    assert client["top"]
+    for value, count in client["top"]:
+        assert count <= truth[value] <= count + client["top_error"], value
+    assert abs(client["distinct"] - len(truth)) <= 0.03 * len(truth)

@@ -221,3 +221,17 @@ def test_a_checkpoint_restored_under_a_smaller_capacity_keeps_its_exact_distinct
     field = small.snapshot()["fields"]["x"]
     assert (field["distinct"], field["distinct_is_estimate"]) == (500, False)
     assert "exact" in small.export_state()["distinct"]["x"]
+
+
+def test_a_counter_that_could_make_the_topk_prune_ends_the_shadow_first() -> None:
+    from tailstat.partial import Column
+    from tailstat.sketches import Distinct
+
+    store, reference = Store(topk_capacity=5), Distinct(5)
+    store.merge(Partial(lines=2, parsed=2, dims={"x": Column(("a", "b"))}))
+    big = Counter({f"v{i}": 1 for i in range(12)} | {"zero": 0})  # past 2 x capacity: the TopK prunes
+    store.merge(Partial(lines=12, parsed=12, dims={"x": big}))
+    reference.update(["a", "b", *(f"v{i}" for i in range(12))])  # a zero count is not an occurrence
+    field = store.snapshot()["fields"]["x"]
+    assert field["top_is_exact"] is False
+    assert (field["distinct"], field["distinct_is_estimate"]) == (reference.count(), reference.is_estimate)

@@ -118,18 +118,21 @@ class Store:
                     self._distinct[name] = Distinct(self._capacity)
                     self._shadowed.add(name)
                 if isinstance(counts, Column):  # raw values: counted straight into the summaries, in C
-                    if name in self._shadowed and len(topk) + len(counts.values) <= topk.capacity:
-                        topk.update_values(counts.values)  # cannot prune: still holds every value seen
+                    if name in self._shadowed and len(topk) + len(counts.raw) <= topk.capacity:
+                        topk.update_values(counts.raw)  # cannot prune: still holds every value seen
                         continue
-                    self._unshadow(name).update(counts.values)
-                    topk.update_values(counts.values)
+                    self._unshadow(name).update(counts.raw)
+                    topk.update_values(counts.raw)
                 elif isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
                     self._unshadow(name).merge(counts.distinct)
                     topk.merge(counts.topk)
                 elif name in self._shadowed and len(topk) + len(counts) <= topk.capacity:
                     topk.update(counts)  # (a compacted worker partial) cannot prune: still holds every value
                 else:
-                    self._unshadow(name).update(counts.keys())
+                    # zero or negative counts (a Counter left over from subtraction) are not occurrences
+                    seen = counts.keys() if min(counts.values(), default=1) > 0 else [
+                        value for value, n in counts.items() if n > 0]
+                    self._unshadow(name).update(seen)
                     topk.update(counts)
             for name, sketch in partial.measures.items():
                 q = self._measures.get(name)

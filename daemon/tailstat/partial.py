@@ -65,9 +65,9 @@ class Partial:
                 self.dims[name] = c if isinstance(c, Column | FieldSketch) else c.copy()  # (never mutated here)
                 continue
             if isinstance(mine, Column):  # a second batch: count from here on (concatenating is quadratic)
-                mine = self.dims[name] = Counter(mine.values)
+                mine = self.dims[name] = Counter(mine.raw)
             if isinstance(c, Column) and isinstance(mine, Counter):
-                mine.update(c.values)  # counted in C
+                mine.update(c.raw)  # counted in C
             elif isinstance(mine, Counter) and isinstance(c, Counter):
                 mine.update(c)
             else:
@@ -89,15 +89,15 @@ class Column(Mapping):
     absorb, compact) gets the counts, built once on first use. Empty values (no method in a "-" request) are
     not values."""
 
-    __slots__ = ("_counts", "values")
+    __slots__ = ("_counts", "raw")
 
     def __init__(self, values: tuple[str, ...]) -> None:
-        self.values = tuple(filter(None, values)) if "" in values else values
+        self.raw = tuple(filter(None, values)) if "" in values else values
         self._counts: Counter | None = None
 
     def counts(self) -> Counter:
         if self._counts is None:
-            self._counts = Counter(self.values)
+            self._counts = Counter(self.raw)
         return self._counts
 
     def __getitem__(self, key: str) -> int:
@@ -113,7 +113,7 @@ class Column(Mapping):
         return +self.counts()
 
     def __reduce__(self) -> tuple:  # pickles as the raw values, like it was built
-        return (Column, (self.values,))
+        return (Column, (self.raw,))
 
     def copy(self) -> Counter:
         return Counter(self.counts())

@@ -24,25 +24,32 @@ from tailstat.tail import Batch
 WARN_INTERVAL = 10.0  # seconds between parse-error warnings: a bad file must not flood the journal
 
 
-def parse_group(spec: ParserSpec, datas: list[bytes]) -> tuple[Partial, list[tuple[int, int, int]], float]:
-    """One executor call for several small batches of one format (e.g. many files with a few new lines each):
-    one partial for all of them, plus each batch's (lines, bytes, parsed) for its file's record.
+def parse_group(spec: ParserSpec, datas: list[bytes], keys: list[str] | None = None,
+                ) -> tuple[Partial, list[tuple[int, int, int]], float]:
+    """One executor call for several batches of one format (many files with a few new lines each, or in process
+    mode several batches of one busy file): one partial for all of them, plus each batch's (lines, bytes,
+    parsed) for its file's record. `keys` names each batch's file (default: every batch its own file).
 
-    The batches are complete lines, so they are parsed as one buffer (per-call costs paid once); only when
-    that buffer has unparseable lines are the batches parsed one by one, to charge each file its own errors."""
+    The batches are complete lines, so they are parsed as one buffer (per-call costs paid once). Only when that
+    buffer has unparseable lines are the runs of one file's batches parsed one by one, to charge each file its
+    own errors; within a run they are charged to its last batch (all of a group's commits are merged at once,
+    so a file's record only ever shows the run's total)."""
     started = time.perf_counter()
     if len(datas) == 1:
         partial, _ = timed_parse(spec, datas[0])
         return partial, [(partial.lines, partial.bytes, partial.parsed)], time.perf_counter() - started
     partial, _ = timed_parse(spec, b"".join(datas))
+    items = [(n, len(d), n) for d, n in zip(datas, map(operator.methodcaller("count", b"\n"), datas))]
     if partial.parsed == partial.lines:
-        items = [(n, len(d), n) for d, n in zip(datas, map(operator.methodcaller("count", b"\n"), datas))]
+        return partial, items, time.perf_counter() - started
+    runs = _runs(keys if keys is not None else list(range(len(datas))))
+    if len(runs) == 1:
+        _charge_errors(items, len(datas) - 1, partial.lines - partial.parsed)
         return partial, items, time.perf_counter() - started
     total: Partial | None = None
-    items = []
-    for data in datas:
-        one, _ = timed_parse(spec, data)
-        items.append((one.lines, one.bytes, one.parsed))
+    for first, stop in runs:
+        one, _ = timed_parse(spec, b"".join(datas[first:stop]))
+        _charge_errors(items, stop - 1, one.lines - one.parsed)
         if total is None:
             total = one
         else:
@@ -51,17 +58,33 @@ def parse_group(spec: ParserSpec, datas: list[bytes]) -> tuple[Partial, list[tup
     return total, items, time.perf_counter() - started
 
 
-def parse_group_compact(spec: ParserSpec, datas: list[bytes], capacity: int,
+def _runs(keys: list) -> list[tuple[int, int]]:
+    """[first, stop) index ranges of consecutive equal keys."""
+    runs, first = [], 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[first]:
+            runs.append((first, i))
+            first = i
+    return runs
+
+
+def _charge_errors(items: list[tuple[int, int, int]], index: int, errors: int) -> None:
+    lines, nbytes, _ = items[index]
+    items[index] = (lines, nbytes, lines - errors)
+
+
+def parse_group_compact(spec: ParserSpec, datas: list[bytes], keys: list[str], capacity: int,
                         ) -> tuple[Partial, list[tuple[int, int, int]], float]:
     """parse_group in a worker process: the partial goes back compacted (a Counter per dimension, a sketch past
     `capacity` values), so what crosses the pipe and what the main process merges grows with the distinct
     values of the group, not its lines."""
-    partial, items, seconds = parse_group(spec, datas)
+    partial, items, seconds = parse_group(spec, datas, keys)
     return partial.compact(capacity), items, seconds
 
 
 # In process mode up to this many batches of one format go to a worker as one group (when that much is waiting):
-# its compacted partial then costs the main process about 160 ns a line to merge instead of 400 (bench/README).
+# its compacted partial then costs the main process about 140-160 ns a line to merge instead of 400 (measured with
+# parse_batch partials of bench/data's combined log; `python -m bench.run_cores --daemon` shows the effect).
 PROCESS_GROUP_BATCHES = 4
 
 
@@ -123,10 +146,11 @@ class ParsePool:
 
     def _submit(self, loop: asyncio.AbstractEventLoop, group: list[Batch]) -> asyncio.Future:
         try:
-            datas = [b.data for b in group]
+            datas, keys = [b.data for b in group], [b.key for b in group]
             if self.kind == "process":
-                return loop.run_in_executor(self.executor, parse_group_compact, group[0].spec, datas, self.capacity)
-            return loop.run_in_executor(self.executor, parse_group, group[0].spec, datas)
+                return loop.run_in_executor(self.executor, parse_group_compact, group[0].spec, datas, keys,
+                                            self.capacity)
+            return loop.run_in_executor(self.executor, parse_group, group[0].spec, datas, keys)
         except (BrokenProcessPool, RuntimeError) as exc:
             fut = loop.create_future()
             fut.set_exception(BrokenProcessPool(str(exc)))
@@ -162,22 +186,35 @@ class ParsePool:
 
     async def _retry(self, loop: asyncio.AbstractEventLoop, group: list[Batch],
                      exc: Exception) -> tuple[Partial, list[tuple[int, int, int]], float]:
+        """A failed call is retried batch by batch (on a fresh pool if a worker died), so a batch that fails
+        again is counted as failed on its own, not with the rest of its group."""
         where = [(b.key, b.start, b.end) for b in group]
         self.log.warning("batch_failed", batches=where, error=f"{type(exc).__name__}: {exc}", action="retry")
         if isinstance(exc, BrokenProcessPool):
             self._replace_executor()
-        try:
-            return await self._submit(loop, group)
-        except Exception as again:  # noqa: BLE001
-            if isinstance(again, BrokenProcessPool):
-                self._replace_executor()
-            self.failed_batches += len(group)
-            items = [(b.data.count(b"\n"), len(b.data), 0) for b in group]
-            lines = sum(n for n, _, _ in items)
-            self.log.error("batch_failed", batches=where, lines=lines, error=f"{type(again).__name__}: {again}",
-                           action="counted_as_failed")
-            failed = Partial(lines=lines, bytes=sum(b for _, b, _ in items), errors=Counter({"parse_failed": lines}))
-            return failed, items, 0.0
+        total: Partial | None = None
+        items: list[tuple[int, int, int]] = []
+        seconds = 0.0
+        for batch in group:
+            try:
+                partial, (item,), took = await self._submit(loop, [batch])
+            except Exception as again:  # noqa: BLE001
+                if isinstance(again, BrokenProcessPool):
+                    self._replace_executor()
+                self.failed_batches += 1
+                lines = batch.data.count(b"\n")
+                self.log.error("batch_failed", batches=[(batch.key, batch.start, batch.end)], lines=lines,
+                               error=f"{type(again).__name__}: {again}", action="counted_as_failed")
+                partial = Partial(lines=lines, bytes=len(batch.data), errors=Counter({"parse_failed": lines}))
+                item, took = (lines, len(batch.data), 0), 0.0
+            items.append(item)
+            seconds += took
+            if total is None:
+                total = partial
+            else:
+                total.absorb(partial)
+        assert total is not None
+        return total, items, seconds
 
     def _replace_executor(self) -> None:
         old = self.executor
