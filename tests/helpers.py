@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,15 +40,24 @@ def read_events(path: Path, event: str | None = None) -> list[dict[str, Any]]:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAILSTAT_", "NOTIFY_SOCKET", "WATCHDOG_"))}
+    """This environment without anything that would configure the daemon behind a test's back (TAILSTAT_*, and
+    what systemd sets for a service), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(
+        ("TAILSTAT_", "NOTIFY_SOCKET", "WATCHDOG_", "RUNTIME_DIRECTORY", "STATE_DIRECTORY"))}
     env.update(extra)
     return env
 
 
 class Daemon:
-    """`python -m tailstat run` with a given environment; state and snapshot in `state_dir`."""
+    """`python -m tailstat run` with a given environment; state and snapshot in `state_dir`.
+
+    This class reads the stats from the snapshot file (stats.json); test_http_support.Daemon, a subclass, talks
+    to the daemon's HTTP API instead."""
+
+    waits_for_snapshot = True  # start() returns once the first stats.json exists
 
     def __init__(self, tmp: Path, paths: str, preexec: Callable[[], None] | None = None, **env: str) -> None:
+        self.tmp = tmp
         self.state_dir = tmp / "state"
         self.stderr_path = tmp / f"daemon-{time.monotonic_ns()}.log"
         defaults = {"TAILSTAT_PATHS": paths, "TAILSTAT_STATE_DIR": str(self.state_dir),
@@ -58,18 +67,26 @@ class Daemon:
         self.preexec = preexec
         self.proc: subprocess.Popen | None = None
 
-    def start(self, wait_ready: bool = True) -> Daemon:
+    def start(self, wait_ready: bool = True) -> Self:
         snapshot = self.state_dir / "stats.json"
         if snapshot.exists():
             snapshot.unlink()
         self._err = open(self.stderr_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "-m", "tailstat", "run"], env=self.env, stderr=self._err,
-                                     stdout=subprocess.DEVNULL, preexec_fn=self.preexec)  # noqa: PLW1509 - tests only, before threads
+        self.proc = subprocess.Popen([sys.executable, "-m", "tailstat", "run"], env=self.env, cwd=self.tmp,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._err,
+                                     preexec_fn=self.preexec)  # noqa: PLW1509 - tests only, before threads
         if wait_ready:
             wait_until(lambda: self.log_events("ready") or self.proc.poll() is not None, 30, what="ready")
-            assert self.proc.poll() is None, self.stderr()
-            wait_until(snapshot.exists, 10, what="first snapshot")
+            assert self.proc.poll() is None, f"the daemon exited with {self.proc.returncode}:\n{self.stderr()}"
+            if self.waits_for_snapshot:
+                wait_until(snapshot.exists, 10, what="first snapshot")
         return self
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def stats(self) -> dict[str, Any]:
         for _ in range(50):
@@ -84,10 +101,15 @@ class Daemon:
         return self.stats()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Send `sig` and return the exit status; a daemon still running after `timeout` is killed (-9)."""
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        code = self.proc.wait(timeout)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
         self._err.close()
         return code
 

@@ -6,7 +6,6 @@ No tests here; the test modules import it (tests/ is on sys.path under pytest's 
 from __future__ import annotations
 
 import http.client
-import os
 import signal
 import socket
 import subprocess
@@ -15,11 +14,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import orjson
 
-from helpers import read_events
+import helpers
+from helpers import clean_env
 
 STATUSES = ("200", "200", "200", "404", "404", "500")
 METHODS = ("GET", "GET", "POST", "PUT")
@@ -76,20 +76,20 @@ def until(produce: Callable[[], Any], ok: Callable[[Any], bool], what: str, time
 
 
 def base_env(tmp: Path, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("TAILSTAT_") and k not in ("RUNTIME_DIRECTORY", "STATE_DIRECTORY", "NOTIFY_SOCKET")}
-    env.update(TAILSTAT_PATHS=str(tmp / "logs" / "*.log"), TAILSTAT_STATE_DIR=str(tmp / "state"),
-               TAILSTAT_READ_FROM="beginning", TAILSTAT_FORMAT="combined", TAILSTAT_LOG_FORMAT="json",
-               TAILSTAT_WORKERS="2", PYTHONUNBUFFERED="1")
-    env.update(settings)
-    return env
+    """The environment of the daemon below (and of CLI commands run against it)."""
+    defaults = {"TAILSTAT_PATHS": str(tmp / "logs" / "*.log"), "TAILSTAT_STATE_DIR": str(tmp / "state"),
+                "TAILSTAT_READ_FROM": "beginning", "TAILSTAT_FORMAT": "combined", "TAILSTAT_LOG_FORMAT": "json",
+                "TAILSTAT_WORKERS": "2", "PYTHONUNBUFFERED": "1"}
+    return clean_env(**{**defaults, **settings})
 
 
-class Daemon:
-    """`python -m tailstat run` over tmp/logs/*.log, talking HTTP on a free loopback port (or as configured)."""
+class Daemon(helpers.Daemon):
+    """helpers.Daemon over tmp/logs/*.log (combined format), talking HTTP on a free loopback port (or as
+    configured): stats() and wait_lines() go through GET /stats."""
+
+    waits_for_snapshot = False  # ready is enough: the stats come over HTTP
 
     def __init__(self, tmp: Path, *, host: str = "127.0.0.1", token: str = "", **settings: str) -> None:
-        self.tmp = tmp
         (tmp / "logs").mkdir(parents=True, exist_ok=True)
         self.log_path = tmp / "logs" / "access.log"
         self.port = free_port()
@@ -99,48 +99,18 @@ class Daemon:
             settings["TAILSTAT_HTTP_ADDR"] = f"{host}:{self.port}"
         if token:
             settings["TAILSTAT_HTTP_TOKEN"] = token
-        self.env = base_env(tmp, **settings)
-        self.stderr_path = tmp / "daemon.stderr"
-        self.proc: subprocess.Popen | None = None
+        super().__init__(tmp, str(tmp / "logs" / "*.log"))
+        self.env = base_env(tmp, **settings)  # this harness's defaults, not the snapshot tests'
 
-    def start(self, wait_ready: bool = True) -> Daemon:
-        self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "-m", "tailstat", "run"], env=self.env, cwd=self.tmp,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr)
-        if wait_ready:
-            wait_for(self._ready, what="the daemon's ready event")
-        return self
-
-    def _ready(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            tail = self.stderr_path.read_bytes()[-2000:].decode(errors="replace")
-            raise AssertionError(f"the daemon exited with {self.proc.returncode} before ready:\n{tail}")
-        return bool(self.events("ready"))
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        self._stderr.close()
-        return code
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def stop(self) -> int:  # type: ignore[override] - always SIGTERM here
+        return super().stop(signal.SIGTERM, WAIT)
 
     def append(self, data: bytes) -> None:
         with open(self.log_path, "ab") as fh:
             fh.write(data)
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        return read_events(self.stderr_path, name)
+        return self.log_events(name)
 
     def noise(self) -> list[bytes]:
         """stderr lines that are not structured log events (tracebacks, asyncio or aiohttp warnings)."""
