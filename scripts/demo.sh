@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up tailstat in .venv and runs the daemon on sample_logs/, printing its stats once it is ready.
-# Ctrl-C stops it (SIGINT -> clean shutdown, final checkpoint).
+# Ctrl-C stops it cleanly (one SIGTERM to the daemon -> final checkpoint, exit 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -9,20 +9,32 @@ PY=${PYTHON:-python3}
 
 demo=$(mktemp -d /tmp/tailstat-demo.XXXXXX)
 export TAILSTAT_PATHS="$PWD/sample_logs/*.log" TAILSTAT_READ_FROM=beginning TAILSTAT_STATE_DIR="$demo" \
-       TAILSTAT_LOG_FORMAT=console
-.venv/bin/tailstat run &
+       TAILSTAT_LOG_FORMAT=console TAILSTAT_HTTP_ADDR=${TAILSTAT_HTTP_ADDR:-127.0.0.1:9514}
+# The daemon runs in its own session: Ctrl-C reaches this script only, which sends the daemon exactly one
+# SIGTERM (a second signal would mean "exit now, skip the final checkpoint").
+setsid .venv/bin/tailstat run &
 pid=$!
-trap 'kill -INT $pid 2>/dev/null; wait $pid' INT TERM
-for _ in $(seq 50); do
-  .venv/bin/tailstat stats >/dev/null 2>&1 && break
+stop() { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" || true; }
+trap 'stop; exit 0' INT TERM
+trap 'rm -rf "$demo"' EXIT
+ready=
+for _ in $(seq 100); do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    wait "$pid" || code=$?
+    echo "tailstat did not start (exit status ${code:-0}); its message is above." >&2
+    exit 1
+  fi
+  if [ -e "$demo/stats.json" ] && .venv/bin/tailstat stats >/dev/null 2>&1; then ready=1; break; fi
   sleep 0.2
 done
+[ -n "$ready" ] || { echo "tailstat did not become ready in 20 s" >&2; stop; exit 1; }
 sleep 1
 .venv/bin/tailstat stats --top 5
 echo
-echo "tailstat is running (pid $pid, state in $demo, HTTP API on 127.0.0.1:9514). In another terminal:"
+echo "tailstat is running (pid $pid, state in $demo, HTTP API on $TAILSTAT_HTTP_ADDR). In another terminal:"
 echo "  .venv/bin/tailstat top              # live view; q quits"
 echo "  .venv/bin/tailstat stats --follow   # one line per second"
-echo "  curl -s 127.0.0.1:9514/metrics      # Prometheus"
-echo "Append lines to sample_logs/*.log to watch them counted. Ctrl-C stops the daemon."
-wait $pid
+echo "  curl -s $TAILSTAT_HTTP_ADDR/metrics      # Prometheus"
+echo "Append lines to sample_logs/*.log to watch them counted (git checkout sample_logs undoes that)."
+echo "Ctrl-C stops the daemon."
+wait "$pid"

@@ -217,6 +217,18 @@ def test_second_sigint_forces_exit(tmp_path: Path) -> None:
     assert "tailstat: second interrupt, exiting now" in d.stderr()
 
 
+def test_sighup_stops_cleanly_with_a_final_checkpoint(tmp_path: Path) -> None:
+    """A foreground daemon whose terminal goes away gets SIGHUP: a clean stop, not a default-action death."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="combined", TAILSTAT_CHECKPOINT_INTERVAL="3600").start()
+    (logs / "access.log").write_bytes(access_lines(25))  # after the checkpoint written at start
+    d.wait_lines(25)
+    assert d.stop(signal.SIGHUP) == 0
+    assert [e["event"] for e in d.log_events()][-2:] == ["stopping", "stopped"]
+    assert d.state()["totals"]["lines"] == 25  # the final checkpoint, not the one written at start
+
+
 def test_wild_timestamps_neither_crash_nor_evict_real_minutes(tmp_path: Path) -> None:
     """A JSON line with "ts": 1e300 once crashed the snapshot/checkpoint encoder on every start (a crash loop)."""
     logs = tmp_path / "logs"

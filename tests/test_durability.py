@@ -200,3 +200,20 @@ def test_a_hard_limit_below_what_tailstat_needs_exits_2(tmp_path: Path, daemon) 
     assert d.stderr().strip() == (
         "tailstat: configuration error: the hard limit on open files (RLIMIT_NOFILE: LimitNOFILE= in the unit, "
         "`ulimit -Hn`) is 100, below the 132 descriptors tailstat needs (4 files and 128 more); raise the limit")
+
+
+def test_a_second_daemon_on_the_same_state_dir_exits_2_and_leaves_it_alone(tmp_path: Path, daemon) -> None:
+    """Two daemons sharing a checkpoint would overwrite each other's offsets: the second is refused."""
+    first = daemon(str(tmp_path / "*.log"))
+    state = first.state_dir / "state.json"
+    saved = state.read_bytes()
+    second = daemon(str(tmp_path / "other" / "*.log"), start=False)
+    second.start(wait_ready=False)
+    assert second.proc.wait(30) == 2
+    assert second.stderr().strip() == (
+        f"tailstat: configuration error: TAILSTAT_STATE_DIR={str(first.state_dir)!r} is in use by another "
+        f"tailstat (pid {first.proc.pid}); accepted: a state directory no other running tailstat uses")
+    assert state.read_bytes() == saved
+    assert first.stop() == 0, first.stderr()
+    third = daemon(str(tmp_path / "*.log"))  # the lock goes with the process that held it
+    assert third.stop() == 0

@@ -184,5 +184,7 @@ def test_bind_failure_is_loud(tmp_path: Path, kind: str) -> None:
         [event] = second.events("http_bind_failed")
         assert event["addr"] == addr and "TAILSTAT_HTTP_ADDR" in event["hint"]
         assert not second.events("ready")
+        assert not second.events("crashed") and second.noise() == []  # one clear line, no traceback
+        assert not (tmp_path / "b" / "state" / "state.json").exists()  # it stopped before tailing anything
         assert Path(f"{tmp_path}/api.sock").is_socket() == (kind == "unix")  # the first one's socket stays
         assert cli(base_env(tmp_path / "a", TAILSTAT_HTTP_ADDR=addr), "stats", "--json").returncode == 0

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from tailstat import __version__
-from tailstat.config import ConfigError, fit_descriptors, load_config
+from tailstat.config import ConfigError, fit_descriptors, load_config, lock_state_dir
 
 if TYPE_CHECKING:
     from tailstat.client import HttpSource
@@ -31,6 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tailstat.service import serve
 
     cfg = fit_descriptors(load_config())  # room for TAILSTAT_MAX_OPEN_FILES tailed files, sockets, state files
+    lock_state_dir(cfg)  # held until the process exits
     configure_logging(cfg.log_level, cfg.log_format)
     try:
         code = asyncio.run(serve(cfg))

@@ -296,6 +296,33 @@ def fit_descriptors(cfg: Config) -> Config:
     return cfg
 
 
+LOCK_NAME = "tailstat.lock"
+
+
+def lock_state_dir(cfg: Config) -> int | None:
+    """For `tailstat run`: hold an exclusive lock on the state directory for the life of the process, so two
+    daemons never share (and overwrite) one checkpoint. Returns the lock's descriptor (None if the directory
+    cannot be created: the daemon then reports it as unwritable). Raises ConfigError if another process holds
+    it."""
+    import fcntl
+
+    try:
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(cfg.state_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise ConfigError(f"{PREFIX}STATE_DIR={str(cfg.state_dir)!r} is in use by another tailstat (pid {holder}); "
+                          "accepted: a state directory no other running tailstat uses") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 DEFAULT_HTTP_ADDR = "127.0.0.1:9514"
 SOCKET_NAME = "tailstat.sock"
 

@@ -275,9 +275,14 @@ class HttpApi:
                                   "line or header too long, too many headers, not HTTP).", value=self.bad_requests)
 
 
+class StartupError(Exception):
+    """The daemon cannot start (already logged with what to do): it exits 1 without a traceback."""
+
+
 async def start_http(service: Any, tg: asyncio.TaskGroup, stop: asyncio.Event) -> list[asyncio.Task]:
     """Bind the API's socket now (so the daemon is only ready once the API answers), serve it in a task of
-    `tg` until cancelled (the service cancels it after its own shutdown). A bind error is raised: loud."""
+    `tg` until cancelled (the service cancels it after its own shutdown). A bind error is logged and raised as
+    StartupError."""
     cfg = service.cfg
     if cfg.http_addr == "off":
         return []
@@ -299,7 +304,7 @@ async def start_http(service: Any, tg: asyncio.TaskGroup, stop: asyncio.Event) -
         log.error("http_bind_failed", addr=cfg.http_addr, error=str(exc),
                   hint="set TAILSTAT_HTTP_ADDR to a free host:port, unix:/path, or off")
         await runner.cleanup()
-        raise
+        raise StartupError(f"cannot listen on {cfg.http_addr}: {exc}") from None
     log.info("http_listening", addr=cfg.http_addr, addresses=[str(a) for a in runner.addresses],
              token=bool(cfg.http_token))
     return [tg.create_task(_serve(runner, host if kind == "unix" else None), name="http")]

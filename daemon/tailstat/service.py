@@ -22,7 +22,7 @@ from tailstat import __version__
 from tailstat.aggregate import Store
 from tailstat.checkpoint import encode, load_into, write_atomic_async
 from tailstat.config import Config
-from tailstat.http import start_http  # imported before the loop runs: aiohttp's import is slow
+from tailstat.http import StartupError, start_http  # imported before the loop runs: aiohttp's import is slow
 from tailstat.notify import Notifier
 from tailstat.pipeline import ParsePool, group_batches, group_bytes
 from tailstat.tail import Batch, Tailer, pass_budget
@@ -197,6 +197,7 @@ class Service:
             async with asyncio.TaskGroup() as tg:
                 merger = tg.create_task(self.pool.merge_results(), name="merge")
                 submitter = tg.create_task(self.pool.submit_from(self.queue), name="submit")
+                serving = await self.extra_tasks(tg, stop)  # bind first: a taken address stops us before tailing
                 restored: list[Batch] = []
                 left = await self._io(self.tailer.restore, restored)
                 watch_task = tg.create_task(self.watcher.run(), name="watch")
@@ -213,7 +214,7 @@ class Service:
                 if self.notifier.watchdog_interval:
                     background.append(tg.create_task(
                         self.periodic(self.notifier.watchdog_interval, self._watchdog), name="watchdog"))
-                background.extend(await self.extra_tasks(tg, stop))
+                background.extend(serving)
                 await self.checkpoint()  # from now on this is not a first start: new files read from byte 0
                 await self.write_snapshot()
                 self.ready.set()
@@ -225,6 +226,8 @@ class Service:
                 code = await self.shutdown(watch_task, tailer_task, submitter, merger)
                 for task in background:
                     task.cancel()
+        except* StartupError:
+            code = EXIT_CRASH  # logged where it happened; nothing was tailed, so nothing to checkpoint
         except* Exception as group:
             for exc in group.exceptions:
                 self.log.error("crashed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
@@ -280,7 +283,8 @@ class Service:
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:
-    """SIGTERM/SIGINT only set the stop event; a second SIGINT forces an immediate exit."""
+    """SIGTERM/SIGINT/SIGHUP only set the stop event (SIGHUP: the terminal of a foreground daemon went away;
+    there is no configuration to reload); a second SIGINT forces an immediate exit."""
     loop = asyncio.get_running_loop()
 
     def on_term() -> None:
@@ -293,6 +297,7 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
         stop.set()
 
     loop.add_signal_handler(signal.SIGTERM, on_term)
+    loop.add_signal_handler(signal.SIGHUP, on_term)
     loop.add_signal_handler(signal.SIGINT, on_int)
 
 
