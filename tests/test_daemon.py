@@ -272,3 +272,31 @@ def test_shutdown_deadline_ends_a_worker_stuck_in_a_batch(tmp_path: Path) -> Non
     _, alive = psutil.wait_procs(workers, timeout=10)
     assert alive == []
     assert d.state()["totals"]["lines"] == 1
+
+
+def test_lines_longer_than_max_line_bytes_are_cut_however_they_arrive(tmp_path: Path) -> None:
+    """Each over-long line keeps its first TAILSTAT_MAX_LINE_BYTES bytes (it still counts as a line) and the rest
+    is counted in dropped.line_too_long: for lines inside one read and for a line still growing across reads."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_FORMAT="logfmt", TAILSTAT_MAX_LINE_BYTES="256").start()
+    try:
+        long_lines = b"".join(b"level=info n=%d pad=%s\n" % (i, b"x" * 2000) for i in range(10))  # one write
+        log.write_bytes(b"level=warn short=1\n" + long_lines)
+        d.wait_lines(11)
+        with open(log, "ab") as fh:  # a long line arriving in pieces
+            for _ in range(3):
+                fh.write(b"y" * 1000)
+                fh.flush()
+                time.sleep(0.2)
+            fh.write(b"\nlevel=info tail=1\n")
+        doc = d.wait_lines(13)
+    finally:
+        assert d.stop() == 0
+    line_len = len(b"level=info n=0 pad=") + 2000
+    cut = 10 * (line_len - 256) + (3000 - 256)
+    assert doc["dropped"] == {"line_too_long": {"lines": 0, "bytes": cut}}
+    assert doc["totals"]["lines"] == 13
+    assert doc["totals"]["bytes"] + cut == log.stat().st_size
+    assert dict(map(tuple, doc["fields"]["level"]["top"])) == {"info": 11, "warn": 1}

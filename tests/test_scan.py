@@ -98,3 +98,20 @@ def test_scan_table_and_missing_file(tmp_path: Path) -> None:
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1
     assert missing.stderr.strip() == f"tailstat: {tmp_path / 'nope.log'}: no such file"
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_scan_cuts_long_lines_and_counts_the_file_bytes_exactly(tmp_path: Path, executor: str) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes(b"".join(b"level=info n=%d pad=%s\n" % (i, b"x" * (100 * i)) for i in range(30))
+                    + b"level=warn last=1")  # no final newline
+    result = subprocess.run(check=False, args=[sys.executable, "-m", "tailstat", "scan", "--json", "--format",
+                                               "logfmt", str(log)], capture_output=True, text=True, timeout=120,
+                            env={"PATH": "/usr/bin:/bin", "TAILSTAT_MAX_LINE_BYTES": "512",
+                                 "TAILSTAT_EXECUTOR": executor, "TAILSTAT_BATCH_BYTES": "4KiB"})
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    cut = sum(max(0, len(b"level=info n=%d pad=" % i) + 100 * i - 512) for i in range(30))
+    assert doc["dropped"] == {"line_too_long": {"lines": 0, "bytes": cut}}
+    assert (doc["totals"]["lines"], doc["totals"]["parsed"]) == (31, 31)
+    assert doc["totals"]["bytes"] + cut == log.stat().st_size

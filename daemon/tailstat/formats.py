@@ -659,3 +659,15 @@ def timed_parse(spec: ParserSpec, data: bytes) -> tuple[Partial, float]:
     else:
         partial = parse_batch(spec, data)
     return partial, time.perf_counter() - started
+
+
+def cut_long_lines(data: bytes, max_line: int) -> tuple[bytes, int]:
+    """`data` (complete lines) with every line longer than `max_line` bytes cut to its first `max_line` bytes,
+    and the number of bytes cut off (TAILSTAT_MAX_LINE_BYTES; counted as dropped.line_too_long)."""
+    if len(data) <= max_line + 1:
+        return data, 0
+    lines = data.split(b"\n")
+    if max(map(len, lines)) <= max_line:
+        return data, 0
+    kept = b"\n".join([line[:max_line] for line in lines])
+    return kept, len(data) - len(kept)

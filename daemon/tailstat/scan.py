@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future
 
 from tailstat.aggregate import Store
 from tailstat.config import Config
-from tailstat.formats import UNKNOWN_FORMAT, ParserSpec, detect, timed_parse
+from tailstat.formats import UNKNOWN_FORMAT, ParserSpec, cut_long_lines, detect, timed_parse
 from tailstat.partial import Partial
 
 RANGE_BYTES = 16 << 20  # a process worker's share of a file per task
@@ -43,9 +43,10 @@ def _chunks(path: str, size: int) -> Iterator[tuple[int, bytes]]:
             yield offset, chunk if cut == len(chunk) else chunk[:cut]
 
 
-def read_range(path: str, start: int, end: int, batch_bytes: int) -> Iterator[bytes]:
+def read_range(path: str, start: int, end: int, batch_bytes: int) -> Generator[bytes, None, int]:
     """Batches of the complete lines that *start* inside [start, end): a worker reads its own share of a file
-    (the main process only hands out offsets). Ranges cut anywhere; each line belongs to exactly one range."""
+    (the main process only hands out offsets). Ranges cut anywhere; each line belongs to exactly one range.
+    Returns (as StopIteration.value) how many bytes it added: 1 for the newline of a final unterminated line."""
     with open(path, "rb") as fh:
         if start > 0:
             fh.seek(start - 1)
@@ -57,7 +58,8 @@ def read_range(path: str, start: int, end: int, batch_bytes: int) -> Iterator[by
             if not chunk:
                 if pending and pos < end:
                     yield pending + b"\n"  # a final line without its newline
-                return
+                    return 1
+                return 0
             buf = pending + chunk if pending else chunk
             cut = buf.rfind(b"\n")
             if cut < 0:
@@ -66,22 +68,30 @@ def read_range(path: str, start: int, end: int, batch_bytes: int) -> Iterator[by
             limit = end - pos  # lines starting before index `limit` are ours
             if cut >= limit - 1:
                 yield buf[: buf.find(b"\n", max(limit - 1, 0)) + 1]
-                return
+                return 0
             yield buf[: cut + 1]
             pending = buf[cut + 1:]
             pos += cut + 1
 
 
-def parse_range(spec: ParserSpec, path: str, start: int, end: int, batch_bytes: int,
-                capacity: int) -> tuple[Partial, float]:
-    """Process-pool work item: read, parse and pre-merge one byte range, return a bounded partial."""
+def parse_range(spec: ParserSpec, path: str, start: int, end: int, batch_bytes: int, capacity: int,
+                max_line: int) -> tuple[Partial, int]:
+    """Process-pool work item: read, parse and pre-merge one byte range; return a bounded partial and the bytes
+    cut off over-long lines."""
     total = Partial()
-    seconds = 0.0
-    for data in read_range(path, start, end, batch_bytes):
-        partial, took = timed_parse(spec, data)
+    cut = 0
+    batches = read_range(path, start, end, batch_bytes)
+    while True:
+        try:
+            data = next(batches)
+        except StopIteration as done:
+            total.bytes -= done.value  # a newline added to a final line is not the file's
+            break
+        data, dropped = cut_long_lines(data, max_line)
+        cut += dropped
+        partial, _ = timed_parse(spec, data)
         total.absorb(partial)
-        seconds += took
-    return total.compact(capacity), seconds
+    return total.compact(capacity), cut
 
 
 def resolve_spec(spec: ParserSpec, path: str) -> ParserSpec:
@@ -119,20 +129,23 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool =
                 for start in range(0, size, RANGE_BYTES):
                     end = min(size, start + RANGE_BYTES)
                     inflight.append((path, end, executor.submit(parse_range, file_spec, path, start, end,
-                                                                cfg.batch_bytes, cfg.topk_capacity)))
+                                                                cfg.batch_bytes, cfg.topk_capacity,
+                                                                cfg.max_line_bytes)))
                     while len(inflight) > 2 * cfg.workers:
                         _merge_one(store, inflight, bar)
                 continue
+            done = 0
             for end, data in _chunks(path, cfg.batch_bytes):
-                if executor is None:
-                    partial, _ = timed_parse(file_spec, data)
-                    store.merge(partial, path, end)
-                    if bar is not None:
-                        bar.advance(partial.bytes)
-                    continue
-                inflight.append((path, end, executor.submit(timed_parse, file_spec, data)))
-                while len(inflight) > 2 * cfg.workers:
-                    _merge_one(store, inflight, bar)
+                added = len(data) - (end - done)  # 1 for a final line's newline, which is not the file's
+                done = end
+                data, dropped = cut_long_lines(data, cfg.max_line_bytes)
+                if dropped:
+                    store.add_dropped("line_too_long", 0, dropped)
+                partial, _ = timed_parse(file_spec, data)
+                partial.bytes -= added
+                store.merge(partial, path, end)
+                if bar is not None:
+                    bar.advance(partial.bytes + dropped)
         while inflight:
             _merge_one(store, inflight, bar)
     finally:
@@ -145,7 +158,9 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool =
 
 def _merge_one(store: Store, inflight: deque, bar) -> None:
     key, end, fut = inflight.popleft()
-    partial, _ = fut.result()
+    partial, dropped = fut.result()
+    if dropped:
+        store.add_dropped("line_too_long", 0, dropped)
     store.merge(partial, key, end)
     if bar is not None:
         bar.advance(partial.bytes)

@@ -30,7 +30,7 @@ import structlog
 
 from tailstat.aggregate import Store
 from tailstat.config import Config, Source
-from tailstat.formats import UNKNOWN_FORMAT, ParserSpec, detect
+from tailstat.formats import UNKNOWN_FORMAT, ParserSpec, cut_long_lines, detect
 
 FP_BYTES = 1024
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".z", ".lzma", ".br")
@@ -768,7 +768,9 @@ class Tailer:
             stop = len(data) if len(data) - pos <= limit else data.rfind(b"\n", pos, pos + limit) + 1
             if stop <= pos:
                 stop = data.find(b"\n", pos + limit) + 1 or len(data)
-            piece = data[pos:stop]
+            piece, dropped = cut_long_lines(data[pos:stop], self.cfg.max_line_bytes)
+            if dropped:  # (the offsets stay the file's: only what is parsed is shorter)
+                self.store.add_dropped("line_too_long", 0, dropped)
             piece_end = end if stop == len(data) else min(end, start + stop)
             out.append(Batch(t.key, start + pos, piece_end, piece, spec))
             pos = stop
