@@ -120,6 +120,10 @@ def test_unwritable_state_directory_keeps_ingesting_and_recovers(tmp_path: Path,
         assert doc["totals"]["lines"] == 8
         assert doc["checkpoint"]["ok"] is False and doc["checkpoint"]["error"]
         assert saved_lines() == 3
+        from tailstat.render import table  # what `tailstat stats` prints about it
+
+        assert (f"CHECKPOINT FAILING: {doc['checkpoint']['error']} (ingestion goes on; offsets not saved)"
+                in table(doc).splitlines())
     wait_until(lambda: d.stats()["checkpoint"]["ok"] is True and saved_lines() == 8, what="recovery")
     assert len(d.log_events("checkpoint_failed")) == 1  # logged once, not once per retry
     assert len(d.log_events("checkpoint_recovered")) == 1

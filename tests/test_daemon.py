@@ -146,10 +146,18 @@ def test_unreadable_file_is_reported_once_and_retried(tmp_path: Path) -> None:
         time.sleep(1.0)  # several rescans while it stays unreadable
         reports = [e for e in d.log_events("file_unreadable") if e["path"] == str(secret)]
         assert [(e["error"], e["errno"]) for e in reports] == [("Permission denied", 13)]
-        assert d.stats()["totals"]["lines"] == 2
+        doc = d.stats()
+        assert (doc["totals"]["lines"], doc["health"]["unreadable_files"], doc["unreadable"]) == (2, 1, [str(secret)])
+        table = subprocess.run([sys.executable, "-m", "tailstat", "stats"], capture_output=True, text=True,
+                               timeout=30, check=False, env=clean_env(TAILSTAT_STATE_DIR=str(d.state_dir),
+                                                                      TAILSTAT_HTTP_ADDR="off"))
+        assert f"UNREADABLE FILES (1, retried): {secret}" in table.stdout.splitlines()
         os.chown(secret, 0, 0)
         doc = d.wait_lines(6)
         assert doc["totals"]["lines"] == 6
+        wait_until(lambda: d.stats()["health"]["unreadable_files"] == 0, 10, what="the file counted readable")
+        assert d.stats()["unreadable"] == []
+        assert [e["path"] for e in d.log_events("file_readable")] == [str(secret)]
     finally:
         assert d.stop() == 0
 

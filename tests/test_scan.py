@@ -115,3 +115,23 @@ def test_scan_cuts_long_lines_and_counts_the_file_bytes_exactly(tmp_path: Path, 
     assert doc["dropped"] == {"line_too_long": {"lines": 0, "bytes": cut}}
     assert (doc["totals"]["lines"], doc["totals"]["parsed"]) == (31, 31)
     assert doc["totals"]["bytes"] + cut == log.stat().st_size
+
+
+def test_scan_says_why_it_cannot_read_an_argument(tmp_path: Path) -> None:
+    import gzip
+
+    (tmp_path / "old.log.gz").write_bytes(gzip.compress(b"a=1\n"))
+    (tmp_path / "dir").mkdir()
+    cases = {
+        "-": "reading standard input is not supported; give a file (e.g. save the stream to one first)",
+        str(tmp_path / "dir"): "is a directory; give the log files in it (e.g. DIR/*.log)",
+        str(tmp_path / "old.log.gz"): "is compressed; decompress it first (e.g. zcat FILE > FILE.log)",
+    }
+    for arg, message in cases.items():
+        out = subprocess.run([sys.executable, "-m", "tailstat", "scan", arg], capture_output=True, text=True,
+                             timeout=60, check=False)
+        assert (out.returncode, out.stderr.strip()) == (1, f"tailstat: {arg}: {message}")
+    bad = subprocess.run([sys.executable, "-m", "tailstat", "scan", "--workers", "0", str(tmp_path / "x.log")],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().endswith("argument --workers: '0' is not valid; accepted: an integer 1..256")

@@ -67,6 +67,9 @@ class _Rates:
         return out
 
 
+UNREADABLE_SHOWN = 20  # paths listed in the stats document ("health.unreadable_files" counts them all)
+
+
 class Store:
     """All aggregated statistics plus per-file committed offsets, behind one threading.Lock."""
 
@@ -92,6 +95,7 @@ class Store:
         self._rates = _Rates()
         self._checkpoint: dict[str, Any] = {"ok": None, "error": None, "last_success": None, "failures": 0}
         self._health: dict[str, float] = {}
+        self._unreadable: list[str] = []  # files that match but cannot be read (retried; see Tailer._unreadable)
         self.started = time.time()
 
     # ------------------------------------------------------------------------------------------ merging
@@ -283,6 +287,12 @@ class Store:
                     "lines_per_s": self._rates.windows(now, self.started)["1m"]["lines"],
                     "checkpoint_ok": self._checkpoint["ok"]}
 
+    def set_unreadable(self, paths: list[str]) -> None:
+        with self._lock:
+            if paths != self._unreadable:
+                self.version += 1  # anything a snapshot or checkpoint shows changed
+                self._unreadable = list(paths)
+
     def set_health(self, **values: float) -> None:
         with self._lock:
             self._health.update(values)
@@ -338,7 +348,8 @@ class Store:
                 "rates": rates,
                 "minutes": minutes,
                 "checkpoint": dict(self._checkpoint),
-                "health": dict(self._health),
+                "health": {**self._health, "unreadable_files": len(self._unreadable)},
+                "unreadable": self._unreadable[:UNREADABLE_SHOWN],
             }
             if mergeable:
                 doc["state"] = self._mergeable_state(names, fields)

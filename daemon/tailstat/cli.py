@@ -63,10 +63,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
             return _fail_config(ConfigError(f"--format={args.format!r} is not valid; accepted: {', '.join(FORMATS)}"))
         spec = build_spec(args.format, spec.extra_dimensions, spec.extra_measures, spec.regex,
                           log_format=spec.log_format)
-    missing = [p for p in args.files if not os.path.isfile(p)]
-    if missing:
-        print(f"tailstat: {missing[0]}: no such file", file=sys.stderr)
-        return 1
+    for path in args.files:
+        problem = _unscannable(path)
+        if problem:
+            print(f"tailstat: {path}: {problem}", file=sys.stderr)
+            return 1
     progress = sys.stderr.isatty() and sum(os.path.getsize(p) for p in args.files) > 64 << 20
     store = scan_files(cfg, spec, args.files, progress=progress)
     doc = store.snapshot(top=args.top, mergeable=args.mergeable)
@@ -77,6 +78,26 @@ def cmd_scan(args: argparse.Namespace) -> int:
     else:
         print(table(doc, args.top))
     return 0
+
+
+def _unscannable(path: str) -> str | None:
+    """Why `tailstat scan` cannot read `path`, or None."""
+    from tailstat.formats import COMPRESSED_MAGIC
+
+    if path == "-":
+        return "reading standard input is not supported; give a file (e.g. save the stream to one first)"
+    if os.path.isdir(path):
+        return "is a directory; give the log files in it (e.g. DIR/*.log)"
+    if not os.path.isfile(path):
+        return "no such file" if not os.path.exists(path) else "not a regular file"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if head.startswith(COMPRESSED_MAGIC):
+        return "is compressed; decompress it first (e.g. zcat FILE > FILE.log)"
+    return None
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -141,6 +162,12 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid; accepted: an integer 1..256")
+    return int(text)
+
+
 def _interval(text: str) -> float:
     try:
         value = float(text)
@@ -161,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--format", help="override TAILSTAT_FORMAT")
     scan.add_argument("--json", action="store_true", help="print the stats document as JSON")
     scan.add_argument("--top", type=int, default=10, help="values per dimension (default 10)")
-    scan.add_argument("--workers", type=int, help="override TAILSTAT_WORKERS")
+    scan.add_argument("--workers", type=_workers, help="override TAILSTAT_WORKERS (1..256)")
     scan.add_argument("--executor", choices=("thread", "process"), help="override TAILSTAT_EXECUTOR")
     scan.add_argument("--mergeable", action="store_true", help="with --json: add the \"state\" section that "
                       "`tailstat merge` needs")

@@ -124,6 +124,8 @@ DEFAULT_MEASURES: dict[str, tuple[str, ...]] = {
     "combined_timed": ("bytes_sent", "request_time", "upstream_time"),
     "nginx": ("bytes_sent", "request_time", "upstream_time"),  # those its log_format has
 }
+# the first bytes of gzip, bzip2, xz, zstd, lz4 and zip files: compressed logs are never read as text
+COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18", b"PK\x03\x04")
 # the format of a file `auto` could not recognise: its lines are counted as errors, not parsed
 UNKNOWN_FORMAT = "unknown"
 FORMATS = ("auto", "combined", "common", "combined_timed", "nginx", "json", "logfmt", "syslog", "regex")

@@ -159,6 +159,8 @@ def _health(doc: Document) -> Iterator[Metric]:
                    h.get("failed_batches", 0))
     yield _gauge("tailstat_open_files", "Log files currently held open.", h.get("open_files", 0))
     yield _gauge("tailstat_tracked_files", "Log files tracked (open or not).", h.get("tracked_files", 0))
+    yield _gauge("tailstat_unreadable_files", "Matching files that cannot be read (retried).",
+                 h.get("unreadable_files", 0))
     c = doc.get("checkpoint", {})
     yield _counter("tailstat_checkpoint_failures", "Checkpoint writes that failed.", c.get("failures", 0))
     yield _gauge("tailstat_checkpoint_ok", "1 when the last checkpoint write succeeded.", 1 if c.get("ok") else 0)

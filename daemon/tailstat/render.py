@@ -20,6 +20,12 @@ def table(doc: dict[str, Any], top: int = 10) -> str:
         f"lines {t['lines']:,}  parsed {t['parsed']:,}  parse errors {t['parse_errors']:,}  "
         f"bytes {t['bytes']:,}" + (f"  dropped {t['dropped_bytes']:,} B" if t.get("dropped_bytes") else ""),
     ]
+    ck = doc.get("checkpoint", {})
+    if ck.get("ok") is False:
+        out.append(f"CHECKPOINT FAILING: {ck.get('error') or 'see the log'} (ingestion goes on; offsets not saved)")
+    if doc.get("unreadable"):
+        count = doc.get("health", {}).get("unreadable_files", len(doc["unreadable"]))
+        out.append(f"UNREADABLE FILES ({count}, retried): " + ", ".join(doc["unreadable"]))
     if doc.get("errors"):
         out.append("errors by reason: " + ", ".join(f"{k} {v:,}" for k, v in sorted(doc["errors"].items())))
     if doc.get("skipped_measures"):

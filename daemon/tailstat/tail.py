@@ -30,11 +30,10 @@ import structlog
 
 from tailstat.aggregate import Store
 from tailstat.config import Config, Source
-from tailstat.formats import UNKNOWN_FORMAT, ParserSpec, cut_long_lines, detect
+from tailstat.formats import COMPRESSED_MAGIC, UNKNOWN_FORMAT, ParserSpec, cut_long_lines, detect
 
 FP_BYTES = 1024
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".z", ".lzma", ".br")
-COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18", b"PK\x03\x04")
 KEY_MARK = "\0key:"  # a dirty entry naming a key (read more of it), not a path
 
 
@@ -404,7 +403,7 @@ class Tailer:
         except OSError as exc:
             self._unreadable(path, exc)
             return
-        self.unreadable.discard(path)
+        self._readable(path)
         if not head or head.startswith(COMPRESSED_MAGIC):
             return
         start = 0
@@ -622,9 +621,17 @@ class Tailer:
             self.log.warning("bytes_lost", path=path, key=key, reason=reason, bytes=nbytes)
 
     def _unreadable(self, path: str, exc: OSError) -> None:
+        """Reported once (log and stats document), retried on every change and rescan."""
         if path not in self.unreadable:
             self.unreadable.add(path)
             self.log.error("file_unreadable", path=path, error=exc.strerror or str(exc), errno=exc.errno)
+            self.store.set_unreadable(sorted(self.unreadable))
+
+    def _readable(self, path: str) -> None:
+        if path in self.unreadable:
+            self.unreadable.discard(path)
+            self.log.info("file_readable", path=path)
+            self.store.set_unreadable(sorted(self.unreadable))
 
     # -------------------------------------------------------------------------------------- reading
     def _open(self, t: Tracked) -> bool:
@@ -641,7 +648,7 @@ class Tailer:
         if (st.st_dev, st.st_ino) != (t.dev, t.ino):
             fh.close()
             return False
-        self.unreadable.discard(t.path)
+        self._readable(t.path)
         t.fh = fh
         self.open[t.key] = t
         while len(self.open) > self.cfg.max_open_files:

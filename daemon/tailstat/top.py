@@ -101,7 +101,9 @@ def _header(doc: dict[str, Any], rates: Rates, where: str, error: str | None) ->
         ("errors ", "dim"), (f"{t['parse_errors']:,}", "bold red" if t["parse_errors"] else "bold"),
         f" {rates.errors:,.1f}/s  ", ("in ", "dim"), f"{human_bytes(rates.bytes)}/s  ",
         ("queue ", "dim"), f"{h.get('queue_depth', 0)}/{h.get('queue_capacity', 0)}  ",
-        (ck_text, "green" if ck.get("ok") else "red"), no_wrap=True, overflow="ellipsis")
+        (ck_text, "green" if ck.get("ok") else "red"),
+        (f"  unreadable {h['unreadable_files']}" if h.get("unreadable_files") else "", "bold red"),
+        no_wrap=True, overflow="ellipsis")
     out: list[RenderableType] = [line1, line2]
     if error:
         out.append(Text(error, style="bold red", no_wrap=True, overflow="ellipsis"))
@@ -259,6 +261,11 @@ def compact_line(line: dict[str, Any]) -> str:
              f"lines +{d['lines']:,} ({rate['lines']:,.1f}/s)",
              f"errors +{d['parse_errors']:,} ({t['parse_errors']:,} total)",
              f"{human_bytes(rate['bytes'])}/s", f"lag {human_bytes(lag)}"]
+    if line.get("checkpoint", {}).get("ok") is False:
+        parts.append("CHECKPOINT FAILING")
+    unreadable = line.get("health", {}).get("unreadable_files", 0)
+    if unreadable:
+        parts.append(f"UNREADABLE {unreadable}")
     for name, field in line["fields"].items():
         if field["top"]:
             value, count = field["top"][0]
