@@ -191,6 +191,8 @@ def test_only_run_checks_the_descriptor_limit(tmp_path: Path) -> None:
                          timeout=60, check=False, preexec_fn=limit_nofile(300, 600))
     assert out.returncode == 0, out.stderr
     assert "TAILSTAT_MAX_OPEN_FILES=5000" in out.stdout.splitlines()
+    assert out.stderr.startswith("tailstat: note: `tailstat run` in this shell would refuse this: "
+                                 "TAILSTAT_MAX_OPEN_FILES=5000 needs 5128 descriptors")
 
 
 def test_a_hard_limit_below_what_tailstat_needs_exits_2(tmp_path: Path, daemon) -> None:

@@ -331,3 +331,14 @@ def test_absorbing_many_batches_counts_them_all_and_leaves_each_batch_as_it_was(
     sketched = Partial(dims={"x": FieldSketch.of(Counter(a=2))})
     sketched.absorb(Partial(dims={"x": Column(("b", "a"))}))
     assert (sketched.dims["x"].topk.top(5), sketched.dims["x"].distinct.count()) == ([("a", 3), ("b", 1)], 2)
+
+
+def test_an_escaped_quote_in_the_request_still_parses_the_line() -> None:
+    """Apache writes a quote inside %r as \\"; such a request is not split into method and path, but the line
+    (status, client, bytes) still counts, as does the same escape in the user agent."""
+    spec = build_spec("combined", (), (), None)
+    data = (b'1.2.3.4 - - [10/Oct/2025:13:55:36 +0000] "GET /a\\"b HTTP/1.1" 404 5 "-" "ua"\n'
+            b'1.2.3.4 - - [10/Oct/2025:13:55:36 +0000] "GET /ok HTTP/1.1" 200 7 "-" "a \\"quoted\\" ua"\n')
+    partial = parse_batch(spec, data)
+    assert (partial.lines, partial.parsed, dict(partial.errors)) == (2, 2, {})
+    assert (dict(partial.dims["status"]), dict(partial.dims["path"])) == ({"404": 1, "200": 1}, {"/ok": 1})

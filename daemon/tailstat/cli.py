@@ -153,6 +153,14 @@ def cmd_config(args: argparse.Namespace) -> int:
     cfg = load_config(require_paths=False)
     for name, value in cfg.describe():
         print(f"{name}={value}")
+    try:  # what `run` would make of the descriptor limit in this shell (a note: the daemon's own may differ)
+        fitted = fit_descriptors(cfg)
+    except ConfigError as exc:
+        print(f"tailstat: note: `tailstat run` in this shell would refuse this: {exc}", file=sys.stderr)
+    else:
+        if fitted.max_open_files != cfg.max_open_files:
+            print(f"tailstat: note: `tailstat run` in this shell would use TAILSTAT_MAX_OPEN_FILES="
+                  f"{fitted.max_open_files}, to fit its hard open-files limit", file=sys.stderr)
     return 0
 
 

@@ -264,8 +264,13 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
         allowed.update(f"{PREFIX}SOURCE_{name.upper()}_{k}" for k in SOURCE_KEYS)
     unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in allowed)
     if unknown:
-        raise ConfigError(f"{unknown[0]} is not a known setting; accepted: the TAILSTAT_* variables listed by "
-                          "`tailstat config --help` and the README")
+        name = unknown[0]
+        source = re.fullmatch(rf"{PREFIX}SOURCE_([A-Za-z0-9]+)_({'|'.join(SOURCE_KEYS)})", name)
+        if source:
+            raise ConfigError(f"{name} is not a known setting: no source {source[1]} in {PREFIX}SOURCES; accepted: "
+                              f"add {source[1]} to {PREFIX}SOURCES (a comma list of source names)")
+        raise ConfigError(f"{name} is not a known setting; accepted: the TAILSTAT_* variables of the README's "
+                          "Configuration table (`tailstat config` prints the effective ones)")
     _check_http(cfg)
     return cfg
 

@@ -22,7 +22,8 @@ Piece = tuple[str | None, bytes]  # (field name or None, regex piece with exactl
 # explode the path dimension's cardinality); anything else in the quotes (e.g. "-") parses without them.
 REQUEST_PIECES: tuple[Piece, ...] = (
     (None, rb"(?:"), ("method", rb"([A-Z][A-Z_-]*)"), (None, rb" "), ("path", rb"([^\s?\"]*)"),
-    (None, rb"(?:\?[^\s\"]*)?"), (None, rb" "), ("protocol", rb"([^\s\"]+)"), (None, rb"|[^\"\n]*)"),
+    (None, rb"(?:\?[^\s\"]*)?"), (None, rb" "), ("protocol", rb"([^\s\"]+)"),
+    (None, rb"|[^\"\\\n]*(?:\\.[^\"\\\n]*)*)"),  # else any request text, \" escapes included (Apache's %r)
 )
 
 RENAMES = {
