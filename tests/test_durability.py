@@ -3,6 +3,7 @@ files rotate (also while it is down), and descriptors stay bounded with many fil
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import resource
@@ -219,3 +220,26 @@ def test_a_second_daemon_on_the_same_state_dir_exits_2_and_leaves_it_alone(tmp_p
     assert first.stop() == 0, first.stderr()
     third = daemon(str(tmp_path / "*.log"))  # the lock goes with the process that held it
     assert third.stop() == 0
+
+
+def test_a_file_gone_at_start_counts_as_lost_only_for_bytes_known_unread(tmp_path: Path, daemon) -> None:
+    """A checkpointed file missing at start: read to its recorded size -> an info event, nothing dropped; with
+    bytes recorded but not read -> dropped.missing_at_start with exactly those bytes."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "done.log").write_bytes(b'{"w":"a"}\n' * 5)
+    (logs / "behind.log").write_bytes(b'{"w":"b"}\n' * 3)
+    d = daemon(str(logs / "*.log"), **ENV)
+    d.wait_lines(8)
+    assert d.stop() == 0
+    state = json.loads(d.state_dir.joinpath("state.json").read_bytes())
+    (behind,) = [r for r in state["files"].values() if r["path"].endswith("behind.log")]
+    behind["size"] = behind["offset"] + 100  # as if it had grown by 100 bytes not yet read when we stopped
+    d.state_dir.joinpath("state.json").write_text(json.dumps(state))
+    (logs / "done.log").unlink()
+    (logs / "behind.log").unlink()
+    d.start()
+    assert d.stats()["dropped"] == {"missing_at_start": {"lines": 0, "bytes": 100}}
+    assert [e["path"] for e in d.log_events("file_gone")] == [str(logs / "done.log")]
+    assert [(e["path"], e["unread_bytes"]) for e in d.log_events("file_lost")] == [(str(logs / "behind.log"), 100)]
+    assert d.stop() == 0

@@ -217,10 +217,16 @@ class Tailer:
         src = self._source_by_name(rec.get("source", "default")) or self.source_for(old_path)
         found = None if src is None else self._locate(rec, index, claimed)
         if found is None:
+            # what it held beyond its last recorded size (written while tailstat was down) cannot be known
             lost = max(0, int(rec.get("size", 0)) - offset)
-            self.store.add_dropped("missing_at_start", 0, lost)
             self.store.drop_file(key)
-            self.log.warning("file_lost", path=old_path, key=key, unread_bytes=lost)
+            if lost:
+                self.store.add_dropped("missing_at_start", 0, lost)
+                self.log.warning("file_lost", path=old_path, key=key, unread_bytes=lost,
+                                 note="unread bytes up to its last recorded size; any written later are unknown")
+            else:
+                self.log.info("file_gone", path=old_path, key=key,
+                              note="read to its last recorded size; any bytes written later were not seen")
             return None
         path, st, head, is_copy = found
         claimed.add(path)
