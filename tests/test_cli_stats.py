@@ -127,3 +127,8 @@ def test_http_off_falls_back_to_the_snapshot_file(tmp_path: Path) -> None:
         assert follow_off.returncode == 1 and b"TAILSTAT_HTTP_ADDR=off" in follow_off.stderr
     gone = cli(env, "stats")
     assert gone.returncode == 1 and b"is not running" in gone.stderr
+
+
+def test_stats_interval_without_follow_is_refused(tmp_path: Path) -> None:
+    done = cli(base_env(tmp_path, TAILSTAT_HTTP_ADDR="off"), "stats", "--interval", "2")
+    assert (done.returncode, done.stderr.strip()) == (2, b"tailstat: stats --interval only applies with --follow")

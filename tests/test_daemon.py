@@ -308,3 +308,22 @@ def test_lines_longer_than_max_line_bytes_are_cut_however_they_arrive(tmp_path: 
     assert doc["totals"]["lines"] == 13
     assert doc["totals"]["bytes"] + cut == log.stat().st_size
     assert dict(map(tuple, doc["fields"]["level"]["top"])) == {"info": 11, "warn": 1}
+
+
+def test_a_file_two_sources_match_goes_to_the_first_and_is_reported_once(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_bytes(b"level=info a=1\n" * 3)
+    d = Daemon(tmp_path, "", TAILSTAT_SOURCES="first,second", TAILSTAT_SOURCE_FIRST_PATHS=str(logs / "*.log"),
+               TAILSTAT_SOURCE_FIRST_FORMAT="logfmt", TAILSTAT_SOURCE_SECOND_PATHS=str(logs / "app.*"),
+               TAILSTAT_SOURCE_SECOND_FORMAT="json", TAILSTAT_RESCAN_INTERVAL="0.2")
+    d.env.pop("TAILSTAT_PATHS")
+    d.start()
+    try:
+        doc = d.wait_lines(3)
+        time.sleep(0.6)  # a few rescans: still one report
+        assert (doc["totals"]["parsed"], [f["format"] for f in doc["files"]]) == (3, ["logfmt"])
+        events = d.log_events("file_in_several_sources")
+        assert [(e["path"], e["used"], e["ignored"]) for e in events] == [(str(logs / "app.log"), "first", "second")]
+    finally:
+        assert d.stop() == 0

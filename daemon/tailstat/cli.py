@@ -104,6 +104,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from tailstat.client import HttpSource, Unreachable, open_source
     from tailstat.render import table
 
+    if args.interval is not None and not args.follow:
+        print("tailstat: stats --interval only applies with --follow", file=sys.stderr)
+        return EXIT_CONFIG
     cfg = load_config(require_paths=False)
     fields = tuple(args.field) if args.field else None
     source = open_source(cfg)
@@ -129,7 +132,7 @@ def _follow(source: HttpSource, args: argparse.Namespace, fields: tuple[str, ...
     from tailstat.top import compact_line
 
     out = sys.stdout.buffer
-    for raw in source.stream(args.interval, min(args.top, 100), fields):
+    for raw in source.stream(args.interval or 1.0, min(args.top, 100), fields):
         out.write(raw if args.json else compact_line(orjson.loads(raw)).encode() + b"\n")
         out.flush()
     print(f"tailstat: the daemon at {source.where} ended the stream (stopping?)", file=sys.stderr)
@@ -207,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--field", action="append", metavar="NAME", help="only this dimension or measure "
                        "(repeatable)")
     stats.add_argument("--follow", "-f", action="store_true", help="one line per interval until interrupted")
-    stats.add_argument("--interval", type=_interval, default=1.0, help="seconds between --follow lines "
+    stats.add_argument("--interval", type=_interval, default=None, help="seconds between --follow lines "
                        "(default 1)")
     top = sub.add_parser("top", help="live full-screen view of the running daemon (q quits)")
     top.add_argument("--top", type=_count, default=5, help="values per dimension, at most (default 5; "

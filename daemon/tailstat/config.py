@@ -351,8 +351,9 @@ def http_endpoint(addr: str) -> tuple[str, str, int]:
 def _check_http(cfg: Config) -> None:
     addr = cfg.http_addr
     if addr == "off" or addr.startswith("unix:"):
-        if addr.startswith("unix:") and len(addr) == 5:
-            raise ConfigError("TAILSTAT_HTTP_ADDR='unix:' has no path; accepted: host:port, unix:/path or off")
+        if addr.startswith("unix:") and not os.path.isabs(addr[5:]):
+            raise ConfigError(f"TAILSTAT_HTTP_ADDR={addr!r} is not an absolute socket path; accepted: host:port, "
+                              "unix:/absolute/path or off")
         return
     host, sep, port = addr.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535 or not host:

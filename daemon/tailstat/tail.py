@@ -139,6 +139,7 @@ class Tailer:
         self.suspects: dict[str, float] = {}  # path -> monotonic time: looks like a copy of a tracked file
         self.history: dict[str, tuple[int, int]] = {}  # origin path -> (rotations, truncations) so far
         self.unreadable: set[str] = set()
+        self.overlaps: set[str] = set()  # paths matched by more than one source (reported once each)
         # keys with bytes to read in a later pass (budget spent, or queued at start-up), oldest first
         self.more: dict[str, None] = {}
         self.next_seq = 1
@@ -146,13 +147,23 @@ class Tailer:
 
     # ------------------------------------------------------------------------------------------- globs
     def source_for(self, path: str) -> Source | None:
+        """The first source (in TAILSTAT_SOURCES order) whose globs match `path`; a path that several match is
+        reported once."""
         if is_compressed_name(path):
             return None
+        found = None
         for src in self.cfg.sources:
-            for pattern in src.globs:
-                if fnmatch.fnmatchcase(path, pattern):
-                    return src
-        return None
+            if any(fnmatch.fnmatchcase(path, pattern) for pattern in src.globs):
+                if found is None:
+                    found = src
+                    if len(self.cfg.sources) == 1:
+                        break
+                else:
+                    if path not in self.overlaps:
+                        self.overlaps.add(path)
+                        self.log.warning("file_in_several_sources", path=path, used=found.name, ignored=src.name)
+                    break
+        return found
 
     def expand(self) -> list[str]:
         """All paths the globs match now (regular, not compressed), oldest first."""
