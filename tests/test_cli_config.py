@@ -39,6 +39,8 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
          "TAILSTAT_SHUTDOWN_TIMEOUT='soon' is not a duration"),
         ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_BATCH_BYTES": "1 parsec"},
          "TAILSTAT_BATCH_BYTES='1 parsec' is not a size"),
+        ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_FORMAT": "combined", "TAILSTAT_MEASURES": "path"},
+         "TAILSTAT_MEASURES names 'path', which is not a number in format combined; accepted: status, bytes_sent"),
         ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_HTTP_ADDR": "unix:relative.sock"},
          "TAILSTAT_HTTP_ADDR='unix:relative.sock' is not an absolute socket path"),
         ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_HTTP_ADDR": "0.0.0.0:9514"},

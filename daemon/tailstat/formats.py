@@ -23,7 +23,13 @@ from functools import lru_cache
 
 import orjson
 
-from tailstat.logformat import REQUEST_PIECES, LogFormatError, compile_log_format, log_format_fields
+from tailstat.logformat import (
+    NUMERIC_FIELDS,
+    REQUEST_PIECES,
+    LogFormatError,
+    compile_log_format,
+    log_format_fields,
+)
 from tailstat.partial import SAMPLE_CHARS, Column, Partial
 from tailstat.sketches import Quantiles
 from tailstat.syslog import parse_syslog
@@ -205,6 +211,11 @@ def build_spec(fmt: str, group_by: tuple[str, ...], measures: tuple[str, ...], r
             if unknown:
                 raise ConfigError(f"{var} names {unknown[0]!r}, which format {fmt} does not have; accepted: "
                                   f"{', '.join(fields)}")
+        numeric = [f for f in fields if f in NUMERIC_FIELDS]
+        text = [n for n in measures if n not in numeric]
+        if text:
+            raise ConfigError(f"{measures_var} names {text[0]!r}, which is not a number in format {fmt}; "
+                              f"accepted: {', '.join(numeric)} (count text fields with {group_by_var})")
     if fmt == "regex":
         if not regex:
             raise ConfigError(f"{regex_var} is empty but {format_var}=regex; accepted: a Python regular "
