@@ -158,6 +158,13 @@ def test_unreadable_file_is_reported_once_and_retried(tmp_path: Path) -> None:
         wait_until(lambda: d.stats()["health"]["unreadable_files"] == 0, 10, what="the file counted readable")
         assert d.stats()["unreadable"] == []
         assert [e["path"] for e in d.log_events("file_readable")] == [str(secret)]
+        hidden = logs / "hidden.log"  # unreadable, then removed: no longer reported
+        hidden.write_bytes(access_lines(1))
+        os.chown(hidden, 65534, 65534)
+        os.chmod(hidden, 0o600)
+        wait_until(lambda: d.stats()["unreadable"] == [str(hidden)], 10, what="hidden.log reported")
+        hidden.unlink()
+        wait_until(lambda: d.stats()["health"]["unreadable_files"] == 0, 10, what="hidden.log no longer reported")
     finally:
         assert d.stop() == 0
 

@@ -379,6 +379,10 @@ class Tailer:
             elif st.st_size != t.pos or st.st_mtime_ns != t.mtime_ns:
                 dirty.append(KEY_MARK + t.key)
         dirty.extend(p for p in self.suspects if p not in dirty)
+        gone = [p for p in self.unreadable if p not in matches and not os.path.exists(p)]
+        if gone:  # an unreadable file that was removed is no longer reported
+            self.unreadable.difference_update(gone)
+            self.store.set_unreadable(sorted(self.unreadable))
         for path in [p for p in self.history if self.source_for(p) is None and not os.path.exists(p)]:
             del self.history[path]  # rotation counts of a path only matter while a file can appear there
         return dirty
