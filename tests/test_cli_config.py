@@ -102,3 +102,11 @@ def test_several_sources() -> None:
     assert cfg.sources[1].spec.dimensions == ("level", "service")
     with pytest.raises(ConfigError, match="TAILSTAT_SOURCE_WEB_PATHS is not a known setting"):
         load_config({"TAILSTAT_SOURCES": "app", "TAILSTAT_SOURCE_APP_PATHS": "/a", "TAILSTAT_SOURCE_WEB_PATHS": "/b"})
+
+
+def test_measures_may_name_nginx_header_variables_and_upstream_status() -> None:
+    """Only fields known to be text are refused as measures: headers and upstream statuses may be numbers."""
+    cfg = load_config({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_NGINX_LOG_FORMAT":
+                       '$remote_addr [$time_local] "$request" $status $upstream_status $upstream_http_x_runtime',
+                       "TAILSTAT_MEASURES": "upstream_http_x_runtime,upstream_status"})
+    assert cfg.sources[0].spec.measures == ("upstream_http_x_runtime", "upstream_status")

@@ -61,3 +61,26 @@ def test_byte_ranges_give_every_line_to_exactly_one_range(lines: list[bytes], fi
         path.unlink()
     assert as_lines(b"".join(got)) == as_lines(data)
     assert all(b.endswith(b"\n") for b in got)
+
+
+@settings(max_examples=200, deadline=None)
+@given(LINES, st.booleans(), st.lists(st.integers(min_value=0, max_value=1300), max_size=5),
+       st.integers(min_value=1, max_value=64))
+def test_parsed_ranges_add_up_to_the_file(lines: list[bytes], final_newline: bool, cuts: list[int],
+                                           batch: int) -> None:
+    """What process-mode workers return for their ranges sums to the file's lines and bytes exactly (a newline
+    added to a final unterminated line is not counted; a range that begins inside a line returns nothing)."""
+    from tailstat.formats import build_spec
+    from tailstat.scan import parse_range
+
+    path, data = write(lines, final_newline)
+    bounds = [0, *sorted({min(c, len(data)) for c in cuts}), len(data)]
+    spec = build_spec("logfmt", (), (), None)
+    try:
+        parts = [parse_range(spec, str(path), start, end, batch, 10000, 1 << 20)
+                 for start, end in pairwise(bounds)]
+    finally:
+        path.unlink()
+    assert sum(p.lines for p, _ in parts) == len(as_lines(data))
+    assert sum(p.bytes for p, _ in parts) == len(data)
+    assert all(cut == 0 for _, cut in parts)

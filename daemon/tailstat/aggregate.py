@@ -100,9 +100,10 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ merging
     def merge(self, partial: Partial, file_key: str | None = None, end_offset: int | None = None,
-              commits: list[tuple[str, int, int, int, int]] | None = None) -> None:
+              commits: list[tuple[str, int, int, int, int]] | None = None, cut_bytes: int = 0) -> None:
         """Fold one batch's partial in and commit its file's offset, atomically. A grouped partial (several
-        files' batches parsed in one call) passes `commits`: (key, end offset, lines, bytes, parse errors) each."""
+        files' batches parsed in one call) passes `commits`: (key, end offset, lines, bytes, parse errors) each.
+        `cut_bytes`: bytes cut off over-long lines of these batches (dropped.line_too_long), counted with them."""
         now = time.time()
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
@@ -115,6 +116,8 @@ class Store:
             self._errors.update(partial.errors)
             self._skipped.update(partial.skipped)
             self._samples.extend(partial.samples)
+            if cut_bytes:
+                self._dropped.setdefault("line_too_long", {"lines": 0, "bytes": 0})["bytes"] += cut_bytes
             for name, counts in partial.dims.items():
                 topk = self._topk.get(name)
                 if topk is None:

@@ -24,8 +24,8 @@ from functools import lru_cache
 import orjson
 
 from tailstat.logformat import (
-    NUMERIC_FIELDS,
     REQUEST_PIECES,
+    TEXT_FIELDS,
     LogFormatError,
     compile_log_format,
     log_format_fields,
@@ -211,8 +211,8 @@ def build_spec(fmt: str, group_by: tuple[str, ...], measures: tuple[str, ...], r
             if unknown:
                 raise ConfigError(f"{var} names {unknown[0]!r}, which format {fmt} does not have; accepted: "
                                   f"{', '.join(fields)}")
-        numeric = [f for f in fields if f in NUMERIC_FIELDS]
-        text = [n for n in measures if n not in numeric]
+        numeric = [f for f in fields if f not in TEXT_FIELDS]
+        text = [n for n in measures if n in TEXT_FIELDS]
         if text:
             raise ConfigError(f"{measures_var} names {text[0]!r}, which is not a number in format {fmt}; "
                               f"accepted: {', '.join(numeric)} (count text fields with {group_by_var})")

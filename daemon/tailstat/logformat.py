@@ -54,9 +54,12 @@ _KINDS: dict[str, bytes | None] = {
     "request_id": _TEXT, "ssl_protocol": _TEXT, "ssl_cipher": _TEXT, "ssl_server_name": _TEXT,
     "ssl_session_reused": _TEXT, "ssl_client_verify": _TEXT, "server_software": _TEXT,
 }  # fmt: skip
-# fields whose values are numbers (what TAILSTAT_MEASURES may name), as named in the stats
-NUMERIC_FIELDS = frozenset(
-    {"status"} | {RENAMES.get(n, n) for n, k in _KINDS.items() if k in (_INT, _NUMBER, _NUMBER_LIST)})
+# fields whose values are text, never numbers (TAILSTAT_MEASURES may not name them), as named in the stats;
+# header/cookie/argument families and upstream_status may hold numbers
+TEXT_FIELDS = frozenset(
+    {"method", "path", "protocol", "client", "ident", "user", "referer", "user_agent",  # access-log fields
+     "host", "program", "facility", "severity", "message", "msgid"}  # syslog fields (pid is a number)
+    | {RENAMES.get(n, n) for n, k in _KINDS.items() if k is _TEXT and n != "request"})
 # families of variables named after a header, cookie or argument: all text
 _FAMILIES = ("http_", "sent_http_", "sent_trailer_", "upstream_http_", "upstream_cookie_", "cookie_", "arg_")
 # internal column names for the event time (not fields a user groups by)

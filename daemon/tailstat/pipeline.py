@@ -170,7 +170,7 @@ class ParsePool:
             self.parse_seconds += seconds
             self.batches += len(group)
             commits = [(b.key, b.end, lines, nbytes, lines - parsed) for b, (lines, nbytes, parsed) in zip(group, items)]
-            self.store.merge(partial, commits=commits)
+            self.store.merge(partial, commits=commits, cut_bytes=sum(b.cut for b in group))
             if partial.lines != partial.parsed:
                 self._warn_parse_errors(group[0], partial)
 

@@ -72,6 +72,7 @@ def read_range(path: str, start: int, end: int, batch_bytes: int) -> Generator[b
             yield buf[: cut + 1]
             pending = buf[cut + 1:]
             pos += cut + 1
+    return 0  # the range began inside a line that runs past its end: nothing of it is ours
 
 
 def parse_range(spec: ParserSpec, path: str, start: int, end: int, batch_bytes: int, capacity: int,

@@ -39,13 +39,16 @@ KEY_MARK = "\0key:"  # a dirty entry naming a key (read more of it), not a path
 
 @dataclass(slots=True)
 class Batch:
-    """Complete lines of one file: bytes [start, end) of key's stream (end is the offset to commit)."""
+    """Complete lines of one file: bytes [start, end) of key's stream (end is the offset to commit). `cut`: bytes
+    cut off over-long lines in `data`, counted as dropped when the batch is committed (not when read, so a
+    batch read again after a crash or discarded is not counted twice)."""
 
     key: str
     start: int
     end: int
     data: bytes
     spec: ParserSpec
+    cut: int = 0
 
 
 @dataclass(slots=True)
@@ -796,11 +799,9 @@ class Tailer:
             stop = len(data) if len(data) - pos <= limit else data.rfind(b"\n", pos, pos + limit) + 1
             if stop <= pos:
                 stop = data.find(b"\n", pos + limit) + 1 or len(data)
-            piece, dropped = cut_long_lines(data[pos:stop], self.cfg.max_line_bytes)
-            if dropped:  # (the offsets stay the file's: only what is parsed is shorter)
-                self.store.add_dropped("line_too_long", 0, dropped)
+            piece, cut = cut_long_lines(data[pos:stop], self.cfg.max_line_bytes)  # offsets stay the file's
             piece_end = end if stop == len(data) else min(end, start + stop)
-            out.append(Batch(t.key, start + pos, piece_end, piece, spec))
+            out.append(Batch(t.key, start + pos, piece_end, piece, spec, cut))
             pos = stop
 
     def _detect(self, t: Tracked, data: bytes) -> None:
