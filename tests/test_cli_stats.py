@@ -132,3 +132,9 @@ def test_http_off_falls_back_to_the_snapshot_file(tmp_path: Path) -> None:
 def test_stats_interval_without_follow_is_refused(tmp_path: Path) -> None:
     done = cli(base_env(tmp_path, TAILSTAT_HTTP_ADDR="off"), "stats", "--interval", "2")
     assert (done.returncode, done.stderr.strip()) == (2, b"tailstat: stats --interval only applies with --follow")
+
+
+def test_top_iterations_must_be_at_least_one(tmp_path: Path) -> None:
+    done = cli(base_env(tmp_path, TAILSTAT_HTTP_ADDR="off"), "top", "--iterations", "0")
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith(b"argument --iterations: '0' is not valid; accepted: an integer 1..100000")

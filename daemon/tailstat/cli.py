@@ -173,6 +173,12 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _refreshes(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid; accepted: an integer 1..100000")
+    return int(text)
+
+
 def _workers(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 256:
         raise argparse.ArgumentTypeError(f"{text!r} is not valid; accepted: an integer 1..256")
@@ -218,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--field", action="append", metavar="NAME", help="only this dimension or measure "
                      "(repeatable)")
     top.add_argument("--interval", type=_interval, default=1.0, help="seconds between refreshes (default 1)")
-    top.add_argument("--iterations", type=_count, help="stop after N refreshes (default: until q)")
+    top.add_argument("--iterations", type=_refreshes, help="stop after N frames, 1..100000 (default: until q)")
     sub.add_parser("config", help="print the effective configuration")
     merge = sub.add_parser("merge", help="merge saved stats documents (scan --json --mergeable), e.g. one per host")
     merge.add_argument("files", nargs="+", metavar="FILE")
