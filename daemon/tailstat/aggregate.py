@@ -117,7 +117,7 @@ class Store:
             self._skipped.update(partial.skipped)
             self._samples.extend(partial.samples)
             if cut_bytes:
-                self._dropped.setdefault("line_too_long", {"lines": 0, "bytes": 0})["bytes"] += cut_bytes
+                self._count_dropped("line_too_long", 0, cut_bytes)
             for name, counts in partial.dims.items():
                 topk = self._topk.get(name)
                 if topk is None:
@@ -265,9 +265,13 @@ class Store:
         """Count data that was lost (never parsed), by reason: nothing disappears without a counter."""
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
-            d = self._dropped.setdefault(reason, {"lines": 0, "bytes": 0})
-            d["lines"] += lines
-            d["bytes"] += nbytes
+            self._count_dropped(reason, lines, nbytes)
+
+    def _count_dropped(self, reason: str, lines: int, nbytes: int) -> None:
+        """(under the lock)"""
+        d = self._dropped.setdefault(reason, {"lines": 0, "bytes": 0})
+        d["lines"] += lines
+        d["bytes"] += nbytes
 
     def set_checkpoint_status(self, ok: bool, error: str | None = None) -> None:
         with self._lock:
@@ -392,9 +396,7 @@ class Store:
             self._errors.update(doc.get("errors", {}))
             self._skipped.update(doc.get("skipped_measures", {}))
             for reason, d in doc.get("dropped", {}).items():
-                mine = self._dropped.setdefault(reason, {"lines": 0, "bytes": 0})
-                mine["lines"] += int(d.get("lines", 0))
-                mine["bytes"] += int(d.get("bytes", 0))
+                self._count_dropped(reason, int(d.get("lines", 0)), int(d.get("bytes", 0)))
             self._samples.extend(doc.get("error_samples", []))
             for name, sketch in topk.items():
                 if name in self._topk:

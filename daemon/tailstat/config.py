@@ -281,9 +281,8 @@ def fit_descriptors(cfg: Config) -> Config:
     shrinks to fit a low hard limit; an explicit value that cannot fit raises ConfigError. Only `run` calls
     this: the other commands read the same environment in shells whose own limits say nothing of the
     daemon's."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard = 1 << 30
+    soft, limit = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard = 1 << 30 if limit == resource.RLIM_INFINITY else limit
     name = PREFIX + "MAX_OPEN_FILES"
     where = "the hard limit on open files (RLIMIT_NOFILE: LimitNOFILE= in the unit, `ulimit -Hn`)"
     most = hard - DESCRIPTOR_HEADROOM
@@ -297,7 +296,7 @@ def fit_descriptors(cfg: Config) -> Config:
                           f"descriptors but {where} is {hard}; accepted: 4..{most}, or raise the limit")
     need = cfg.max_open_files + DESCRIPTOR_HEADROOM
     if soft != resource.RLIM_INFINITY and soft < need:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (need, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, limit))
     return cfg
 
 

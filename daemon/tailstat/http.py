@@ -54,30 +54,26 @@ class BadQuery(ValueError):
     """A query parameter is invalid; str(self) names it, the value and what is accepted."""
 
 
-def _int_param(query: Any, name: str, default: int, lo: int, hi: int) -> int:
+def _param(query: Any, name: str, default: float, lo: float, hi: float, kind: type, accepted: str) -> Any:
+    """Query parameter `name` as `kind` (int or float) within [lo, hi]; absent or empty: `default`."""
     raw = query.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
-    except ValueError:
-        value = lo - 1
-    if not lo <= value <= hi:
-        raise BadQuery(f"{name}={raw!r} is not valid; accepted: an integer {lo}..{hi}")
-    return value
-
-
-def _float_param(query: Any, name: str, default: float, lo: float, hi: float) -> float:
-    raw = query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
         value = math.nan
     if not lo <= value <= hi:
-        raise BadQuery(f"{name}={raw!r} is not valid; accepted: seconds {lo:g}..{hi:g}")
+        raise BadQuery(f"{name}={raw!r} is not valid; accepted: {accepted}")
     return value
+
+
+def _int_param(query: Any, name: str, default: int, lo: int, hi: int) -> int:
+    return _param(query, name, default, lo, hi, int, f"an integer {lo}..{hi}")
+
+
+def _float_param(query: Any, name: str, default: float, lo: float, hi: float) -> float:
+    return _param(query, name, default, lo, hi, float, f"seconds {lo:g}..{hi:g}")
 
 
 def _fields_param(query: Any) -> tuple[str, ...] | None:
