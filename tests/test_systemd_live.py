@@ -1,7 +1,8 @@
-"""tailstat under the machine's real systemd 252, booted in private namespaces by ../shared/tools/sysd-ns.sh
+"""tailstat under the machine's real systemd 252, booted as PID 1 of private namespaces by tests/tools/sysd_ns.py
+(one fresh systemd per test, about 0.6 s to boot and power off: each test gets its own /etc, /var and journal)
 
 The real systemd/tailstat.service is installed with a drop-in that changes only what a test must: ExecStart=
-(the virtualenv lives in SYSD_SHARE, which the service sees at /run/sysd-try) and an ExecStopPost= that writes
+(the virtualenv lives in the share, which the service sees read-only at SHARE_INSIDE) and an ExecStopPost= that writes
 the exit status to the journal; the watchdog test adds a 2 s WatchdogSec=. Everything else (DynamicUser=, the
 sandbox, the system call filter, MemoryDenyWriteExecute=, StateDirectory=/RuntimeDirectory=, EnvironmentFile=)
 runs as an admin installs it.
@@ -25,9 +26,9 @@ import orjson
 import pytest
 from packaging.requirements import Requirement
 
+from tools.sysd_ns import SHARE_INSIDE, SysdNs, unavailable
+
 ROOT = Path(__file__).resolve().parents[1]
-SYSD_NS = ROOT.parent / "shared" / "tools" / "sysd-ns.sh"
-SHARE_INSIDE = "/run/sysd-try"  # where sysd-ns.sh shows SYSD_SHARE inside
 VENV_INSIDE = f"{SHARE_INSIDE}/venv"
 LOG_DIR = "/var/log/tailstat-test"
 LOG_FILE = f"{LOG_DIR}/access.log"
@@ -38,7 +39,7 @@ HIDDEN = ("/root", "/home", "/run/user", "/tmp", "/var/tmp")
 
 DROP_IN = f"""\
 [Service]
-# The virtualenv is in SYSD_SHARE, visible read-only at {SHARE_INSIDE} inside.
+# The virtualenv is in the test's share, visible read-only at {SHARE_INSIDE} inside.
 ExecStart=
 ExecStart={VENV_INSIDE}/bin/tailstat run
 # A clean exit is not visible in `systemctl show` once the unit is unloaded: put it in the journal.
@@ -81,19 +82,17 @@ def service_python() -> Path | None:
 
 
 def _skip_reason() -> str | None:
-    if sys.platform != "linux" or os.geteuid() != 0:
-        return "needs root: sysd-ns.sh boots systemd in private namespaces"
-    if not SYSD_NS.is_file():
-        return f"{SYSD_NS} is missing (the shared tools belong in ../shared beside the checkout)"
-    if not os.path.exists("/lib/systemd/systemd"):
-        return "systemd is not installed (Debian package systemd)"
+    reason = unavailable()
+    if reason is not None:
+        return f"no systemd in namespaces: {reason}"
     if service_python() is None:
         return (f"no python{PY_VERSION} outside {', '.join(HIDDEN)} for the sandboxed service to run "
                 f"(install Debian's python{PY_VERSION})")
     return None
 
 
-pytestmark = [pytest.mark.systemd, pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))]
+SKIP_REASON = _skip_reason()
+pytestmark = [pytest.mark.systemd, pytest.mark.skipif(SKIP_REASON is not None, reason=str(SKIP_REASON))]
 
 
 # ------------------------------------------------------------------------------------------------ the venv
@@ -114,7 +113,7 @@ def _runtime_distributions() -> list[metadata.Distribution]:
 
 
 def build_venv(share: Path) -> None:
-    """A virtualenv at SYSD_SHARE/venv that works at /run/sysd-try/venv: the service's python, tailstat's
+    """A virtualenv at share/venv that works at SHARE_INSIDE/venv: the service's python, tailstat's
     installed dependencies copied in (with their bytecode), tailstat from this checkout, a console script."""
     venv = share / "venv"
     subprocess.run([str(service_python()), "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -145,7 +144,7 @@ def build_venv(share: Path) -> None:
 @pytest.fixture(scope="module")
 def share(tmp_path_factory: pytest.TempPathFactory) -> Path:
     share = tmp_path_factory.mktemp("sysd-share")
-    share.chmod(0o755)  # bind-mounted at /run/sysd-try: its own mode is what the DynamicUser meets
+    share.chmod(0o755)  # bind-mounted at SHARE_INSIDE: its own mode is what the DynamicUser meets
     build_venv(share)
     units = share / "units"
     (units / f"{UNIT}.d").mkdir(parents=True)
@@ -157,29 +156,8 @@ def share(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- systemd
-class Systemd:
-    def __init__(self, share: Path, work: Path, name: str) -> None:
-        self.env = {**os.environ, "SYSD_DIR": str(work), "SYSD_SHARE": str(share), "SYSD_NAME": name}
-
-    def _tool(self, *args: str, input: bytes | None = None, check: bool = True,
-              timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-        res = subprocess.run(["bash", str(SYSD_NS), *args], check=False, env=self.env, input=input,
-                             capture_output=True, timeout=timeout)
-        if check and res.returncode != 0:
-            raise AssertionError(f"sysd-ns.sh {' '.join(args)}: exit {res.returncode}\n"
-                                 + (res.stdout + res.stderr).decode(errors="replace"))
-        return res
-
-    def start(self) -> None:
-        self._tool("start")
-
-    def stop(self) -> None:
-        self._tool("stop", check=False)
-
-    def sh(self, script: str, input: bytes | None = None, check: bool = True, timeout: float = 60) -> str:
-        """Run a shell script inside (as root, in the namespaces), return its stdout."""
-        return self._tool("run", "sh", "-c", script, input=input, check=check,
-                          timeout=timeout).stdout.decode()
+class Systemd(SysdNs):
+    """A booted systemd (tests/tools/sysd_ns.py) with what the tests ask of it."""
 
     def show(self, *props: str) -> dict[str, str]:
         out = self.sh(f"systemctl show {UNIT} " + " ".join(f"-p {p}" for p in props))
@@ -208,7 +186,7 @@ class Systemd:
 
 @pytest.fixture
 def systemd(share: Path, tmp_path: Path) -> Iterator[Systemd]:
-    sd = Systemd(share, tmp_path / "sysd", f"tailstat-test-{os.getpid()}")
+    sd = Systemd(tmp_path / "sysd", share, f"tailstat-test-{os.getpid()}")
     try:
         sd.start()
         # a log directory only root and group adm can read, as on Debian: the service reads it through
