@@ -10,6 +10,7 @@ runs as an admin installs it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -55,8 +56,7 @@ TAILSTAT_SOURCE_WEB_FORMAT=combined
 TAILSTAT_READ_FROM=beginning
 TAILSTAT_WORKERS=2
 TAILSTAT_CHECKPOINT_INTERVAL=1
-# the HTTP API on a unix socket in RuntimeDirectory= (no TCP port: the host's network namespace is shared)
-TAILSTAT_HTTP_ADDR=unix:/run/tailstat/tailstat.sock
+# TAILSTAT_HTTP_ADDR unset: under systemd the API defaults to unix:$RUNTIME_DIRECTORY/tailstat.sock
 """
 
 
@@ -189,8 +189,7 @@ def systemd(share: Path, tmp_path: Path) -> Iterator[Systemd]:
     sd = Systemd(tmp_path / "sysd", share, f"tailstat-test-{os.getpid()}")
     try:
         sd.start()
-        # a log directory only root and group adm can read, as on Debian: the service reads it through
-        # SupplementaryGroups=adm
+        # a log directory only root and group adm can read, as on Debian: the service reads it as Group=adm
         sd.sh(f"install -d -m 0750 -o root -g adm {LOG_DIR} && "
               f"install -m 0640 -o root -g adm /dev/null {LOG_FILE}")
         yield sd
@@ -227,10 +226,10 @@ def test_lifecycle_under_systemd(systemd: Systemd):
     assert re.fullmatch(r"watching \d+ files", props["StatusText"]), props  # READY=1's STATUS=
     pid = props["MainPID"]
 
-    # a dynamic unprivileged identity with group adm; StateDirectory=/RuntimeDirectory= handed over by systemd
+    # a dynamic unprivileged identity in group adm (gid 4); StateDirectory=/RuntimeDirectory= handed over
     status = systemd.sh(f"cat /proc/{pid}/status")
     uid = re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE).group(1)
-    assert uid != "0" and "4" in re.search(r"^Groups:\s*(.*)$", status, re.MULTILINE).group(1).split()
+    assert uid != "0" and re.search(r"^Gid:\s+(.*)$", status, re.MULTILINE).group(1).split() == ["4"] * 4
     # the sandbox is on and CPython lives with it: no capabilities, no new privileges, a seccomp filter
     # (SystemCallFilter=, MemoryDenyWriteExecute=, RestrictAddressFamilies=, ... are all seccomp)
     for line in ("NoNewPrivs:\t1", "Seccomp:\t2", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000"):
@@ -316,3 +315,37 @@ def test_configuration_error_fails_once_without_restart_loop(systemd: Systemd):
     props = systemd.show("ActiveState", "Result", "ExecMainStatus", "NRestarts")
     assert props == {"ActiveState": "failed", "Result": "exit-code", "ExecMainStatus": "2", "NRestarts": "0"}
     assert any("TAILSTAT_WORKER" in line and "not a known setting" in line for line in systemd.journal())
+
+
+# ------------------------------------------------------------------------------ clients finding the service
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534"]  # user nobody, group nogroup
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tailstat.discover") is None,
+                    reason="the client's discovery of /run/tailstat/tailstat.sock (issue 15, branch door: "
+                    "tailstat/discover.py) is not on this branch yet")
+def test_plain_client_finds_the_service_socket(systemd: Systemd):
+    """Issue 15: with the service running, `tailstat stats` with no TAILSTAT_HTTP_ADDR on the same host finds
+    /run/tailstat/tailstat.sock (nothing answers on 127.0.0.1:9514 in the namespaces); the socket belongs to
+    group adm, whose members may use it; anyone else is told to be in group adm."""
+    systemd.append(combined_lines(4))
+    systemd.sh(f"systemctl start {UNIT}")
+    wait_until(lambda: systemd.lines_counted() == 4, 20, "the 4 lines in the snapshot")
+    assert systemd.sh("stat -c '%G %a %F' /run/tailstat /run/tailstat/tailstat.sock").splitlines() == \
+        ["adm 755 directory", "adm 660 socket"]
+    tailstat = [f"{VENV_INSIDE}/bin/tailstat", "stats", "--json"]
+
+    for who, prefix in (("root", []), ("a member of group adm", [*NOBODY, "--groups=4"])):
+        res = systemd.run([*prefix, *tailstat], check=False)
+        assert res.returncode == 0, (who, res.stderr.decode())
+        doc = orjson.loads(res.stdout)
+        assert doc["totals"]["lines"] == 4 and [f["path"] for f in doc["files"]] == [LOG_FILE], who
+
+    # not in group adm: exit 1, one line on stderr that names the socket and the group to be in
+    res = systemd.run([*NOBODY, "--clear-groups", *tailstat], check=False)
+    err = res.stderr.decode()
+    assert (res.returncode, res.stdout) == (1, b""), err
+    assert len(err.splitlines()) == 1 and err.startswith("tailstat: "), err
+    assert "permission denied on unix:/run/tailstat/tailstat.sock" in err, err
+    assert "group adm" in err, err
+    systemd.sh(f"systemctl stop {UNIT}")

@@ -11,16 +11,17 @@ or from a shell (the same work dir for every call):
     python3 tests/tools/sysd_ns.py --dir /tmp/sd stop
 
 What the booted systemd sees, and what stays the host's:
-- new pid, mount, uts, ipc and cgroup namespaces; the network namespace is the host's (a service must not bind
-  host ports: use unix sockets);
+- new pid, mount, uts, ipc, cgroup and network namespaces: inside there is only a loopback interface (systemd
+  brings it up), so a service's ports and its IPAddressDeny= are its own, and nothing listening on the host's
+  loopback can answer a client inside;
 - `/run`, `/tmp` and `/dev` are fresh tmpfs (a minimal /dev); `/etc` and `/var` are overlays whose writes land in
   a tmpfs, so nothing inside changes the host's files. Inside, `/etc/systemd/system` is empty (none of the
   host's enabled units or overrides), `/etc/fstab` and `/etc/crypttab` list nothing;
 - `share` is visible read-only at SHARE_INSIDE; its `units/*` are copied to `/run/systemd/system`, its `etc/*`
   over `/etc`. Code the services run must live there (or anywhere outside /tmp, /run, /home, /root);
-- `/sys` and `/proc/sys` are read-only; systemd gets a cgroup v2 hierarchy of its own (a child of this process's
-  cgroup, removed at stop) and the bounding set loses the capabilities that touch the whole machine (modules,
-  clock, reboot, raw I/O, network administration, audit, kernel log);
+- `/sys` (the new network namespace's) and `/proc/sys` are read-only; systemd gets a cgroup v2 hierarchy of its
+  own (a child of this process's cgroup, removed at stop) and the bounding set loses the capabilities that touch
+  the whole machine (modules, clock, reboot, raw I/O, audit, kernel log);
 - units that would act on kernel-global state or the host's hardware are masked (udev, sysctl, binfmt, module
   loading, remounting /, time sync, ...), so the boot reaches `running` with nothing failed. The journal is
   volatile (in /run).
@@ -46,8 +47,9 @@ SHARE_INSIDE = "/run/sysd-share"
 TARGET = "sysd-ns.target"
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 # capabilities the booted systemd (and so every service) never gets: nothing inside may load modules, set the
-# clock, reboot the machine, touch raw devices, reconfigure the (shared) network, or the audit and kernel logs
-DROP_CAPS = ("sys_module", "sys_time", "sys_boot", "sys_rawio", "net_admin", "audit_control", "audit_read",
+# clock, reboot the machine, touch raw devices, or the audit and kernel logs (CAP_NET_ADMIN stays: it acts on
+# the private network namespace, and systemd needs it to bring up the loopback interface)
+DROP_CAPS = ("sys_module", "sys_time", "sys_boot", "sys_rawio", "audit_control", "audit_read",
              "syslog", "mac_admin", "mac_override", "wake_alarm", "block_suspend")
 # units masked inside (-> /dev/null in /run/systemd/system): each would act on the host's kernel or hardware
 # (sysctl, binfmt_misc, modules, remounting / by fstab, time, firmware stores), or does first-boot work on the
@@ -121,7 +123,7 @@ def unavailable() -> str | None:
         probe.rmdir()
     except OSError as e:
         return f"cannot create a cgroup under {probe.parent} ({e.strerror}): a read-only cgroup file system"
-    res = subprocess.run(["unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--cgroup", "true"],
+    res = subprocess.run(["unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--cgroup", "--net", "true"],
                          check=False, capture_output=True, text=True, env={"PATH": PATH})
     if res.returncode != 0:
         return (f"unshare cannot create namespaces here ({res.stderr.strip() or res.returncode}): "
@@ -172,7 +174,7 @@ class SysdNs:
         argv = ["sh", "-c", 'echo 0 > "$0/cgroup.procs" && exec "$@"', str(cgroup),
                 *(["setpriv", "--pdeathsig=KILL", "--"] if self.tied else []),
                 "unshare", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc", "--propagation",
-                "private", "--uts", "--ipc", "--cgroup", "--",
+                "private", "--uts", "--ipc", "--cgroup", "--net", "--",
                 sys.executable, "-I", str(Path(__file__).resolve()), "__pid1", self.name, str(self.share)]
         with open(self.work / "boot.log", "wb") as log:
             self._unshare = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -215,11 +217,11 @@ class SysdNs:
 
     def run(self, argv: list[str], input: bytes | None = None, check: bool = True, timeout: float = 60.0,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-        """Run argv inside (root, every namespace but the network's), with a clean environment plus `env`."""
+        """Run argv inside (as root, in all the namespaces), with a clean environment plus `env`."""
         init = self.init_pid
         if init is None:
             raise RuntimeError("sysd-ns: not started")
-        res = subprocess.run(["nsenter", "-t", str(init), "-m", "-p", "-u", "-i", "-C", "--", *argv],
+        res = subprocess.run(["nsenter", "-t", str(init), "-m", "-p", "-u", "-i", "-C", "-n", "--", *argv],
                              check=False, input=input, capture_output=True, timeout=timeout,
                              env={"PATH": PATH, "LANG": "C.UTF-8", "SYSTEMD_PAGER": "", **(env or {})})
         if check and res.returncode != 0:
@@ -365,8 +367,7 @@ def _pid1(name: str, share: Path) -> None:
         if os.path.exists(knob):
             _sh("mount", "--bind", knob, knob)
             _sh("mount", "-o", "remount,bind,ro", knob)
-    _sh("mount", "--bind", "/sys", "/sys")
-    _sh("mount", "-o", "remount,bind,ro,nosuid,nodev,noexec", "/sys")
+    _sh("mount", "-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs", "/sys")  # shows our network namespace
     _sh("mount", "-t", "cgroup2", "-o", "nosuid,nodev,noexec", "cgroup2", "/sys/fs/cgroup")
 
     print(f"sysd-ns: exec {SYSTEMD} as PID 1 of {name}", flush=True)
