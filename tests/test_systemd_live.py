@@ -1,11 +1,12 @@
-"""tailstat under the machine's real systemd 252, booted as PID 1 of private namespaces by tests/tools/sysd_ns.py
-(one fresh systemd per test, about 0.6 s to boot and power off: each test gets its own /etc, /var and journal)
+"""tailstat under the machine's real systemd 252, booted as PID 1 of private namespaces by
+tests/tools/sysd_ns.py (one fresh systemd per test, about 0.4 s to boot and power off: each test gets its own
+/etc, /var, network and journal).
 
 The real systemd/tailstat.service is installed with a drop-in that changes only what a test must: ExecStart=
-(the virtualenv lives in the share, which the service sees read-only at SHARE_INSIDE) and an ExecStopPost= that writes
-the exit status to the journal; the watchdog test adds a 2 s WatchdogSec=. Everything else (DynamicUser=, the
-sandbox, the system call filter, MemoryDenyWriteExecute=, StateDirectory=/RuntimeDirectory=, EnvironmentFile=)
-runs as an admin installs it.
+(the virtualenv lives in the share, which the service sees read-only at SHARE_INSIDE) and an ExecStopPost=
+that writes the exit status to the journal; the watchdog test adds a 2 s WatchdogSec=. Everything else
+(DynamicUser=, Group=, the sandbox, the system call filter, MemoryDenyWriteExecute=,
+StateDirectory=/RuntimeDirectory=, EnvironmentFile=) runs as an admin installs it.
 """
 
 from __future__ import annotations

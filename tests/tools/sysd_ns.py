@@ -14,14 +14,14 @@ What the booted systemd sees, and what stays the host's:
 - new pid, mount, uts, ipc, cgroup and network namespaces: inside there is only a loopback interface (systemd
   brings it up), so a service's ports and its IPAddressDeny= are its own, and nothing listening on the host's
   loopback can answer a client inside;
-- `/run`, `/tmp` and `/dev` are fresh tmpfs (a minimal /dev); `/etc` and `/var` are overlays whose writes land in
-  a tmpfs, so nothing inside changes the host's files. Inside, `/etc/systemd/system` is empty (none of the
+- `/run`, `/tmp` and `/dev` are fresh tmpfs (a minimal /dev); `/etc` and `/var` are overlays whose writes land
+  in a tmpfs, so nothing inside changes the host's files. Inside, `/etc/systemd/system` is empty (none of the
   host's enabled units or overrides), `/etc/fstab` and `/etc/crypttab` list nothing;
 - `share` is visible read-only at SHARE_INSIDE; its `units/*` are copied to `/run/systemd/system`, its `etc/*`
   over `/etc`. Code the services run must live there (or anywhere outside /tmp, /run, /home, /root);
-- `/sys` (the new network namespace's) and `/proc/sys` are read-only; systemd gets a cgroup v2 hierarchy of its
-  own (a child of this process's cgroup, removed at stop) and the bounding set loses the capabilities that touch
-  the whole machine (modules, clock, reboot, raw I/O, audit, kernel log);
+- `/sys` (the new network namespace's) and `/proc/sys` are read-only; systemd gets a cgroup v2 hierarchy of
+  its own (a child of this process's cgroup, removed at stop) and the bounding set loses the capabilities that
+  touch the whole machine (modules, clock, reboot, raw I/O, audit, kernel log);
 - units that would act on kernel-global state or the host's hardware are masked (udev, sysctl, binfmt, module
   loading, remounting /, time sync, ...), so the boot reaches `running` with nothing failed. The journal is
   volatile (in /run).
@@ -123,8 +123,8 @@ def unavailable() -> str | None:
         probe.rmdir()
     except OSError as e:
         return f"cannot create a cgroup under {probe.parent} ({e.strerror}): a read-only cgroup file system"
-    res = subprocess.run(["unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--cgroup", "--net", "true"],
-                         check=False, capture_output=True, text=True, env={"PATH": PATH})
+    res = subprocess.run(["unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--cgroup", "--net",
+                          "true"], check=False, capture_output=True, text=True, env={"PATH": PATH})
     if res.returncode != 0:
         return (f"unshare cannot create namespaces here ({res.stderr.strip() or res.returncode}): "
                 "an unprivileged container?")
@@ -133,12 +133,13 @@ def unavailable() -> str | None:
 
 # --------------------------------------------------------------------------------------------- the host side
 class SysdNs:
-    """One booted systemd. `work` holds boot.log (systemd's console) and the pids; `share` is shown read-only at
-    SHARE_INSIDE (its units/ and etc/ are installed); `name` is the hostname inside and the cgroup's name.
+    """One booted systemd. `work` holds boot.log (systemd's console) and the pids; `share` is shown read-only
+    at SHARE_INSIDE (its units/ and etc/ are installed); `name` is the hostname inside and the cgroup's name.
     With `tied` (the default) the namespace is killed when the thread that started it dies, so a test run that
     is itself killed leaves no systemd behind; the command line's start is not tied."""
 
-    def __init__(self, work: Path, share: Path | None = None, name: str | None = None, tied: bool = True) -> None:
+    def __init__(self, work: Path, share: Path | None = None, name: str | None = None,
+                 tied: bool = True) -> None:
         self.work = Path(work)
         self.tied = tied
         self.share = Path(share) if share is not None else self.work / "share"
@@ -177,8 +178,9 @@ class SysdNs:
                 "private", "--uts", "--ipc", "--cgroup", "--net", "--",
                 sys.executable, "-I", str(Path(__file__).resolve()), "__pid1", self.name, str(self.share)]
         with open(self.work / "boot.log", "wb") as log:
-            self._unshare = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                             env={"PATH": PATH}, start_new_session=True)
+            self._unshare = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=subprocess.STDOUT, env={"PATH": PATH},
+                                             start_new_session=True)
         (self.work / "unshare.pid").write_text(str(self._unshare.pid))
         deadline = t0 + timeout
         systemd = os.path.realpath(SYSTEMD)
@@ -362,12 +364,12 @@ def _pid1(name: str, share: Path) -> None:
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"/dev/{link}")
 
-    # the kernel's knobs read-only; a cgroup v2 hierarchy rooted at our own cgroup (the cgroup namespace's root)
+    # the kernel's knobs read-only; a cgroup v2 hierarchy rooted at our own cgroup (the cgroup namespace's)
     for knob in ("/proc/sys", "/proc/sysrq-trigger"):
         if os.path.exists(knob):
             _sh("mount", "--bind", knob, knob)
             _sh("mount", "-o", "remount,bind,ro", knob)
-    _sh("mount", "-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs", "/sys")  # shows our network namespace
+    _sh("mount", "-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs", "/sys")  # our network namespace's
     _sh("mount", "-t", "cgroup2", "-o", "nosuid,nodev,noexec", "cgroup2", "/sys/fs/cgroup")
 
     print(f"sysd-ns: exec {SYSTEMD} as PID 1 of {name}", flush=True)
