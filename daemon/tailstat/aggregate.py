@@ -14,6 +14,7 @@ from collections import Counter, deque
 from typing import Any
 
 from tailstat.partial import Column, FieldSketch, Partial
+from tailstat.pathcounters import PathCounters
 from tailstat.sketches import Distinct, Quantiles, TopK
 
 STATE_SCHEMA = 1
@@ -91,6 +92,7 @@ class Store:
         self._measures: dict[str, Quantiles] = {}
         self._minutes: dict[int, Counter] = {}
         self._files: dict[str, dict[str, Any]] = {}
+        self._paths = PathCounters()  # per-path totals across the files that lived there (Prometheus)
         self._samples: deque[str] = deque(maxlen=5)
         self._rates = _Rates()
         self._checkpoint: dict[str, Any] = {"ok": None, "error": None, "last_success": None, "failures": 0}
@@ -158,10 +160,13 @@ class Store:
                 rec["lines"] += lines
                 rec["bytes"] += nbytes
                 rec["parse_errors"] += errs
+                self._paths.add(rec["path"], lines, nbytes, errs)
                 if end is not None:
                     rec["offset"] = end
                     if rec.get("retire_at", -1) >= 0 and end >= rec["retire_at"]:
                         del self._files[key]
+            if self._paths.needs_prune(len(self._files)):
+                self._paths.prune(r["path"] for r in self._files.values())
 
     def _merge_minutes(self, minutes: Counter) -> None:
         # a day of clock skew is allowed; later "event times" are bad timestamps and must not push the real
@@ -202,6 +207,8 @@ class Store:
                     rec["identity"] = dict(value)
                 else:
                     rec[name] = value
+            if rec["path"] and ("rotations" in fields or "truncations" in fields):
+                self._paths.saw(rec["path"], rec["rotations"], rec["truncations"])
 
     def _unshadow(self, name: str) -> Distinct:
         """`name`'s Distinct, filled from its TopK's keys if it was shadowed (before the TopK may prune)."""
@@ -237,6 +244,8 @@ class Store:
             rec = self._files.get(key)
             if rec is not None:
                 rec[name] = rec.get(name, 0) + amount
+                if name in ("rotations", "truncations") and rec["path"]:
+                    self._paths.saw(rec["path"], rec["rotations"], rec["truncations"])
 
     def drop_file_when_committed(self, key: str, end: int) -> None:
         """Forget a retired file once everything queued for it (up to `end`) is merged; until then its
@@ -306,7 +315,7 @@ class Store:
 
     # ---------------------------------------------------------------------------------------- reading
     def snapshot(self, top: int = 10, fields: tuple[str, ...] | None = None,
-                 mergeable: bool = False) -> dict[str, Any]:
+                 mergeable: bool = False, paths: bool = False) -> dict[str, Any]:
         """The stats document (schema 1): a fresh, JSON-ready copy. With `mergeable`, a "state" section holds
         the full sketches, so that `tailstat merge` can combine documents (see merge.py)."""
         now = time.time()
@@ -360,6 +369,8 @@ class Store:
             }
             if mergeable:
                 doc["state"] = self._mergeable_state(names, fields)
+            if paths:  # cumulative per-path counters (pathcounters.py), for /metrics
+                doc["paths"] = self._paths.snapshot()
         return doc
 
     def _mergeable_state(self, names: list[str], fields: tuple[str, ...] | None) -> dict[str, Any]:
@@ -428,6 +439,7 @@ class Store:
                 "measures": {n: s.to_dict() for n, s in self._measures.items()},
                 "minutes": [[m, dict(c)] for m, c in self._minutes.items()],
                 "files": {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()},
+                "paths": self._paths.to_list(),
             }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -442,6 +454,9 @@ class Store:
         files = {str(k): dict(v) for k, v in state["files"].items()}
         for rec in files.values():
             int(rec["offset"]), rec["identity"]["inode"], rec["path"]
+        # a checkpoint from before the per-path counters: each record's counts at its path
+        paths = PathCounters.from_list(state["paths"]) if "paths" in state else PathCounters.from_records(
+            files.values())
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
             self._totals = totals
@@ -454,6 +469,7 @@ class Store:
                               and n in distinct and not distinct[n].is_estimate and distinct[n].count() == len(s)}
             self._minutes = minutes
             self._files = files
+            self._paths = paths
 
     def files(self) -> dict[str, dict[str, Any]]:
         with self._lock:

@@ -49,6 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from tailstat.formats import FORMATS, build_spec
+    from tailstat.inputs import Report
     from tailstat.render import table
     from tailstat.scan import scan_files
 
@@ -63,13 +64,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
             return _fail_config(ConfigError(f"--format={args.format!r} is not valid; accepted: {', '.join(FORMATS)}"))
         spec = build_spec(args.format, spec.extra_dimensions, spec.extra_measures, spec.regex,
                           log_format=spec.log_format)
-    for path in args.files:
-        problem = _unscannable(path)
-        if problem:
-            print(f"tailstat: {path}: {problem}", file=sys.stderr)
-            return 1
-    progress = sys.stderr.isatty() and sum(os.path.getsize(p) for p in args.files) > 64 << 20
-    store = scan_files(cfg, spec, args.files, progress=progress)
+    report = Report()  # unreadable inputs are told and skipped; the others are counted (exit 1)
+    inputs = report.open_all(args.files)
+    if not inputs:
+        return 1
+    progress = sys.stderr.isatty() and sum(i.size for i in inputs) > 64 << 20
+    store = scan_files(cfg, spec, inputs, progress=progress, report=report)
     doc = store.snapshot(top=args.top, mergeable=args.mergeable)
     for f in doc["files"]:
         f.pop("key", None)
@@ -77,27 +77,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
     else:
         print(table(doc, args.top))
-    return 0
-
-
-def _unscannable(path: str) -> str | None:
-    """Why `tailstat scan` cannot read `path`, or None."""
-    from tailstat.formats import COMPRESSED_MAGIC
-
-    if path == "-":
-        return "reading standard input is not supported; give a file (e.g. save the stream to one first)"
-    if os.path.isdir(path):
-        return "is a directory; give the log files in it (e.g. DIR/*.log)"
-    if not os.path.isfile(path):
-        return "no such file" if not os.path.exists(path) else "not a regular file"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    if head.startswith(COMPRESSED_MAGIC):
-        return "is compressed; decompress it first (e.g. zcat FILE > FILE.log)"
-    return None
+    return 1 if report.failed else 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

@@ -59,6 +59,8 @@ class Config:
     topk_capacity: int = 10000
     event_minutes: int = 180
     http_addr: str = "127.0.0.1:9514"
+    http_addr_set: bool = False  # given in the environment (else the client looks for the service first)
+    service_socket: str = "/run/tailstat/tailstat.sock"  # the client's first try without TAILSTAT_HTTP_ADDR
     http_token: str = field(default="", repr=False)
 
     @property
@@ -95,6 +97,7 @@ class Config:
             "WATCH": self.watch, "MAX_OPEN_FILES": self.max_open_files, "ROTATED_GRACE": self.rotated_grace,
             "STATE_ON_CORRUPT": self.state_on_corrupt, "TOPK_CAPACITY": self.topk_capacity,
             "EVENT_MINUTES": self.event_minutes, "HTTP_ADDR": self.http_addr,
+            "SERVICE_SOCKET": self.service_socket,
             "HTTP_TOKEN": "(set)" if self.http_token else "(unset)",
         }
         rows.extend((PREFIX + k, str(v)) for k, v in simple.items())
@@ -251,6 +254,8 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
         topk_capacity=r.integer(PREFIX + "TOPK_CAPACITY", 10000, 10, 10_000_000),
         event_minutes=r.integer(PREFIX + "EVENT_MINUTES", 180, 1, 10080),
         http_addr=r.text(PREFIX + "HTTP_ADDR", _default_http_addr(env)),
+        http_addr_set=r.raw(PREFIX + "HTTP_ADDR") is not None or bool(env.get("RUNTIME_DIRECTORY")),
+        service_socket=r.text(PREFIX + "SERVICE_SOCKET", SERVICE_SOCKET),
         http_token=r.text(PREFIX + "HTTP_TOKEN", ""),
     )
 
@@ -324,6 +329,7 @@ def lock_state_dir(cfg: Config) -> int | None:
 
 DEFAULT_HTTP_ADDR = "127.0.0.1:9514"
 SOCKET_NAME = "tailstat.sock"
+SERVICE_SOCKET = "/run/tailstat/tailstat.sock"  # where the shipped unit's daemon listens (RuntimeDirectory=)
 
 
 def _default_http_addr(env: Mapping[str, str]) -> str:
@@ -343,6 +349,9 @@ def http_endpoint(addr: str) -> tuple[str, str, int]:
 
 
 def _check_http(cfg: Config) -> None:
+    if not os.path.isabs(cfg.service_socket):
+        raise ConfigError(f"TAILSTAT_SERVICE_SOCKET={cfg.service_socket!r} is not an absolute path; accepted: "
+                          "an absolute socket path")
     addr = cfg.http_addr
     if addr == "off" or addr.startswith("unix:"):
         if addr.startswith("unix:") and not os.path.isabs(addr[5:]):

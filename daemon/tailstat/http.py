@@ -143,7 +143,8 @@ class HttpApi:
         self.streams = 0
         self.streams_dropped = 0
         self.bad_requests = 0
-        self.registry = make_registry(StatsCollector(lambda: service.document(top=METRICS_TOP), self._own_metrics))
+        self.registry = make_registry(StatsCollector(lambda: service.document(top=METRICS_TOP, paths=True),
+                                                     self._own_metrics))
         self.log = structlog.get_logger("tailstat.http")
 
     def app(self) -> web.Application:
