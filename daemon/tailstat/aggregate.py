@@ -93,6 +93,7 @@ class Store:
         self._minutes: dict[int, Counter] = {}
         self._files: dict[str, dict[str, Any]] = {}
         self._paths = PathCounters()  # per-path totals across the files that lived there (Prometheus)
+        self._tail: dict[str, Any] = {}  # the tailer's own state (retired files, last listing), checkpointed as is
         self._samples: deque[str] = deque(maxlen=5)
         self._rates = _Rates()
         self._checkpoint: dict[str, Any] = {"ok": None, "error": None, "last_success": None, "failures": 0}
@@ -440,6 +441,7 @@ class Store:
                 "minutes": [[m, dict(c)] for m, c in self._minutes.items()],
                 "files": {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()},
                 "paths": self._paths.to_list(),
+                "tail": self._tail,  # replaced, never mutated, by set_tail_state
             }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -470,6 +472,19 @@ class Store:
             self._minutes = minutes
             self._files = files
             self._paths = paths
+            self._tail = dict(state.get("tail") or {})
+
+    def set_tail_state(self, state: dict[str, Any], changed: bool = True) -> None:
+        """The tailer's state beside its file records (a fresh dict: the store keeps it as given). Not
+        `changed`: it rides along with the next checkpoint instead of causing one."""
+        with self._lock:
+            self._tail = state
+            if changed:
+                self.version += 1
+
+    def tail_state(self) -> dict[str, Any]:
+        with self._lock:
+            return self._tail
 
     def files(self) -> dict[str, dict[str, Any]]:
         with self._lock:
