@@ -217,6 +217,27 @@ class Distinct:
             return _hll_estimate(self._registers)
         return len(self._values)
 
+    def forget_recent(self) -> None:
+        """Drop the recent-values cache (memory only: a sketch no longer written to needs none)."""
+        self._recent = set()
+
+    def reduced(self, precision: int) -> Distinct:
+        """This count at a lower precision: register j of 2**precision is the largest of the registers whose
+        index ends in j's bits (the index is the hash's low bits and the rank comes from its high bits, so
+        this equals sketching the same values at that precision, up to ranks past 64 - precision)."""
+        if precision > self._precision:
+            raise ValueError(f"cannot raise HyperLogLog precision {self._precision} to {precision}")
+        clone = type(self)(self._exact_limit, precision)
+        if not self.is_estimate:
+            clone.update(self._values)
+            return clone
+        size = 1 << precision
+        registers = self._registers[:size]
+        for start in range(size, len(self._registers), size):
+            registers = bytearray(map(max, registers, self._registers[start:start + size]))
+        clone._registers = bytearray(registers)
+        return clone
+
     def copy(self) -> Self:
         clone = type(self)(self._exact_limit, self._precision)
         clone._values = set(self._values)
