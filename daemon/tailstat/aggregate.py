@@ -408,6 +408,7 @@ class Store:
         first = ring.advance(now) - WINDOWS[window] + 1
         start = first * ring.slot_seconds
         doc["window_start"] = start
+        doc["window_seconds"] = WINDOWS[window] * ring.slot_seconds
         dropped = {k: {"lines": v[0], "bytes": v[1]} for k, v in merged.dropped.items()}
         doc["totals"] = {"lines": merged.lines, "bytes": merged.bytes, "parsed": merged.parsed,
                          "parse_errors": merged.lines - merged.parsed,
@@ -436,6 +437,19 @@ class Store:
         doc["measures"] = {n: q.summary() for n, q in merged.measures.items() if fields is None or n in fields}
         first_minute = int(start // 60)
         doc["minutes"] = [m for m in doc["minutes"] if m["minute"] >= first_minute]
+
+    def series(self, window: str, step: str, fields: tuple[str, ...], top: int = 10) -> dict[str, Any]:
+        """Per-step counts and percentiles over `window` (see series.py); ValueError without a ring."""
+        from tailstat.series import series
+
+        if self._ring is None:
+            raise ValueError("windows are kept by the daemon only")
+        now = time.time()
+        with self._lock:
+            ring = self._ring
+            current = ring.advance(now)
+            return series(ring.slots_in(window, now), current - WINDOWS[window] + 1, current, ring.slot_seconds,
+                          window, step, fields, top, self._display)
 
     def _mergeable_state(self, names: list[str], fields: tuple[str, ...] | None) -> dict[str, Any]:
         """The sketches behind "fields" and "measures" (under the lock). Totals, errors and minutes are in the

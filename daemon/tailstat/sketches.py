@@ -69,6 +69,10 @@ class TopK:
     def __len__(self) -> int:
         return len(self._counts)
 
+    def counts(self) -> Mapping[str, int]:
+        """The tracked counts (read-only: do not mutate)."""
+        return self._counts
+
     def __repr__(self) -> str:
         return f"TopK(capacity={self._capacity}, tracked={len(self._counts)}, error={self._error})"
 
