@@ -234,16 +234,15 @@ class Ring:
             old = [start for start in tier if start <= current - keep]
             for start in sorted(old):
                 slot = tier.pop(start)
-                if level + 1 < len(TIERS):
+                if level + 1 < len(TIERS):  # (folded again below if it is too old for that tier too)
                     width = TIERS[level + 1][0]
                     target = start - start % width
-                    if target > current - TIERS[level + 1][1]:
-                        slot.seal()
-                        into = self.tiers[level + 1].get(target)
-                        if into is None:
-                            self.tiers[level + 1][target] = slot
-                        else:
-                            into.merge(slot)
+                    slot.seal()
+                    into = self.tiers[level + 1].get(target)
+                    if into is None:
+                        self.tiers[level + 1][target] = slot
+                    else:
+                        into.merge(slot)
         return current
 
     def slot_for(self, index: int | None, current: int) -> Slot | None:
