@@ -73,7 +73,14 @@ def test_windows_equal_the_model(steps: list[tuple[int, int, list[str]]]) -> Non
     again.load(orjson.loads(orjson.dumps(ring.to_dict())))
     for window in WINDOWS:
         a, b = ring.merged(window, now + 0.5), again.merged(window, now + 0.5)
-        assert a.to_dict() == b.to_dict()
+        assert view(a) == view(b)
+
+
+def view(slot) -> dict:
+    """What a window shows of a merged slot (a restored ring's slots are sealed, so capacities differ)."""
+    dims = {n: (t.top(50), t.error, t.total, slot.distinct_of(n).count()) for n, t in slot.dims.items()}
+    return {"lines": slot.lines, "bytes": slot.bytes, "dims": dims,
+            "measures": {n: q.summary() for n, q in slot.measures.items()}}
 
 
 def test_a_slot_folds_into_coarser_tiers_then_expires() -> None:

@@ -97,8 +97,6 @@ def _only(slot: Slot, name: str) -> Slot:
     view = Slot()
     view.dims[name] = slot.dims[name]
     view.distinct[name] = slot.distinct[name]
-    if name in slot.shadowed:
-        view.shadowed.add(name)
     return view
 
 

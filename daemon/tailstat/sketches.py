@@ -107,6 +107,20 @@ class TopK:
         # a bounded heap: O(N log n) even when thousands of values tie (many values seen once)
         return heapq.nsmallest(n, self._counts.items(), key=_count_desc_value_asc)
 
+    def shrunk(self, capacity: int) -> TopK:
+        """A copy of capacity `capacity` (smaller): pruned like a full summary if it tracks more values, so the
+        error bound becomes total / (capacity + 1)."""
+        clone = TopK(capacity)
+        clone._total = self._total
+        clone._error = self._error
+        if len(self._counts) <= capacity:
+            clone._counts = Counter(self._counts)
+            return clone
+        threshold = heapq.nlargest(capacity + 1, self._counts.values())[-1]
+        clone._counts = Counter({value: n - threshold for value, n in self._counts.items() if n > threshold})
+        clone._error += threshold
+        return clone
+
     def copy(self) -> Self:
         clone = type(self)(self._capacity)
         clone._counts = Counter(self._counts)

@@ -16,7 +16,7 @@ all-time aggregate; event times in the future count in the current slot.
 
 Each slot holds small bounded summaries: per dimension a TopK of `capacity` (Misra-Gries: a window's reported
 count c of a value has its true count in [c, c + top_error], top_error <= window total / (capacity + 1), since
-merged summaries' errors add up to at most that) and a Distinct (exact up to `capacity` values, then a
+merged summaries' errors add up to at most that) and a Distinct (exact up to EXACT_DISTINCT values, then a
 HyperLogLog of DISTINCT_PRECISION: a union of slots has the error of one sketch, ~1.6 %); per measure a
 Quantiles sketch (relative error 1 %, count/sum/min/max exact); the counters are exact.
 
@@ -35,6 +35,8 @@ from tailstat.sketches import Distinct, Quantiles, TopK
 
 DEFAULT_SLOT_SECONDS = 10.0
 DISTINCT_PRECISION = 12  # 4 KiB of registers per slot and high-cardinality dimension
+EXACT_DISTINCT = 100  # a slot's Distinct holds at most this many values exactly before it becomes registers
+HOT_SLOTS = 4  # slots written with the all-time TopK capacity at once (the newest ones written to)
 WINDOWS: dict[str, int] = {"1m": 6, "5m": 30, "15m": 90, "1h": 360, "24h": 8640}  # in slots (of 10 s)
 ACCEPTED = (*WINDOWS, "all")
 STEPS: dict[str, int] = {"10s": 1, "1m": 6, "5m": 30, "1h": 360}  # series steps, in slots
@@ -52,26 +54,31 @@ def _identity(name: str, counts: Any) -> Any:
 
 class Slot:
     """One slot's aggregate: exact counters plus bounded sketches. Mergeable: merging slots equals counting
-    their lines in one (exactly while each TopK and Distinct is below capacity)."""
+    their lines in one (exactly while each TopK and Distinct is below capacity).
 
-    __slots__ = ("bytes", "classes", "dims", "distinct", "dropped", "errors", "files", "lines", "measures",
-                 "parsed", "shadowed", "skipped")
+    A dimension's distinct values are its Distinct plus its TopK's keys: the Distinct is only fed with the keys
+    (and the new values) before the TopK could prune them, so a batch costs one C-level count, not a hash per
+    value. While a slot is hot (being written) its TopKs have the all-time capacity and seldom prune; sealing
+    shrinks them to the window capacity, which bounds the memory of all the others."""
 
-    def __init__(self) -> None:
+    __slots__ = ("bytes", "classes", "dims", "distinct", "dropped", "errors", "files", "hot", "lines", "measures",
+                 "parsed", "skipped")
+
+    def __init__(self, hot: bool = False) -> None:
+        self.hot = hot
         self.lines = self.bytes = self.parsed = 0
         self.errors: Counter = Counter()
         self.skipped: Counter = Counter()
         self.dropped: dict[str, list[int]] = {}
         self.files: dict[str, list[int]] = {}  # key -> [lines, bytes, parse_errors] read in this slot
         self.dims: dict[str, TopK] = {}
-        # a dimension whose TopK never pruned has its distinct values as the TopK's keys (see Store._shadowed)
-        self.distinct: dict[str, Distinct] = {}
-        self.shadowed: set[str] = set()
+        self.distinct: dict[str, Distinct] = {}  # values the TopK may no longer hold (see the class docstring)
         self.measures: dict[str, Quantiles] = {}
         self.classes: Counter = Counter()  # "2xx", "err", ... -> lines (the event-minute classes)
 
     # ------------------------------------------------------------------------------------------ adding
     def add(self, part: Partial, capacity: int, translate: Translate = _identity) -> None:
+        """Count one partial's lines; `capacity`: the TopK size of a new dimension (hot or sealed)."""
         self.lines += part.lines
         self.bytes += part.bytes
         self.parsed += part.parsed
@@ -84,22 +91,21 @@ class Slot:
             topk = self.dims.get(name)
             if topk is None:
                 topk = self.dims[name] = TopK(capacity)
-                self.distinct[name] = Distinct(capacity, DISTINCT_PRECISION)
-                self.shadowed.add(name)
+                self.distinct[name] = Distinct(min(capacity, EXACT_DISTINCT), DISTINCT_PRECISION)
             if isinstance(counts, Column):
-                if name in self.shadowed and len(topk) + len(counts.raw) <= 2 * capacity:
-                    topk.update_values(counts.raw)  # cannot prune: still holds every value seen
-                    continue
-                self._unshadow(name).update(counts.raw)
+                if len(topk) + len(counts.raw) > 2 * topk.capacity:  # it may prune: keep what it drops
+                    self._spill(name, counts.raw)
                 topk.update_values(counts.raw)
             elif isinstance(counts, FieldSketch):
-                self._unshadow(name).merge(counts.distinct.reduced(DISTINCT_PRECISION))
+                self.distinct[name].merge(counts.distinct.reduced(DISTINCT_PRECISION))
+                if len(topk) + len(counts.topk) > 2 * topk.capacity:
+                    self._spill(name, ())
                 topk.merge(counts.topk)
             else:
-                if name in self.shadowed and len(topk) + len(counts) <= 2 * capacity:
-                    topk.update(counts)
-                    continue
-                self._unshadow(name).update([v for v, n in counts.items() if n > 0])
+                if min(counts.values(), default=1) <= 0:
+                    counts = {v: n for v, n in counts.items() if n > 0}
+                if len(topk) + len(counts) > 2 * topk.capacity:
+                    self._spill(name, counts.keys())
                 topk.update(counts)
         for name, sketch in part.measures.items():
             q = self.measures.get(name)
@@ -110,6 +116,11 @@ class Slot:
         for (_, klass), n in part.minutes.items():
             if klass:
                 self.classes[klass] += n
+
+    def _spill(self, name: str, extra: Iterable[str]) -> None:
+        distinct = self.distinct[name]
+        distinct.update(self.dims[name].keys())
+        distinct.update(extra)
 
     def add_file(self, key: str, lines: int, nbytes: int, errors: int) -> None:
         rec = self.files.get(key)
@@ -125,16 +136,7 @@ class Slot:
         d[0] += lines
         d[1] += nbytes
 
-    def _unshadow(self, name: str) -> Distinct:
-        distinct = self.distinct[name]
-        if name in self.shadowed:
-            self.shadowed.discard(name)
-            distinct.update(self.dims[name].keys())
-        return distinct
-
     def distinct_of(self, name: str) -> Distinct:
-        if name not in self.shadowed:
-            return self.distinct[name]
         view = self.distinct[name].copy()
         view.update(self.dims[name].keys())
         return view
@@ -156,14 +158,10 @@ class Slot:
             if mine is None:
                 self.dims[name] = topk.copy()
                 self.distinct[name] = other.distinct[name].copy()
-                if name in other.shadowed:
-                    self.shadowed.add(name)
                 continue
-            if name in self.shadowed and name in other.shadowed and (
-                    len(mine) + len(topk) <= 2 * mine.capacity):
-                mine.merge(topk)  # both still hold every value: the keys stay the distinct set
-                continue
-            self._unshadow(name).merge(other.distinct_of(name))
+            self.distinct[name].merge(other.distinct[name])
+            if len(mine) + len(topk) > 2 * mine.capacity:
+                self._spill(name, topk.keys())
             mine.merge(topk)
         for name, q in other.measures.items():
             mine_q = self.measures.get(name)
@@ -172,8 +170,14 @@ class Slot:
             else:
                 mine_q.merge(q)
 
-    def seal(self) -> None:
-        """No longer the slot being written: drop the Distinct's recent-values cache (memory, not state)."""
+    def seal(self, capacity: int) -> None:
+        """No longer written to (often): TopKs shrink to `capacity`, caches go (memory, not state)."""
+        self.hot = False
+        for name, topk in self.dims.items():
+            if topk.capacity > capacity:
+                if len(topk) > capacity:
+                    self._spill(name, ())
+                self.dims[name] = topk.shrunk(capacity)
         for distinct in self.distinct.values():
             distinct.forget_recent()
 
@@ -184,8 +188,7 @@ class Slot:
             "errors": dict(self.errors), "skipped": dict(self.skipped),
             "dropped": {k: list(v) for k, v in self.dropped.items()},
             "files": {k: list(v) for k, v in self.files.items()},
-            "dims": {n: {"topk": t.to_dict(), "distinct": self.distinct_of(n).to_dict()}
-                     for n, t in self.dims.items()},
+            "dims": {n: {"topk": t.to_dict(), "distinct": self.distinct[n].to_dict()} for n, t in self.dims.items()},
             "measures": {n: q.to_dict() for n, q in self.measures.items()},
             "classes": dict(self.classes),
         }
@@ -209,12 +212,15 @@ class Slot:
 class Ring:
     """The tiers of slots (see the module docstring), keyed by each slot's first index."""
 
-    def __init__(self, slot_seconds: float = DEFAULT_SLOT_SECONDS, capacity: int = 100) -> None:
+    def __init__(self, slot_seconds: float = DEFAULT_SLOT_SECONDS, capacity: int = 100,
+                 hot_capacity: int = 10000) -> None:
         if slot_seconds <= 0:
             raise ValueError(f"slot_seconds must be > 0, got {slot_seconds}")
         self.slot_seconds = slot_seconds
         self.capacity = capacity
+        self.hot_capacity = max(capacity, hot_capacity)
         self.tiers: list[dict[int, Slot]] = [{} for _ in TIERS]
+        self.hot: dict[tuple[int, int], Slot] = {}  # (tier, start) -> slot, least recently written first
         self.now_slot: int | None = None  # the slot index the tiers were last advanced to
 
     def index(self, t: float) -> int:
@@ -226,9 +232,9 @@ class Ring:
         current = self.index(now)
         if current == self.now_slot:
             return current
-        previous, self.now_slot = self.now_slot, current
-        if previous is not None and previous in self.tiers[0]:
-            self.tiers[0][previous].seal()
+        self.now_slot = current
+        for key in [k for k in self.hot if k != (0, current)]:
+            self.hot.pop(key).seal(self.capacity)
         for level, (_, keep) in enumerate(TIERS):
             tier = self.tiers[level]
             old = [start for start in tier if start <= current - keep]
@@ -237,7 +243,6 @@ class Ring:
                 if level + 1 < len(TIERS):  # (folded again below if it is too old for that tier too)
                     width = TIERS[level + 1][0]
                     target = start - start % width
-                    slot.seal()
                     into = self.tiers[level + 1].get(target)
                     if into is None:
                         self.tiers[level + 1][target] = slot
@@ -255,7 +260,12 @@ class Ring:
                 tier = self.tiers[level]
                 slot = tier.get(start)
                 if slot is None:
-                    slot = tier[start] = Slot()
+                    slot = tier[start] = Slot(hot=True)
+                    self.hot[(level, start)] = slot
+                    if len(self.hot) > HOT_SLOTS:
+                        self.hot.pop(next(iter(self.hot))).seal(self.capacity)
+                elif slot.hot and next(reversed(self.hot)) != (level, start):
+                    self.hot[(level, start)] = self.hot.pop((level, start))  # the newest written
                 return slot
         return None
 
@@ -266,12 +276,12 @@ class Ring:
         if partial.slots is None:
             slot = self.slot_for(partial.slot, current)
             if slot is not None:
-                slot.add(partial, self.capacity, translate)
+                slot.add(partial, self.hot_capacity if slot.hot else self.capacity, translate)
             return
         for index, part in partial.slots.items():
             slot = self.slot_for(index, current)
             if slot is not None:
-                slot.add(part, self.capacity, translate)
+                slot.add(part, self.hot_capacity if slot.hot else self.capacity, translate)
 
     def add_files(self, commits: Iterable[tuple[str, int | None, int, int, int]], now: float) -> None:
         """Per-file counts go to the slot of their ingestion time (the file records are about reading)."""
@@ -319,6 +329,9 @@ class Ring:
             raise ValueError(f"ring has {len(tiers)} tiers, expected {len(TIERS)}")
         if float(data["slot_seconds"]) != self.slot_seconds:
             return
+        for tier in tiers:
+            for slot in tier.values():
+                slot.seal(self.capacity)  # a restart starts with no hot slot
         self.tiers = tiers
         self.now_slot = None if data.get("now_slot") is None else int(data["now_slot"])
 
