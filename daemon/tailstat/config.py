@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tailstat.formats import FORMATS, ParserSpec, default_measures
+from tailstat.errors import ConfigError
+from tailstat.parse import FORMATS, ParserSpec, build_spec, default_measures
 
 PREFIX = "TAILSTAT_"
 SOURCE_KEYS = ("PATHS", "FORMAT", "GROUP_BY", "MEASURES", "REGEX", "NGINX_LOG_FORMAT")
@@ -22,10 +23,6 @@ _SOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 # the inotify instance, pool pipes, log output.
 DESCRIPTOR_HEADROOM = 128
 DEFAULT_MAX_OPEN_FILES = 1024
-
-
-class ConfigError(Exception):
-    """A setting is invalid; str(self) is the one line shown to the user."""
 
 
 @dataclass(frozen=True)
@@ -183,8 +180,6 @@ class _Reader:
 
 
 def _read_source(r: _Reader, name: str, prefix: str, require_paths: bool) -> Source | None:
-    from tailstat.formats import build_spec  # local: formats imports nothing from here
-
     paths_var = prefix + "PATHS"
     paths = r.raw(paths_var)
     globs = tuple(p.strip() for p in (paths or "").split(",") if p.strip())
