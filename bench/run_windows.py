@@ -49,18 +49,19 @@ def code_env(code: Path, **settings: str) -> dict[str, str]:
     return env | settings
 
 
-def scan(code: Path, path: Path, executor: str) -> float:
+def scan(code: Path, path: Path, executor: str) -> tuple[float, float]:
     env = code_env(code, TAILSTAT_EXECUTOR=executor)
     m = run_measured([sys.executable, "-m", "tailstat", "scan", "--json", "--format", "combined", str(path)],
                      env=env).check()
     lines = json.loads(m.stdout)["totals"]["parsed"]
     if lines != count_lines(path):
         raise RuntimeError(f"{code}: scan parsed {lines} lines")
-    return m.wall_s
+    return m.wall_s, m.cpu_s
 
 
-def catch_up(code: Path, path: Path, executor: str) -> float:
-    """Spawn to every line of `path` counted by `tailstat run` (read from the beginning)."""
+def catch_up(code: Path, path: Path, executor: str) -> tuple[float, float]:
+    """Spawn to every line of `path` counted by `tailstat run` (read from the beginning), and the daemon's CPU
+    seconds (its workers' included) from spawn to exit (start-up, catch-up, stop)."""
     lines = count_lines(path)
     with tempfile.TemporaryDirectory(prefix="bench-windows-", dir=path.parent) as tmp:
         logs = Path(tmp) / "logs"
@@ -81,12 +82,14 @@ def catch_up(code: Path, path: Path, executor: str) -> float:
                 except (OSError, ValueError, KeyError):
                     counted = 0
                 if counted >= lines:
-                    return time.perf_counter() - started
-                if proc.poll() is not None or time.perf_counter() - started > DEADLINE:
+                    wall = time.perf_counter() - started
+                    break
+                if time.perf_counter() - started > DEADLINE:
                     raise RuntimeError(f"{code}: the daemon counted {counted} of {lines} lines")
         finally:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
+            _, _, usage = os.wait4(proc.pid, 0)
+        return wall, usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,12 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         for key in args.rows.split(","):
             name, make, path, run = scenarios[key]
             make()  # timestamps relative to now: the daemon's windows see them
-            times: dict[str, list[float]] = {"old": [], "new": []}
+            times: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
             for _ in range(args.repeat):
                 for label, code in (("old", old), ("new", ROOT)):
                     times[label].append(run(code, path, args.executor))
-            o, n = min(times["old"]), min(times["new"])
-            rows.append(f"| {name} | {args.lines / o:,.0f} | {args.lines / n:,.0f} | **{o / n:.2f}** |")
+            o, n = min(w for w, _ in times["old"]), min(w for w, _ in times["new"])
+            oc, nc = min(c for _, c in times["old"]), min(c for _, c in times["new"])
+            rows.append(f"| {name} | {args.lines / o:,.0f} | {args.lines / n:,.0f} | **{o / n:.2f}** | "
+                        f"{oc:.2f} | {nc:.2f} | **{oc / nc:.2f}** |")
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False,
                        capture_output=True)
@@ -131,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     text = (f"{args.lines:,} combined lines, best of {args.repeat}, {os.cpu_count()} CPUs, load "
             f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; old = {args.old_commit}\n\n"
-            "| row | old lines/s | new lines/s | new / old (target >= 0.85) |\n|---|---:|---:|---:|\n"
+            "| row | old lines/s | new lines/s | new / old (target >= 0.85) | old CPU s | new CPU s | "
+            "old CPU / new CPU |\n|---|---:|---:|---:|---:|---:|---:|\n"
             + "\n".join(rows))
     report(text, args.out)
     return 0
