@@ -73,7 +73,7 @@ def test_follow_json_is_ndjson_until_interrupted(daemon: Daemon) -> None:
 
 
 def test_follow_human_line(daemon: Daemon) -> None:
-    got, code, _ = follow(client_env(daemon), lines=2)
+    got, code, _ = follow(client_env(daemon), "--window", "all", lines=2)  # (the default is the last 1m)
     first, second = (line.decode() for line in got)
     assert f"lines +{N:,} " in first and "lines +0 (0.0/s)" in second
     assert "errors +0 (0 total)" in second

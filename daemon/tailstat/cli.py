@@ -11,6 +11,7 @@ import orjson
 
 from tailstat import __version__
 from tailstat.config import ConfigError, fit_descriptors, load_config, lock_state_dir
+from tailstat.window import ACCEPTED as WINDOW_CHOICES
 
 if TYPE_CHECKING:
     from tailstat.client import HttpSource
@@ -97,7 +98,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
                       "daemon's address (host:port or unix:/path)", file=sys.stderr)
                 return 1
             return _follow(source, args, fields)
-        doc = source.fetch(args.top, fields)
+        doc = source.fetch(args.top, fields, args.window or "all")
     except Unreachable as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
@@ -112,7 +113,7 @@ def _follow(source: HttpSource, args: argparse.Namespace, fields: tuple[str, ...
     from tailstat.top import compact_line
 
     out = sys.stdout.buffer
-    for raw in source.stream(args.interval or 1.0, min(args.top, 100), fields):
+    for raw in source.stream(args.interval or 1.0, min(args.top, 100), fields, args.window or "1m"):
         out.write(raw if args.json else compact_line(orjson.loads(raw)).encode() + b"\n")
         out.flush()
     print(f"tailstat: the daemon at {source.where} ended the stream (stopping?)", file=sys.stderr)
@@ -195,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--top", type=_count, default=10, help="values per dimension (default 10)")
     stats.add_argument("--field", action="append", metavar="NAME", help="only this dimension or measure "
                        "(repeatable)")
+    stats.add_argument("--window", choices=WINDOW_CHOICES, help="the stats of the last 1m, 5m, 15m, 1h or 24h "
+                       "(default all; with --follow: 1m)")
     stats.add_argument("--follow", "-f", action="store_true", help="one line per interval until interrupted")
     stats.add_argument("--interval", type=_interval, default=None, help="seconds between --follow lines "
                        "(default 1)")

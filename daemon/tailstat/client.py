@@ -31,7 +31,7 @@ class Unreachable(Exception):
 class Source(Protocol):
     where: str
 
-    def fetch(self, top: int, fields: tuple[str, ...] | None) -> dict[str, Any]: ...
+    def fetch(self, top: int, fields: tuple[str, ...] | None, window: str = "all") -> dict[str, Any]: ...
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -101,8 +101,19 @@ class HttpSource:
             raise Unreachable(f"the daemon at {self.where} answered {response.status}: {message}")
         return response
 
-    def fetch(self, top: int, fields: tuple[str, ...] | None) -> dict[str, Any]:
-        response = self._open("/stats", {"top": top, "fields": ",".join(fields) if fields else None},
+    def fetch(self, top: int, fields: tuple[str, ...] | None, window: str = "all") -> dict[str, Any]:
+        response = self._open("/stats", {"top": top, "fields": ",".join(fields) if fields else None,
+                                         "window": None if window == "all" else window}, self.timeout)
+        try:
+            return orjson.loads(response.read())
+        except (OSError, http.client.HTTPException, orjson.JSONDecodeError) as exc:
+            raise Unreachable(f"bad answer from the daemon at {self.where}: {exc}") from None
+        finally:
+            response.close()
+
+    def series(self, window: str, fields: tuple[str, ...] = ()) -> dict[str, Any]:
+        """GET /stats/series for `window` at its default step."""
+        response = self._open("/stats/series", {"window": window, "fields": ",".join(fields) or None},
                               self.timeout)
         try:
             return orjson.loads(response.read())
@@ -111,9 +122,11 @@ class HttpSource:
         finally:
             response.close()
 
-    def stream(self, interval: float, top: int, fields: tuple[str, ...] | None) -> Iterator[bytes]:
+    def stream(self, interval: float, top: int, fields: tuple[str, ...] | None,
+               window: str = "all") -> Iterator[bytes]:
         """Raw NDJSON lines of /stats/stream until the daemon ends the stream."""
-        params = {"interval": interval, "top": top, "fields": ",".join(fields) if fields else None}
+        params = {"interval": interval, "top": top, "fields": ",".join(fields) if fields else None,
+                  "window": None if window == "all" else window}
         response = self._open("/stats/stream", params, max(self.timeout, 3 * interval + 2))
         try:
             while True:
@@ -160,7 +173,10 @@ class SnapshotSource:
         self.cfg = cfg
         self.where = str(cfg.snapshot_file)
 
-    def fetch(self, top: int, fields: tuple[str, ...] | None) -> dict[str, Any]:
+    def fetch(self, top: int, fields: tuple[str, ...] | None, window: str = "all") -> dict[str, Any]:
+        if window != "all":
+            raise Unreachable(f"window {window} needs the daemon's HTTP API (TAILSTAT_HTTP_ADDR=off: the snapshot "
+                              "file holds the cumulative stats only)")
         doc, why = read_snapshot(self.cfg)
         if doc is None:
             raise Unreachable(f"no running daemon found: {why} (TAILSTAT_HTTP_ADDR=off; set TAILSTAT_STATE_DIR / "

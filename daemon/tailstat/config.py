@@ -58,6 +58,8 @@ class Config:
     state_on_corrupt: str = "fresh"
     topk_capacity: int = 10000
     event_minutes: int = 180
+    window_slot: float = 10.0  # seconds per window slot; below 10 every window shrinks alike (tests)
+    window_topk: int = 100
     http_addr: str = "127.0.0.1:9514"
     http_addr_set: bool = False  # given in the environment (else the client looks for the service first)
     service_socket: str = "/run/tailstat/tailstat.sock"  # the client's first try without TAILSTAT_HTTP_ADDR
@@ -96,7 +98,8 @@ class Config:
             "SNAPSHOT_INTERVAL": self.snapshot_interval, "RESCAN_INTERVAL": self.rescan_interval,
             "WATCH": self.watch, "MAX_OPEN_FILES": self.max_open_files, "ROTATED_GRACE": self.rotated_grace,
             "STATE_ON_CORRUPT": self.state_on_corrupt, "TOPK_CAPACITY": self.topk_capacity,
-            "EVENT_MINUTES": self.event_minutes, "HTTP_ADDR": self.http_addr,
+            "EVENT_MINUTES": self.event_minutes, "WINDOW_SLOT": self.window_slot,
+            "WINDOW_TOPK": self.window_topk, "HTTP_ADDR": self.http_addr,
             "SERVICE_SOCKET": self.service_socket,
             "HTTP_TOKEN": "(set)" if self.http_token else "(unset)",
         }
@@ -253,6 +256,8 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
         state_on_corrupt=r.choice(PREFIX + "STATE_ON_CORRUPT", "fresh", ("fresh", "fail")),
         topk_capacity=r.integer(PREFIX + "TOPK_CAPACITY", 10000, 10, 10_000_000),
         event_minutes=r.integer(PREFIX + "EVENT_MINUTES", 180, 1, 10080),
+        window_slot=r.seconds(PREFIX + "WINDOW_SLOT", 10.0, 0.05, 10),
+        window_topk=r.integer(PREFIX + "WINDOW_TOPK", 100, 10, 10000),
         http_addr=r.text(PREFIX + "HTTP_ADDR", _default_http_addr(env)),
         http_addr_set=r.raw(PREFIX + "HTTP_ADDR") is not None or bool(env.get("RUNTIME_DIRECTORY")),
         service_socket=r.text(PREFIX + "SERVICE_SOCKET", SERVICE_SOCKET),

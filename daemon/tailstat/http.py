@@ -1,6 +1,7 @@
 """Serve stage: the read-only HTTP API, inside the daemon's TaskGroup.
 
-    GET /stats            the stats document (?fields=a,b&top=N&mergeable=1)
+    GET /stats            the stats document (?fields=a,b&top=N&mergeable=1&window=5m)
+    GET /stats/series     per-step arrays over a window (?window=1h&step=1m&fields=status,class&top=N)
     GET /stats/stream     NDJSON, one line per ?interval= seconds: the document plus the window's delta
     GET /metrics          Prometheus text exposition (prometheus_client, custom collector)
     GET /healthz          alive
@@ -31,6 +32,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from tailstat.config import http_endpoint
 from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
+from tailstat.series import parse_step
+from tailstat.window import ACCEPTED, parse_window
 
 MAX_QUERY_CHARS = 1024  # longer query strings get 414
 MAX_REQUEST_LINE = 4096  # aiohttp answers 400 above these
@@ -52,6 +55,17 @@ NDJSON = "application/x-ndjson"
 
 class BadQuery(ValueError):
     """A query parameter is invalid; str(self) names it, the value and what is accepted."""
+
+    accepted: list[str] | None = None
+
+
+def _window_param(query: Any) -> str:
+    try:
+        return parse_window(query.get("window"))
+    except ValueError as exc:
+        bad = BadQuery(str(exc))
+        bad.accepted = list(ACCEPTED)
+        raise bad from None
 
 
 def _param(query: Any, name: str, default: float, lo: float, hi: float, kind: type, accepted: str) -> Any:
@@ -85,9 +99,10 @@ def _fields_param(query: Any) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(names))
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps({"error": message}) + b"\n", content_type=JSON,
-                        headers=headers)
+def _error(status: int, message: str, headers: dict[str, str] | None = None,
+           accepted: list[str] | None = None) -> web.Response:
+    body = {"error": message} if accepted is None else {"error": message, "accepted": accepted}
+    return web.Response(status=status, body=orjson.dumps(body) + b"\n", content_type=JSON, headers=headers)
 
 
 def stream_line(doc: dict[str, Any], prev: dict[str, Any] | None, seq: int, interval: float) -> dict[str, Any]:
@@ -151,6 +166,7 @@ class HttpApi:
         app = web.Application(middlewares=[self._guard])
         app.router.add_get("/stats", self.stats)
         app.router.add_get("/stats/stream", self.stats_stream)
+        app.router.add_get("/stats/series", self.stats_series)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
@@ -171,7 +187,7 @@ class HttpApi:
         try:
             return await handler(request)
         except BadQuery as exc:
-            return _error(400, str(exc))
+            return _error(400, str(exc), accepted=exc.accepted)
         except web.HTTPException as exc:  # router: 404 unknown path, 405 anything but GET/HEAD
             if exc.status < 400:
                 raise
@@ -182,7 +198,23 @@ class HttpApi:
     async def stats(self, request: web.Request) -> web.Response:
         top = _int_param(request.query, "top", 10, 0, MAX_TOP)
         mergeable = _int_param(request.query, "mergeable", 0, 0, 1) == 1  # + "state" for `tailstat merge`
-        doc = self.service.document(top=top, fields=_fields_param(request.query), mergeable=mergeable)
+        window = _window_param(request.query)
+        if mergeable and window != "all":
+            raise BadQuery(f"mergeable=1 with window={window!r}; accepted: mergeable=1 only with window=all")
+        doc = self.service.document(top=top, fields=_fields_param(request.query), mergeable=mergeable,
+                                    window=window)
+        return web.Response(body=orjson.dumps(doc) + b"\n", content_type=JSON)
+
+    async def stats_series(self, request: web.Request) -> web.Response:
+        window = _window_param(request.query)
+        if window == "all":
+            raise BadQuery(f"window='all' has no series; accepted: {', '.join(ACCEPTED[:-1])}")
+        try:
+            step = parse_step(request.query.get("step"), window)
+        except ValueError as exc:
+            raise BadQuery(str(exc)) from None
+        top = _int_param(request.query, "top", 10, 0, MAX_STREAM_TOP)
+        doc = self.service.store.series(window, step, _fields_param(request.query) or (), top)
         return web.Response(body=orjson.dumps(doc) + b"\n", content_type=JSON)
 
     async def metrics(self, request: web.Request) -> web.Response:
@@ -203,6 +235,7 @@ class HttpApi:
         top = _int_param(request.query, "top", 5, 0, MAX_STREAM_TOP)
         fields = _fields_param(request.query)
         interval = _float_param(request.query, "interval", 1.0, MIN_INTERVAL, MAX_INTERVAL)
+        window = _window_param(request.query)
         if self.streams >= MAX_STREAMS:
             return _error(503, f"too many stream clients (at most {MAX_STREAMS})")
         response = web.StreamResponse(headers={"Content-Type": NDJSON, "Cache-Control": "no-store"})
@@ -218,7 +251,7 @@ class HttpApi:
             return response
         self.streams += 1
         try:
-            async for line in self._lines(top, fields, interval):
+            async for line in self._lines(top, fields, interval, window):
                 if transport.is_closing():
                     break
                 if transport.get_write_buffer_size() > STREAM_BUFFER_LIMIT:
@@ -243,14 +276,15 @@ class HttpApi:
         if request.transport is not None:
             request.transport.abort()
 
-    async def _lines(self, top: int, fields: tuple[str, ...] | None, interval: float) -> AsyncIterator[dict]:
+    async def _lines(self, top: int, fields: tuple[str, ...] | None, interval: float,
+                     window: str = "all") -> AsyncIterator[dict]:
         """Stream lines on a fixed schedule (no drift); ticks missed while a write was slow are skipped."""
         loop = asyncio.get_running_loop()
         start = loop.time()
         prev: dict[str, Any] | None = None
         seq = 0
         while not self.stop.is_set():
-            line = stream_line(self.service.document(top=top, fields=fields), prev, seq, interval)
+            line = stream_line(self.service.document(top=top, fields=fields, window=window), prev, seq, interval)
             yield line
             prev = line
             seq += 1

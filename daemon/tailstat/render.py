@@ -16,8 +16,11 @@ def _num(n: float) -> str:
 
 def table(doc: dict[str, Any], top: int = 10) -> str:
     t = doc["totals"]
+    window = doc.get("window", "all")
     out = [
-        f"lines {t['lines']:,}  parsed {t['parsed']:,}  parse errors {t['parse_errors']:,}  "
+        (f"last {window} (since {time.strftime('%H:%M:%S', time.localtime(doc['window_start']))}): "
+         if window != "all" and "window_start" in doc else "")
+        + f"lines {t['lines']:,}  parsed {t['parsed']:,}  parse errors {t['parse_errors']:,}  "
         f"bytes {t['bytes']:,}" + (f"  dropped {t['dropped_bytes']:,} B" if t.get("dropped_bytes") else ""),
     ]
     ck = doc.get("checkpoint", {})

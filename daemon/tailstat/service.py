@@ -27,6 +27,7 @@ from tailstat.notify import Notifier
 from tailstat.pipeline import ParsePool, group_batches, group_bytes
 from tailstat.tail import Batch, Tailer, pass_budget
 from tailstat.watch import Watcher
+from tailstat.window import Ring
 
 RESCAN = "\0rescan"
 IDLE_REWRITE = 10.0  # seconds between snapshot rewrites while nothing changes
@@ -37,7 +38,7 @@ class Service:
     def __init__(self, cfg: Config, notifier: Notifier | None = None) -> None:
         self.cfg = cfg
         self.notifier = notifier or Notifier()
-        self.store = Store(cfg.topk_capacity, cfg.event_minutes)
+        self.store = Store(cfg.topk_capacity, cfg.event_minutes, Ring(cfg.window_slot, cfg.window_topk))
         # groups of batches (one executor call each), each at most TAILSTAT_BATCH_BYTES (4x in process mode)
         self.queue: asyncio.Queue[list[Batch] | None] = asyncio.Queue(maxsize=cfg.queue_batches)
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailstat-io")
