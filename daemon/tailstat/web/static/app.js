@@ -191,6 +191,8 @@
   function render(doc, series) {
     state.last = doc;
     state.lastSeries = series;
+    $("token-form").hidden = true;
+    $("stats").hidden = false; // before the charts: they take their width from the laid-out panel
     const t = doc.totals;
     $("total-lines").textContent = num(t.lines);
     $("total-parsed").textContent = num(t.parsed);
@@ -211,8 +213,6 @@
     renderFiles(doc);
     renderHealth(doc);
     renderSamples(doc);
-    $("token-form").hidden = true;
-    $("stats").hidden = false;
     if (!state.shown) {
       state.shown = true;
       performance.mark("tailstat-data");
