@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from pathlib import Path
 
 import orjson
@@ -69,6 +70,16 @@ def test_files_are_served_gzip_with_etag(daemon: Daemon) -> None:
     assert "content-encoding" not in headers and body == read("index.html")
     total = sum(len(gzip.compress(read(name), 9)) for name, _ in FILES.values())
     assert total < 200 * 1024  # the whole page at load, before data
+
+
+def test_json_data_is_compressed_for_clients_that_accept_it(daemon: Daemon) -> None:
+    status, headers, body = daemon.request("/stats", headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["content-encoding"] in ("gzip", "deflate")
+    plain_status, plain_headers, plain = daemon.request("/stats")
+    assert plain_status == 200 and "content-encoding" not in plain_headers
+    doc = orjson.loads(gzip.decompress(body) if headers["content-encoding"] == "gzip" else zlib.decompress(body))
+    assert doc["totals"] == orjson.loads(plain)["totals"]
+    assert len(body) < len(plain)
 
 
 def test_page_has_no_inline_script_or_style_and_only_relative_urls() -> None:

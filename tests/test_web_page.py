@@ -314,7 +314,7 @@ def test_refused_window_and_missing_series_are_said_clearly(browser: Browser, da
         "Showing all.")
     expect(page.locator("#windows button[aria-pressed='true']")).to_have_text("all")
     page.click("#windows button[data-window='1h']")
-    expect(page.locator("#notice")).to_have_text("The daemon has no usable /stats/series (HTTP 404): charts show "
+    expect(page.locator("#notice")).to_have_text("The daemon has no /stats/series (HTTP 404): charts show "
                                                  "per-minute event-time counts from /stats instead.")
     expect(page.locator("#chart-note")).to_contain_text("(the daemon has no /stats/series)")
     expect(page.locator("#window-label")).to_have_text("· window 1h")

@@ -11,6 +11,7 @@ from tailstat.web.assets import FILES, Asset, asset
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
 PUBLIC_PATHS = frozenset("/" + p for p in FILES)  # served without the token
+COMPRESS_ABOVE = 1024  # JSON bodies larger than this go out compressed to clients that accept it
 
 
 def accepts_gzip(header: str) -> bool:
@@ -39,10 +40,23 @@ def _handler(item: Asset):
 
 
 def add_routes(app: web.Application) -> None:
-    """GET (and HEAD) / and static/*, and the security headers on every response of `app`."""
+    """GET (and HEAD) / and static/*, the security headers on every response of `app`, and compression of
+    JSON data for clients that accept it (the page polls /stats every second; a document with many files is
+    large). aiohttp compresses bodies over 1 KiB in its executor, off the event loop."""
     for path in FILES:
         app.router.add_get("/" + path, _handler(asset(path)))
+    app.middlewares.append(_compress_json)  # inside the app's own guard: errors and 401s stay plain
     app.on_response_prepare.append(_security_headers)
+
+
+@web.middleware
+async def _compress_json(request: web.Request, handler) -> web.StreamResponse:
+    response = await handler(request)
+    if (isinstance(response, web.Response) and not response.prepared and response.content_type == "application/json"
+            and response.body is not None and len(response.body) > COMPRESS_ABOVE
+            and accepts_gzip(request.headers.get("Accept-Encoding", ""))):
+        response.enable_compression()
+    return response
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:

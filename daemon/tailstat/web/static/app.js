@@ -23,7 +23,7 @@
   const state = {
     window: "all", token: null, timer: null, gen: 0, report: null, needToken: false,
     windows: null, series: null, // null: not known yet; true/false once the daemon has answered
-    charts: {}, last: null, lastSeries: null, shown: false, failures: 0,
+    seriesRefused: {}, charts: {}, last: null, lastSeries: null, shown: false, failures: 0,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -113,13 +113,18 @@
       const doc = r.body;
       learnWindows(doc);
       let series = null;
-      if (state.windows && state.series !== false) {
+      // "all" has no series (unbounded): its chart is the event-time minutes of the document itself
+      if (state.windows && state.series !== false && win !== "all" && !state.seriesRefused[win]) {
         const s = await getJSON("stats/series?window=" + encodeURIComponent(win) + "&fields=class");
         if (gen !== state.gen) return;
         if (s.status === 200 && s.body) { state.series = true; series = s.body; }
-        else if (s.status === 404 || s.status === 400) {
+        else if (s.status === 404) {
           state.series = false;
-          notice("The daemon has no usable /stats/series (HTTP " + s.status + "): charts show per-minute event-time counts from /stats instead.");
+          notice("The daemon has no /stats/series (HTTP 404): charts show per-minute event-time counts from /stats instead.");
+        } else if (s.status === 400) {
+          state.seriesRefused[win] = true;
+          notice("The daemon refused the series of window " + win + ": " + ((s.body && s.body.error) || "400") +
+            ". Charts show per-minute event-time counts from /stats instead.");
         }
       }
       state.failures = 0;
@@ -239,7 +244,7 @@
       note = state.report
         ? "lines/s per minute of the logs' own time (newest minutes kept by the scan)"
         : "lines/s per minute of the logs' own time, from /stats minutes" +
-          (state.series === false ? " (the daemon has no /stats/series)" : "");
+          (state.series === false ? " (the daemon has no /stats/series)" : state.seriesRefused[win] ? " (series refused)" : "");
     }
     $("chart-note").textContent = xs.length ? note : "no lines in this window yet";
     chart("rate", $("rate-chart"), labels, labels.map(classColor), [xs, ...cols], 220, (v) => dec(v));
