@@ -269,12 +269,22 @@
     return { xs, cols, labels: classes };
   }
 
+  // a value between two gaps (null) draws no line segment: draw it as a dot
+  function isolated(u, si, show) {
+    if (show) return null;
+    const d = u.data[si];
+    const out = [];
+    for (let i = 0; i < d.length; i++) {
+      if (d[i] !== null && d[i] !== undefined && (i === 0 || d[i - 1] === null) && (i === d.length - 1 || d[i + 1] === null)) out.push(i);
+    }
+    return out.length ? out : null;
+  }
+
   function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
   function chart(key, container, labels, colors, data, height, fmtY) {
     if (typeof uPlot === "undefined") { container.textContent = "chart library not loaded"; return; }
-    const dots = data[0].length < 3; // one or two points draw no line: show them as dots
-    const sig = labels.join("\u0000") + (dots ? "\u0000dots" : "");
+    const sig = labels.join("\u0000");
     let c = state.charts[key];
     if (c && (c.sig !== sig || !container.contains(c.plot.root))) { c.plot.destroy(); c = null; }
     const width = Math.max(240, container.clientWidth || 600);
@@ -282,7 +292,7 @@
       const axis = { stroke: cssVar("--dim"), grid: { stroke: cssVar("--line"), width: 1 }, ticks: { stroke: cssVar("--line") } };
       const opts = {
         width, height,
-        series: [{}, ...labels.map((l, i) => ({ label: l, stroke: colors[i], width: 1.5, points: { show: dots },
+        series: [{}, ...labels.map((l, i) => ({ label: l, stroke: colors[i], width: 1.5, points: { filter: isolated },
           value: (u, v) => (v === null || v === undefined ? "–" : fmtY(v)) }))],
         axes: [{ ...axis }, { ...axis, size: 60, values: (u, vals) => vals.map((v) => fmtY(v)) }],
         scales: { x: { time: true } },
