@@ -292,7 +292,7 @@
       const axis = { stroke: cssVar("--dim"), grid: { stroke: cssVar("--line"), width: 1 }, ticks: { stroke: cssVar("--line") } };
       const opts = {
         width, height,
-        series: [{}, ...labels.map((l, i) => ({ label: l, stroke: colors[i], width: 1.5, points: { filter: isolated },
+        series: [{}, ...labels.map((l, i) => ({ label: l, stroke: colors[i], width: 1.5, points: { show: false, filter: isolated },
           value: (u, v) => (v === null || v === undefined ? "–" : fmtY(v)) }))],
         axes: [{ ...axis }, { ...axis, size: 60, values: (u, vals) => vals.map((v) => fmtY(v)) }],
         scales: { x: { time: true } },
