@@ -252,7 +252,7 @@ def test_window_switch_shows_exact_windowed_counts(browser: Browser, tmp_path: P
         tab = open_tab(browser, origin + "/", origin)
         page = tab.page
         expect(page.locator("#total-lines")).to_have_text("65")
-        assert status_rows(page) == expected_status_rows({"200": 29, "301": 20, "404": 9, "500": 8})
+        assert status_rows(page) == expected_status_rows({"200": 28, "301": 20, "404": 9, "500": 8})
         page.click("#windows button[data-window='1h']")
         expect(page.locator("#total-lines")).to_have_text("25")
         expect(page.locator("#window-label")).to_have_text("· window 1h")
