@@ -74,9 +74,17 @@ def cmd_scan(args: argparse.Namespace) -> int:
     doc = store.snapshot(top=args.top, mergeable=args.mergeable)
     for f in doc["files"]:
         f.pop("key", None)
+    if args.html:
+        from tailstat.web.report import render_report, report_title, write_report
+
+        try:
+            write_report(args.html, render_report(doc, report_title(args.files)))
+        except OSError as exc:
+            print(f"tailstat: cannot write {args.html}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
-    else:
+    elif not args.html:
         print(table(doc, args.top))
     return 1 if report.failed else 0
 
@@ -186,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--format", help="override TAILSTAT_FORMAT")
     scan.add_argument("--json", action="store_true", help="print the stats document as JSON")
     scan.add_argument("--top", type=int, default=10, help="values per dimension (default 10)")
+    scan.add_argument("--html", metavar="REPORT", help="write the stats as one self-contained HTML page (the "
+                      "web page with the data inlined) instead of printing the table")
     scan.add_argument("--workers", type=_workers, help="override TAILSTAT_WORKERS (1..256)")
     scan.add_argument("--executor", choices=("thread", "process"), help="override TAILSTAT_EXECUTOR")
     scan.add_argument("--mergeable", action="store_true", help="with --json: add the \"state\" section that "

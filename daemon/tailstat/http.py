@@ -6,6 +6,7 @@
     GET /metrics          Prometheus text exposition (prometheus_client, custom collector)
     GET /healthz          alive
     GET /readyz           200 once state is loaded and watchers are armed, 503 before (and while stopping)
+    GET /                 the live web page (tailstat.web; its shell and files hold no data and need no token)
 
 Nothing here changes state. Ingestion never waits on a client: handlers only take short snapshot copies, and a
 stream client that does not keep up (unsent data over STREAM_BUFFER_LIMIT, or a write blocked WRITE_TIMEOUT) is
@@ -34,6 +35,7 @@ from tailstat.config import http_endpoint
 from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
 from tailstat.series import parse_step
 from tailstat.window import ACCEPTED, parse_window
+from tailstat.web import serve as web_page
 
 MAX_QUERY_CHARS = 1024  # longer query strings get 414
 MAX_REQUEST_LINE = 4096  # aiohttp answers 400 above these
@@ -170,6 +172,7 @@ class HttpApi:
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
+        web_page.add_routes(app)  # GET / : the live page (its shell and files need no token)
         return app
 
     # ------------------------------------------------------------------------------------------ guard
@@ -181,7 +184,7 @@ class HttpApi:
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if len(request.query_string) > MAX_QUERY_CHARS:
             return _error(414, f"query string longer than {MAX_QUERY_CHARS} characters")
-        if self.token and not self._authorized(request):
+        if self.token and request.path not in web_page.PUBLIC_PATHS and not self._authorized(request):
             return _error(401, "missing or wrong bearer token",
                           headers={"WWW-Authenticate": 'Bearer realm="tailstat"'})
         try:
