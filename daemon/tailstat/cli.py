@@ -82,6 +82,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from tailstat.client import HttpSource, Unreachable, open_source
+    from tailstat.fieldnames import UnknownField
     from tailstat.render import table
 
     if args.interval is not None and not args.follow:
@@ -101,6 +102,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     except Unreachable as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
+    except UnknownField as exc:
+        print(f"tailstat: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
     else:
@@ -121,6 +125,7 @@ def _follow(source: HttpSource, args: argparse.Namespace, fields: tuple[str, ...
 
 def cmd_top(args: argparse.Namespace) -> int:
     from tailstat.client import Unreachable, open_source
+    from tailstat.fieldnames import UnknownField
     from tailstat.top import run_top
 
     cfg = load_config(require_paths=False)
@@ -130,6 +135,9 @@ def cmd_top(args: argparse.Namespace) -> int:
     except Unreachable as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
+    except UnknownField as exc:
+        print(f"tailstat: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def cmd_config(args: argparse.Namespace) -> int:

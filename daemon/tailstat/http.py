@@ -30,6 +30,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from tailstat.config import http_endpoint
+from tailstat.fieldnames import UnknownField, check, configured
 from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
 
 MAX_QUERY_CHARS = 1024  # longer query strings get 414
@@ -172,17 +173,26 @@ class HttpApi:
             return await handler(request)
         except BadQuery as exc:
             return _error(400, str(exc))
+        except UnknownField as exc:
+            return web.Response(status=400, content_type=JSON, body=orjson.dumps(
+                {"error": f"fields: {exc}", "accepted": exc.accepted}) + b"\n")
         except web.HTTPException as exc:  # router: 404 unknown path, 405 anything but GET/HEAD
             if exc.status < 400:
                 raise
             allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
             return _error(exc.status, exc.reason, headers=allow)
 
+    def _known(self, fields: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        """`fields` if every name exists (counted, or configured), else UnknownField (400 with the list)."""
+        if fields:
+            check(fields, [*self.service.store.field_names(), *configured(self.service.cfg.sources)])
+        return fields
+
     # --------------------------------------------------------------------------------------- handlers
     async def stats(self, request: web.Request) -> web.Response:
         top = _int_param(request.query, "top", 10, 0, MAX_TOP)
         mergeable = _int_param(request.query, "mergeable", 0, 0, 1) == 1  # + "state" for `tailstat merge`
-        doc = self.service.document(top=top, fields=_fields_param(request.query), mergeable=mergeable)
+        doc = self.service.document(top=top, fields=self._known(_fields_param(request.query)), mergeable=mergeable)
         return web.Response(body=orjson.dumps(doc) + b"\n", content_type=JSON)
 
     async def metrics(self, request: web.Request) -> web.Response:
@@ -201,7 +211,7 @@ class HttpApi:
 
     async def stats_stream(self, request: web.Request) -> web.StreamResponse:
         top = _int_param(request.query, "top", 5, 0, MAX_STREAM_TOP)
-        fields = _fields_param(request.query)
+        fields = self._known(_fields_param(request.query))
         interval = _float_param(request.query, "interval", 1.0, MIN_INTERVAL, MAX_INTERVAL)
         if self.streams >= MAX_STREAMS:
             return _error(503, f"too many stream clients (at most {MAX_STREAMS})")
