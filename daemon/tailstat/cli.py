@@ -113,11 +113,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _follow(source: HttpSource, args: argparse.Namespace, fields: tuple[str, ...] | None) -> int:
+    from tailstat.layout import terminal_width
     from tailstat.top import compact_line
 
     out = sys.stdout.buffer
+    width = terminal_width()
     for raw in source.stream(args.interval or 1.0, min(args.top, 100), fields):
-        out.write(raw if args.json else compact_line(orjson.loads(raw)).encode() + b"\n")
+        out.write(raw if args.json else compact_line(orjson.loads(raw), width).encode() + b"\n")
         out.flush()
     print(f"tailstat: the daemon at {source.where} ended the stream (stopping?)", file=sys.stderr)
     return 1
