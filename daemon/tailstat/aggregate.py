@@ -584,6 +584,11 @@ class Store:
         with self._lock:
             return self._tail
 
+    def field_names(self) -> list[str]:
+        """The dimensions and measures counted so far."""
+        with self._lock:
+            return [*self._topk, *self._measures]
+
     def files(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()}

@@ -91,6 +91,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from tailstat.client import HttpSource, Unreachable, open_source
+    from tailstat.fieldnames import UnknownField
     from tailstat.render import table
 
     if args.interval is not None and not args.follow:
@@ -110,6 +111,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     except Unreachable as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
+    except UnknownField as exc:
+        print(f"tailstat: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
     else:
@@ -118,11 +122,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _follow(source: HttpSource, args: argparse.Namespace, fields: tuple[str, ...] | None) -> int:
+    from tailstat.layout import terminal_width
     from tailstat.top import compact_line
 
     out = sys.stdout.buffer
+    width = terminal_width()
     for raw in source.stream(args.interval or 1.0, min(args.top, 100), fields, args.window or "1m"):
-        out.write(raw if args.json else compact_line(orjson.loads(raw)).encode() + b"\n")
+        out.write(raw if args.json else compact_line(orjson.loads(raw), width).encode() + b"\n")
         out.flush()
     print(f"tailstat: the daemon at {source.where} ended the stream (stopping?)", file=sys.stderr)
     return 1
@@ -130,6 +136,7 @@ def _follow(source: HttpSource, args: argparse.Namespace, fields: tuple[str, ...
 
 def cmd_top(args: argparse.Namespace) -> int:
     from tailstat.client import Unreachable, open_source
+    from tailstat.fieldnames import UnknownField
     from tailstat.top import run_top
 
     cfg = load_config(require_paths=False)
@@ -139,6 +146,9 @@ def cmd_top(args: argparse.Namespace) -> int:
     except Unreachable as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
+    except UnknownField as exc:
+        print(f"tailstat: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ import orjson
 
 from tailstat.config import Config, http_endpoint
 from tailstat.discover import Attempt, describe_failures, first_answering, permission_hint
+from tailstat.fieldnames import UnknownField, check, configured
 
 TIMEOUT = 5.0
 HINT = "start it with `tailstat run`, or set TAILSTAT_HTTP_ADDR (host:port, unix:/path) to the daemon's address"
@@ -92,9 +93,12 @@ class HttpSource:
             body = response.read(4096)
             conn.close()
             try:
-                message = orjson.loads(body)["error"]
+                answer = orjson.loads(body)
+                message = answer["error"]
             except (orjson.JSONDecodeError, KeyError, TypeError):
-                message = response.reason
+                answer, message = {}, response.reason
+            if response.status == 400 and str(message).startswith("fields: ") and "accepted" in answer:
+                raise UnknownField(message.removeprefix("fields: "), list(answer["accepted"]))
             if response.status == 401:
                 raise Unreachable(f"the daemon at {self.where} refused the request ({message}); set "
                                   "TAILSTAT_HTTP_TOKEN to the daemon's token")
@@ -181,6 +185,7 @@ class SnapshotSource:
         if doc is None:
             raise Unreachable(f"no running daemon found: {why} (TAILSTAT_HTTP_ADDR=off; set TAILSTAT_STATE_DIR / "
                               "TAILSTAT_RUNTIME_DIR to the daemon's directories)")
+        check(fields, [*doc.get("fields", {}), *doc.get("measures", {}), *configured(self.cfg.sources)])
         for field in doc.get("fields", {}).values():
             field["top"] = field["top"][:top]
         if fields:

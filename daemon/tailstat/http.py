@@ -32,6 +32,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from tailstat.config import http_endpoint
+from tailstat.fieldnames import UnknownField, check, configured
 from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
 from tailstat.series import parse_step
 from tailstat.window import ACCEPTED, parse_window
@@ -191,11 +192,20 @@ class HttpApi:
             return await handler(request)
         except BadQuery as exc:
             return _error(400, str(exc), accepted=exc.accepted)
+        except UnknownField as exc:
+            return web.Response(status=400, content_type=JSON, body=orjson.dumps(
+                {"error": f"fields: {exc}", "accepted": exc.accepted}) + b"\n")
         except web.HTTPException as exc:  # router: 404 unknown path, 405 anything but GET/HEAD
             if exc.status < 400:
                 raise
             allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
             return _error(exc.status, exc.reason, headers=allow)
+
+    def _known(self, fields: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        """`fields` if every name exists (counted, or configured), else UnknownField (400 with the list)."""
+        if fields:
+            check(fields, [*self.service.store.field_names(), *configured(self.service.cfg.sources)])
+        return fields
 
     # --------------------------------------------------------------------------------------- handlers
     async def stats(self, request: web.Request) -> web.Response:
@@ -204,7 +214,8 @@ class HttpApi:
         window = _window_param(request.query)
         if mergeable and window != "all":
             raise BadQuery(f"mergeable=1 with window={window!r}; accepted: mergeable=1 only with window=all")
-        doc = self.service.document(top=top, fields=_fields_param(request.query), mergeable=mergeable,
+        doc = self.service.document(top=top, fields=self._known(_fields_param(request.query)),
+                                    mergeable=mergeable,
                                     window=window)
         return web.Response(body=orjson.dumps(doc) + b"\n", content_type=JSON)
 
@@ -236,7 +247,7 @@ class HttpApi:
 
     async def stats_stream(self, request: web.Request) -> web.StreamResponse:
         top = _int_param(request.query, "top", 5, 0, MAX_STREAM_TOP)
-        fields = _fields_param(request.query)
+        fields = self._known(_fields_param(request.query))
         interval = _float_param(request.query, "interval", 1.0, MIN_INTERVAL, MAX_INTERVAL)
         window = _window_param(request.query)
         if self.streams >= MAX_STREAMS:

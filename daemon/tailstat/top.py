@@ -24,6 +24,7 @@ from rich.text import Text
 
 from tailstat.client import Source, Unreachable
 from tailstat.windowview import DEFAULT_TOP_WINDOW, chosen, footer, rate_line
+from tailstat.layout import DEFAULT_WIDTH, cut_middle, fit_parts
 
 MAX_FILE_ROWS = 4
 MAX_MEASURE_ROWS = 3
@@ -129,7 +130,7 @@ def _files_table(doc: dict[str, Any], rates: Rates, rows: int, width: int) -> Ta
     room = max(16, width - 40)  # what the number columns leave; a path keeps its end (the file name)
     for f in files[:rows]:
         path = f["path"]
-        table.add_row(Text(path if len(path) <= room else "\u2026" + path[1 - room:], no_wrap=True),
+        table.add_row(Text(cut_middle(path, room), no_wrap=True),
                       f"{f['lines']:,}", f"{rates.files.get(f.get('key'), 0.0):,.1f}",
                       human_bytes(f.get("lag_bytes", 0)), f"{f.get('parse_errors', 0):,}", str(f.get("rotations", 0)))
     if len(files) > rows:
@@ -283,8 +284,10 @@ def _plain(source: Source, doc: dict[str, Any], interval: float, top: int, field
         prev, (doc, series) = doc, _fetch(source, top, fields, window)
 
 
-def compact_line(line: dict[str, Any]) -> str:
-    """One human line per /stats/stream line: time, window counts and rates, lag, top value per dimension."""
+def compact_line(line: dict[str, Any], width: int = DEFAULT_WIDTH) -> str:
+    """One human line per /stats/stream line, at most `width` characters: time, window counts and rates, lag,
+    then the top value per dimension while they fit. The stream's first line reads as the total so far (after
+    a restart: what the checkpoint restored), not as traffic of its first second."""
     d = line["delta"]
     rate = line["rates"].get("window") or line["rates"]["1m"]
     t = line["totals"]
@@ -296,7 +299,11 @@ def compact_line(line: dict[str, Any]) -> str:
         parts = [stamp, f"last {window}: lines {t['lines']:,} ({t['lines'] / span:,.1f}/s)",
                  f"errors {t['parse_errors']:,}", f"{human_bytes(t['bytes'] / span)}/s", f"lag {human_bytes(lag)}"]
     else:
-        parts = [stamp, f"lines +{d['lines']:,} ({rate['lines']:,.1f}/s)",
+        first = line.get("stream", {}).get("seq") == 0
+        parts = [stamp,
+                 f"lines {t['lines']:,} total ({rate['lines']:,.1f}/s 1m)" if first else
+                 f"lines +{d['lines']:,} ({rate['lines']:,.1f}/s)",
+                 f"errors {t['parse_errors']:,} total" if first else
                  f"errors +{d['parse_errors']:,} ({t['parse_errors']:,} total)",
                  f"{human_bytes(rate['bytes'])}/s", f"lag {human_bytes(lag)}"]
     if line.get("checkpoint", {}).get("ok") is False:
@@ -304,9 +311,10 @@ def compact_line(line: dict[str, Any]) -> str:
     unreadable = line.get("health", {}).get("unreadable_files", 0)
     if unreadable:
         parts.append(f"UNREADABLE {unreadable}")
+    tops = []
     for name, field in line["fields"].items():
         if field["top"]:
             value, count = field["top"][0]
             value = str(value) if len(str(value)) <= 40 else str(value)[:39] + "\u2026"
-            parts.append(f"{name}={value} {100 * count / (field.get('total') or 1):.0f}%")
-    return "  ".join(parts)
+            tops.append(f"{name}={value} {100 * count / (field.get('total') or 1):.0f}%")
+    return fit_parts(parts, tops, width)
