@@ -35,8 +35,8 @@ from tailstat.config import http_endpoint
 from tailstat.fieldnames import UnknownField, check, configured
 from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
 from tailstat.series import parse_step
-from tailstat.window import ACCEPTED, parse_window
 from tailstat.web import serve as web_page
+from tailstat.window import ACCEPTED, parse_window
 
 MAX_QUERY_CHARS = 1024  # longer query strings get 414
 MAX_REQUEST_LINE = 4096  # aiohttp answers 400 above these

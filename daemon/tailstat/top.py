@@ -23,8 +23,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tailstat.client import Source, Unreachable
-from tailstat.windowview import DEFAULT_TOP_WINDOW, chosen, footer, rate_line
 from tailstat.layout import DEFAULT_WIDTH, cut_middle, fit_parts
+from tailstat.windowview import DEFAULT_TOP_WINDOW, chosen, footer, rate_line
 
 MAX_FILE_ROWS = 4
 MAX_MEASURE_ROWS = 3
