@@ -146,10 +146,20 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
     compressed = sorted((s for s in seen.values() if s.compressed and s.path not in claimed),
                         key=lambda s: (s.usize is None, s.usize or 0, s.path))  # the smallest that fits first
     for k in retired:
-        if k.key in plan.forget:
+        if k.key in plan.forget and _take_named(compressed, k, claimed) is None:
             _take_compressed(compressed, k, claimed, exact=True)
+    gone: list[Known] = []
     for k in lost_live:
-        gz = _take_compressed(compressed, k, claimed, exact=False)
+        if any(not s.compressed for s in by_inode.get((k.dev, k.ino), [])):
+            # its inode is still there but shorter, or holds other bytes: truncated (or reused) while down
+            plan.lost.append((k.key, "truncated", max(0, k.size - k.offset)))
+        else:
+            gone.append(k)
+    # a compressed file named after where the record was (app.log.1 -> app.log.1.gz) first, then any rotation
+    # of its origin that can hold its bytes
+    found = {k.key: _take_named(compressed, k, claimed) for k in gone}
+    for k in gone:
+        gz = found[k.key] or _take_compressed(compressed, k, claimed, exact=False)
         if gz is not None:
             nbytes = gz.usize - k.offset if gz.usize is not None and gz.usize >= k.offset else k.size - k.offset
             plan.lost.append((k.key, "compressed_before_read", max(0, nbytes)))
@@ -186,6 +196,14 @@ def _take_compressed(pool: list[Seen], k: Known, claimed: set[str], exact: bool)
             continue
         claimed.add(s.path)
         return s
+    return None
+
+
+def _take_named(pool: list[Seen], k: Known, claimed: set[str]) -> Seen | None:
+    for s in pool:
+        if s.path not in claimed and os.path.splitext(s.path)[0] == k.path:
+            claimed.add(s.path)
+            return s
     return None
 
 
