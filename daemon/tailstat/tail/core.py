@@ -148,21 +148,17 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
     for k in retired:
         if k.key in plan.forget and _take_named(compressed, k, claimed) is None:
             _take_compressed(compressed, k, claimed, exact=True)
-    gone: list[Known] = []
+    # where a lost record's bytes went: a compressed file named after where it was (app.log.1 -> app.log.1.gz)
+    # first, then a compressed rotation of its origin that can hold them; else, if its inode is still there (but
+    # shorter, or holding other bytes), it was truncated or its inode reused; else it is missing
+    found = {k.key: _take_named(compressed, k, claimed) for k in lost_live}
     for k in lost_live:
-        if any(not s.compressed for s in by_inode.get((k.dev, k.ino), [])):
-            # its inode is still there but shorter, or holds other bytes: truncated (or reused) while down
-            plan.lost.append((k.key, "truncated", max(0, k.size - k.offset)))
-        else:
-            gone.append(k)
-    # a compressed file named after where the record was (app.log.1 -> app.log.1.gz) first, then any rotation
-    # of its origin that can hold its bytes
-    found = {k.key: _take_named(compressed, k, claimed) for k in gone}
-    for k in gone:
         gz = found[k.key] or _take_compressed(compressed, k, claimed, exact=False)
         if gz is not None:
             nbytes = gz.usize - k.offset if gz.usize is not None and gz.usize >= k.offset else k.size - k.offset
             plan.lost.append((k.key, "compressed_before_read", max(0, nbytes)))
+        elif any(not s.compressed for s in by_inode.get((k.dev, k.ino), [])):
+            plan.lost.append((k.key, "truncated", max(0, k.size - k.offset)))
         else:
             plan.lost.append((k.key, "missing_at_start", max(0, k.size - k.offset)))
 
