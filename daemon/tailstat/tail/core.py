@@ -152,8 +152,9 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
     # first, then a compressed rotation of its origin that can hold them; else, if its inode is still there (but
     # shorter, or holding other bytes), it was truncated or its inode reused; else it is missing
     found = {k.key: _take_named(compressed, k, claimed) for k in lost_live}
+    recent = [s for s in compressed if s.mtime_ns > since_ns]  # older ones were there at the last listing
     for k in lost_live:
-        gz = found[k.key] or _take_compressed(compressed, k, claimed, exact=False)
+        gz = found[k.key] or _take_compressed(recent, k, claimed, exact=False)
         if gz is not None:
             nbytes = gz.usize - k.offset if gz.usize is not None and gz.usize >= k.offset else k.size - k.offset
             plan.lost.append((k.key, "compressed_before_read", max(0, nbytes)))
@@ -184,15 +185,16 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
 
 
 def _take_compressed(pool: list[Seen], k: Known, claimed: set[str], exact: bool) -> Seen | None:
-    """A compressed rotation of k's origin that can hold k's bytes (gzip records their count)."""
-    for s in pool:
-        if s.path in claimed or origin_of(s.path, {k.origin}) is None:
-            continue
-        if s.usize is not None and (s.usize != k.size % (1 << 32) if exact else s.usize < k.offset % (1 << 32)):
-            continue
-        claimed.add(s.path)
-        return s
-    return None
+    """A compressed rotation of k's origin that can hold k's bytes (gzip records their count, modulo 2**32): one
+    of exactly k's last known size first, else (not `exact`) the smallest that holds its offset."""
+    fits = [s for s in pool if s.path not in claimed and origin_of(s.path, {k.origin}) is not None]
+    size, offset = k.size % (1 << 32), k.offset % (1 << 32)
+    best = next((s for s in fits if s.usize == size), None)
+    if best is None and not exact:
+        best = next((s for s in fits if s.usize is None or s.usize >= offset), None)
+    if best is not None:
+        claimed.add(best.path)
+    return best
 
 
 def _take_named(pool: list[Seen], k: Known, claimed: set[str]) -> Seen | None:
