@@ -31,8 +31,9 @@ from tailstat.tail.identity import heads_agree, matches_fingerprint, possible_or
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """One regular file as observed: `head` is its first bytes (up to FP_BYTES), `usize` the uncompressed size
-    a compressed file records (gzip), when known."""
+    """One regular file as observed: `head` is its first bytes (up to FP_BYTES); for a compressed file, `uhead` is
+    the head of what it holds (decompressed: what tells whose rotation it is) and `usize` the uncompressed size it
+    records (gzip), when known."""
 
     path: str
     dev: int
@@ -42,6 +43,7 @@ class Seen:
     head: bytes
     compressed: bool = False
     usize: int | None = None
+    uhead: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +170,8 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
             continue
         origin = origin_of(s.path, origins)
         if s.compressed:
-            if origin is not None and s.mtime_ns > since_ns and since_ns:
+            if origin is not None and s.mtime_ns > since_ns and since_ns and not (
+                    s.uhead is not None and any(matches_fingerprint(s.uhead, fp, n) for fp, n in fps)):
                 plan.unrecoverable.append((s, "compressed_before_read", s.usize or 0))
             continue
         if any(matches_fingerprint(s.head, fp, n) for fp, n in fps):
@@ -184,12 +187,21 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
     return plan
 
 
+def _holds(s: Seen, k: Known) -> bool | None:
+    """Does compressed file s hold k's bytes? Told by the decompressed head when there is one (None: unknown)."""
+    if s.uhead is None or not k.fp_len:
+        return None
+    return matches_fingerprint(s.uhead, k.fp, k.fp_len)
+
+
 def _take_compressed(pool: list[Seen], k: Known, claimed: set[str], exact: bool) -> Seen | None:
-    """A compressed rotation of k's origin that can hold k's bytes (gzip records their count, modulo 2**32): one
-    of exactly k's last known size first, else (not `exact`) the smallest that holds its offset."""
-    fits = [s for s in pool if s.path not in claimed and origin_of(s.path, {k.origin}) is not None]
+    """A compressed rotation of k's origin that holds k's bytes: told by its decompressed head where known, else
+    by the size gzip records (modulo 2**32): k's last known size first, else (not `exact`) the smallest that holds
+    its offset."""
+    fits = [s for s in pool if s.path not in claimed and origin_of(s.path, {k.origin}) is not None
+            and _holds(s, k) is not False]
     size, offset = k.size % (1 << 32), k.offset % (1 << 32)
-    best = next((s for s in fits if s.usize == size), None)
+    best = next((s for s in fits if _holds(s, k) or s.usize == size), None)
     if best is None and not exact:
         best = next((s for s in fits if s.usize is None or s.usize >= offset), None)
     if best is not None:
@@ -199,7 +211,7 @@ def _take_compressed(pool: list[Seen], k: Known, claimed: set[str], exact: bool)
 
 def _take_named(pool: list[Seen], k: Known, claimed: set[str]) -> Seen | None:
     for s in pool:
-        if s.path not in claimed and os.path.splitext(s.path)[0] == k.path:
+        if s.path not in claimed and os.path.splitext(s.path)[0] == k.path and _holds(s, k) is not False:
             claimed.add(s.path)
             return s
     return None
