@@ -7,7 +7,8 @@ Three writer processes append JSON lines `{"w":"w1","s1":N,...}` (bursts of 1-80
 write per burst, O_APPEND) to logs/w{0,1,2}.log; each writer reopens its path when the inode there changed.
 The real `logrotate -f` (create, rotate 1000, nocompress, nodateext or dateext) runs every 0.8-1.8 s; the daemon
 (TAILSTAT_READ_FROM=beginning, TAILSTAT_CHECKPOINT_INTERVAL=1) is killed with SIGKILL every 1-3.5 s and started
-again after 0-1.5 s. After `--seconds` of this: the writers stop, one last rotation, the daemon is started and
+again after 0-1.5 s (it is started, and has written its first snapshot, before the writers start). After
+`--seconds` of this: the writers stop, one last rotation, the daemon is started and
 waited for until its counts stop moving, then stopped with SIGTERM.
 
 Each writer's sequence numbers are a measure of their own (`s0`, `s1`, `s2`): the daemon's count, sum, min and
@@ -182,6 +183,10 @@ class Chaos:
     # -------------------------------------------------------------------------------------------- run
     def run(self, seconds: float, settle_timeout: float = 120.0) -> Result:
         r = self.rates
+        self.start_daemon()  # up before the first line: a file rotated away before any start is not "seen"
+        end = time.monotonic() + 60
+        while self.stats() is None and time.monotonic() < end:
+            time.sleep(0.05)
         writers = [subprocess.Popen(
             [sys.executable, "-c", WRITER, str(self.logs / f"w{i}.log"), str(i), str(r.burst), str(r.pause_ms[0]),
              str(r.pause_ms[1]), str(self.seed * 10 + i)], stdout=subprocess.PIPE, text=True)
@@ -193,7 +198,8 @@ class Chaos:
         deadline = time.monotonic() + seconds
         try:
             while time.monotonic() < deadline:
-                self.start_daemon()
+                if self.daemon is None:
+                    self.start_daemon()
                 time.sleep(min(self.rnd.uniform(*r.alive_s), max(0.0, deadline - time.monotonic())))
                 if time.monotonic() >= deadline:
                     break

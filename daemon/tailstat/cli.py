@@ -33,9 +33,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = fit_descriptors(load_config())  # room for TAILSTAT_MAX_OPEN_FILES tailed files, sockets, state files
     lock_state_dir(cfg)  # held until the process exits
-    configure_logging(cfg.log_level, cfg.log_format)
+    sink = configure_logging(cfg.log_level, cfg.log_format)
     try:
-        code = asyncio.run(serve(cfg))
+        code = asyncio.run(serve(cfg, log_sink=sink))
     except StateCorrupt as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1

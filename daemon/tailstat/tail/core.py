@@ -31,8 +31,9 @@ from tailstat.tail.identity import heads_agree, matches_fingerprint, possible_or
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """One regular file as observed: `head` is its first bytes (up to FP_BYTES), `usize` the uncompressed size
-    a compressed file records (gzip), when known."""
+    """One regular file as observed: `head` is its first bytes (up to FP_BYTES); for a compressed file, `uhead` is
+    the head of what it holds (decompressed: what tells whose rotation it is) and `usize` the uncompressed size it
+    records (gzip), when known."""
 
     path: str
     dev: int
@@ -42,6 +43,7 @@ class Seen:
     head: bytes
     compressed: bool = False
     usize: int | None = None
+    uhead: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +148,20 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
     compressed = sorted((s for s in seen.values() if s.compressed and s.path not in claimed),
                         key=lambda s: (s.usize is None, s.usize or 0, s.path))  # the smallest that fits first
     for k in retired:
-        if k.key in plan.forget:
+        if k.key in plan.forget and _take_named(compressed, k, claimed) is None:
             _take_compressed(compressed, k, claimed, exact=True)
+    # where a lost record's bytes went: a compressed file named after where it was (app.log.1 -> app.log.1.gz)
+    # first, then a compressed rotation of its origin that can hold them; else, if its inode is still there (but
+    # shorter, or holding other bytes), it was truncated or its inode reused; else it is missing
+    found = {k.key: _take_named(compressed, k, claimed) for k in lost_live}
+    recent = [s for s in compressed if s.mtime_ns > since_ns]  # older ones were there at the last listing
     for k in lost_live:
-        gz = _take_compressed(compressed, k, claimed, exact=False)
+        gz = found[k.key] or _take_compressed(recent, k, claimed, exact=False)
         if gz is not None:
             nbytes = gz.usize - k.offset if gz.usize is not None and gz.usize >= k.offset else k.size - k.offset
             plan.lost.append((k.key, "compressed_before_read", max(0, nbytes)))
+        elif any(not s.compressed for s in by_inode.get((k.dev, k.ino), [])):
+            plan.lost.append((k.key, "truncated", max(0, k.size - k.offset)))
         else:
             plan.lost.append((k.key, "missing_at_start", max(0, k.size - k.offset)))
 
@@ -161,7 +170,8 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
             continue
         origin = origin_of(s.path, origins)
         if s.compressed:
-            if origin is not None and s.mtime_ns > since_ns and since_ns:
+            if origin is not None and s.mtime_ns > since_ns and since_ns and not (
+                    s.uhead is not None and any(matches_fingerprint(s.uhead, fp, n) for fp, n in fps)):
                 plan.unrecoverable.append((s, "compressed_before_read", s.usize or 0))
             continue
         if any(matches_fingerprint(s.head, fp, n) for fp, n in fps):
@@ -177,15 +187,33 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
     return plan
 
 
+def _holds(s: Seen, k: Known) -> bool | None:
+    """Does compressed file s hold k's bytes? Told by the decompressed head when there is one (None: unknown)."""
+    if s.uhead is None or not k.fp_len:
+        return None
+    return matches_fingerprint(s.uhead, k.fp, k.fp_len)
+
+
 def _take_compressed(pool: list[Seen], k: Known, claimed: set[str], exact: bool) -> Seen | None:
-    """A compressed rotation of k's origin that can hold k's bytes (gzip records their count)."""
+    """A compressed rotation of k's origin that holds k's bytes: told by its decompressed head where known, else
+    by the size gzip records (modulo 2**32): k's last known size first, else (not `exact`) the smallest that holds
+    its offset."""
+    fits = [s for s in pool if s.path not in claimed and origin_of(s.path, {k.origin}) is not None
+            and _holds(s, k) is not False]
+    size, offset = k.size % (1 << 32), k.offset % (1 << 32)
+    best = next((s for s in fits if _holds(s, k) or s.usize == size), None)
+    if best is None and not exact:
+        best = next((s for s in fits if s.usize is None or s.usize >= offset), None)
+    if best is not None:
+        claimed.add(best.path)
+    return best
+
+
+def _take_named(pool: list[Seen], k: Known, claimed: set[str]) -> Seen | None:
     for s in pool:
-        if s.path in claimed or origin_of(s.path, {k.origin}) is None:
-            continue
-        if s.usize is not None and (s.usize != k.size % (1 << 32) if exact else s.usize < k.offset % (1 << 32)):
-            continue
-        claimed.add(s.path)
-        return s
+        if s.path not in claimed and os.path.splitext(s.path)[0] == k.path and _holds(s, k) is not False:
+            claimed.add(s.path)
+            return s
     return None
 
 

@@ -3,10 +3,13 @@ decides on (stat and head of each file that matters in the watched directories a
 
 from __future__ import annotations
 
+import bz2
 import fnmatch
 import glob
+import lzma
 import os
 import stat as statmod
+import zlib
 from collections.abc import Iterable
 
 import structlog
@@ -113,10 +116,26 @@ def observe_file(path: str) -> Seen | None:
             return None
         head = fh.read(FP_BYTES)
         compressed = head.startswith(COMPRESSED_MAGIC) or is_compressed_name(path)
-        usize = None
-        if compressed and head.startswith(b"\x1f\x8b") and st.st_size >= 18:
-            usize = gzip_size(os.pread(fh.fileno(), 4, st.st_size - 4))
-    return Seen(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, head, compressed, usize)
+        usize = uhead = None
+        if compressed:
+            if head.startswith(b"\x1f\x8b") and st.st_size >= 18:
+                usize = gzip_size(os.pread(fh.fileno(), 4, st.st_size - 4))
+            uhead = decompressed_head(head + fh.read(64 << 10))
+    return Seen(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, head, compressed, usize, uhead)
+
+
+def decompressed_head(data: bytes) -> bytes | None:
+    """The first FP_BYTES bytes a gzip, bzip2 or xz file holds (None: another format, or not decodable)."""
+    try:
+        if data.startswith(b"\x1f\x8b"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, FP_BYTES)
+        if data.startswith(b"BZh"):
+            return bz2.BZ2Decompressor().decompress(data, FP_BYTES)
+        if data.startswith(b"\xfd7zXZ"):
+            return lzma.LZMADecompressor().decompress(data, FP_BYTES)
+    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError):
+        return None
+    return None
 
 
 def dir_files(directory: str) -> list[str]:
