@@ -11,7 +11,6 @@ StateDirectory=/RuntimeDirectory=, EnvironmentFile=) runs as an admin installs i
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -322,9 +321,6 @@ def test_configuration_error_fails_once_without_restart_loop(systemd: Systemd):
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534"]  # user nobody, group nogroup
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tailstat.discover") is None,
-                    reason="the client's discovery of /run/tailstat/tailstat.sock (issue 15, branch door: "
-                    "tailstat/discover.py) is not on this branch yet")
 def test_plain_client_finds_the_service_socket(systemd: Systemd):
     """Issue 15: with the service running, `tailstat stats` with no TAILSTAT_HTTP_ADDR on the same host finds
     /run/tailstat/tailstat.sock (nothing answers on 127.0.0.1:9514 in the namespaces); the socket belongs to
@@ -341,6 +337,15 @@ def test_plain_client_finds_the_service_socket(systemd: Systemd):
         assert res.returncode == 0, (who, res.stderr.decode())
         doc = orjson.loads(res.stdout)
         assert doc["totals"]["lines"] == 4 and [f["path"] for f in doc["files"]] == [LOG_FILE], who
+
+    # top (not on a terminal: plain frames) and stats --follow find it the same way
+    top = systemd.run([f"{VENV_INSIDE}/bin/tailstat", "top", "--iterations", "1"], check=False)
+    assert top.returncode == 0, top.stderr.decode()
+    assert top.stdout.decode().count(LOG_FILE) == 1 and "lines 4 " in top.stdout.decode(), top.stdout.decode()
+    follow = systemd.run(["timeout", "-s", "INT", "2.5", f"{VENV_INSIDE}/bin/tailstat", "stats", "--follow",
+                          "--json"], check=False)
+    lines = [orjson.loads(line) for line in follow.stdout.splitlines()]
+    assert lines and all(doc["totals"]["lines"] == 4 for doc in lines), follow.stderr.decode()
 
     # not in group adm: exit 1, one line on stderr that names the socket and the group to be in
     res = systemd.run([*NOBODY, "--clear-groups", *tailstat], check=False)
