@@ -84,7 +84,9 @@ def test_measure_lines_fit_and_widen() -> None:
 
 
 def follow_lines(env: dict[str, str], n: int) -> list[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tailstat", "stats", "--follow", "--interval", "0.2"], env=env,
+    # window all: the lines show deltas (the default, the last 1m, shows that window's own counts)
+    proc = subprocess.Popen([sys.executable, "-m", "tailstat", "stats", "--follow", "--interval", "0.2",
+                             "--window", "all"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     got = [proc.stdout.readline().rstrip("\n") for _ in range(n)]
