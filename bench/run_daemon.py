@@ -44,7 +44,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
@@ -1006,8 +1006,7 @@ def main(argv: list[str] | None = None) -> int:
                 SCENARIOS[scenario](report, args)
             except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the others' numbers
                 report.fail(scenario, f"{type(exc).__name__}: {exc}")
-            for row in report.rows[first_row:]:
-                row.name = label + row.name
+            report.rows[first_row:] = [replace(r, name=label + r.name) for r in report.rows[first_row:]]
         report.label = ""
     header.append(f"- load average at end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}; "
                   f"total {time.perf_counter() - started:.0f} s")
