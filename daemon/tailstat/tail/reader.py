@@ -150,7 +150,12 @@ class LineCutter:
         self.max_line = cfg.max_line_bytes
         self._dropped = dropped
         self._detect = detect
-        self.unit_end = unit_end
+        self.unit_end = unit_end  # the default, for sources without their own
+        self._unit_ends: dict[str, Callable[[bytes], int]] = {}
+
+    def set_unit_end(self, source: str, unit_end: Callable[[bytes], int]) -> None:
+        """Where the last complete unit of `source`'s files ends (e.g. a multiline event instead of a line)."""
+        self._unit_ends[source] = unit_end
 
     def cut(self, t: Tracked, chunk: bytes, out: list[Batch]) -> None:
         """Append chunk (which ends at file offset t.pos) and cut batches of complete units."""
@@ -166,7 +171,7 @@ class LineCutter:
             chunk = chunk[nl + 1:]
             t.line_start = chunk_start + nl + 1
         buf = t.pending + chunk if t.pending else chunk
-        end = self.unit_end(buf)
+        end = (self._unit_ends.get(t.source.name, self.unit_end) if self._unit_ends else self.unit_end)(buf)
         if end <= 0:
             t.pending = buf
         else:
@@ -180,7 +185,7 @@ class LineCutter:
     def flush(self, t: Tracked, out: list[Batch]) -> None:
         """The stream is finished: its held-back last unit counts (an unterminated line, as in `tailstat scan`)."""
         if t.pending and not t.skipping:
-            self.emit(t, t.pending + b"\n", t.pos, out)
+            self.emit(t, t.pending if t.pending.endswith(b"\n") else t.pending + b"\n", t.pos, out)
             t.line_start, t.pending = t.pos, b""
 
     def emit(self, t: Tracked, data: bytes, end: int, out: list[Batch]) -> None:
