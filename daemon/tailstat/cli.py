@@ -147,7 +147,8 @@ def cmd_top(args: argparse.Namespace) -> int:
     cfg = load_config(require_paths=False)
     try:
         return run_top(open_source(cfg), interval=args.interval, top=args.top,
-                       fields=tuple(args.field) if args.field else None, iterations=args.iterations)
+                       fields=tuple(args.field) if args.field else None, iterations=args.iterations,
+                       window=args.window)
     except Unreachable as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
@@ -227,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--field", action="append", metavar="NAME", help="only this dimension or measure "
                      "(repeatable)")
     top.add_argument("--interval", type=_interval, default=1.0, help="seconds between refreshes (default 1)")
+    top.add_argument("--window", choices=WINDOW_CHOICES, default="5m", help="the window it opens on (default "
+                     "5m; keys 1-6 switch)")
     top.add_argument("--iterations", type=_refreshes, help="stop after N frames, 1..100000 (default: until q)")
     sub.add_parser("config", help="print the effective configuration")
     merge = sub.add_parser("merge", help="merge saved stats documents (scan --json --mergeable), e.g. one per host")

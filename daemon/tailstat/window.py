@@ -336,6 +336,14 @@ class Ring:
         self.now_slot = None if data.get("now_slot") is None else int(data["now_slot"])
 
 
+def with_window_slots(cfg: Any) -> Any:
+    """`cfg` (a Config) with every source's parser spec set to tag lines with TAILSTAT_WINDOW_SLOT slots."""
+    from dataclasses import replace
+
+    sources = tuple(replace(s, spec=replace(s.spec, slot_seconds=cfg.window_slot)) for s in cfg.sources)
+    return cfg.with_overrides(sources=sources)
+
+
 def parse_window(raw: str | None) -> str:
     """A window name from a query or flag; ValueError naming the accepted ones."""
     value = "all" if raw is None or raw == "" else raw.strip()
