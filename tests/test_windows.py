@@ -7,6 +7,7 @@ long: "1m" is 18 s and "5m" 90 s. The lines are JSON without a time field, so th
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,28 @@ def test_process_mode_windows_equal_thread_mode(tmp_path: Path) -> None:
         docs.append(doc)
     assert docs[0]["totals"]["lines"] == 3001 and docs[0]["totals"]["parse_errors"] == 1
     assert docs[0] == docs[1]
+
+
+def stamped(n: int, t: float, path: str, ms: int) -> bytes:
+    return "".join(json.dumps({"ts": t + i * 0.001, "path": path, "status": "200", "ms": ms}) + "\n"
+                   for i in range(n)).encode()
+
+
+def test_real_clock_lines_count_in_the_windows_of_their_own_time(tmp_path: Path) -> None:
+    """The real 10 s slots, and the lines' own timestamps: a backlog lands in the minutes it was written."""
+    now = time.time()
+    d = Daemon(tmp_path, TAILSTAT_FORMAT="json", TAILSTAT_GROUP_BY="path", TAILSTAT_MEASURES="ms")
+    d.append(stamped(7, now - 25 * 3600, "/day-old", 1) + stamped(11, now - 150, "/minutes-ago", 2)
+             + stamped(13, now - 5, "/now", 3) + stamped(5, now + 7200, "/future", 4))
+    with d:
+        d.wait_lines(36)
+        one, five, day = (d.stats(f"window={w}") for w in ("1m", "5m", "24h"))
+        everything = d.stats()
+    assert dict(one["fields"]["path"]["top"]) == {"/now": 13, "/future": 5}  # future times count now
+    assert dict(five["fields"]["path"]["top"]) == {"/now": 13, "/future": 5, "/minutes-ago": 11}
+    assert dict(day["fields"]["path"]["top"]) == dict(five["fields"]["path"]["top"])  # 25 h old: only in all
+    assert dict(everything["fields"]["path"]["top"]) == {"/now": 13, "/future": 5, "/minutes-ago": 11,
+                                                         "/day-old": 7}
+    assert [one["totals"]["lines"], five["totals"]["lines"], everything["totals"]["lines"]] == [18, 29, 36]
+    assert (one["measures"]["ms"]["min"], one["measures"]["ms"]["max"]) == (3, 4)
+    assert five["window_seconds"] == 300 and one["window_seconds"] == 60
