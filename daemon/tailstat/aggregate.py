@@ -100,6 +100,10 @@ class Store:
         self._checkpoint: dict[str, Any] = {"ok": None, "error": None, "last_success": None, "failures": 0}
         self._health: dict[str, float] = {}
         self._unreadable: list[str] = []  # files that match but cannot be read (retried; see Tailer._unreadable)
+        # `tailstat scan`: lines outside --since/--until, and the earliest and latest event time counted
+        self._outside = 0
+        self._first: float | None = None
+        self._last: float | None = None
         self.started = time.time()
 
     # ------------------------------------------------------------------------------------------ merging
@@ -154,6 +158,10 @@ class Store:
             if partial.minutes:
                 self._merge_minutes(partial.minutes)
             self._rates.add(now, partial.lines, errors, partial.bytes)
+            if partial.first is not None:
+                self._first = partial.first if self._first is None else min(self._first, partial.first)
+                self._last = partial.last if self._last is None else max(self._last, partial.last)  # type: ignore
+            self._outside += partial.outside
             if commits is None and file_key is not None:
                 commits = [(file_key, end_offset, partial.lines, partial.bytes, errors)]
             if self._ring is not None:
@@ -552,6 +560,11 @@ class Store:
             self._files = files
             if ring is not None:
                 self._ring = ring
+
+    def event_span(self) -> tuple[float | None, float | None, int]:
+        """(earliest, latest) event time of the lines counted, and the lines outside --since/--until (scan)."""
+        with self._lock:
+            return self._first, self._last, self._outside
 
     def files(self) -> dict[str, dict[str, Any]]:
         with self._lock:

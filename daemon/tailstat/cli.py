@@ -64,6 +64,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
             return _fail_config(ConfigError(f"--format={args.format!r} is not valid; accepted: {', '.join(FORMATS)}"))
         spec = build_spec(args.format, spec.extra_dimensions, spec.extra_measures, spec.regex,
                           log_format=spec.log_format)
+    from dataclasses import replace
+
+    from tailstat.timerange import describe, log_time_rates, parse_time
+
+    bounds: dict[str, float | None] = {}
+    for name in ("since", "until"):
+        raw = getattr(args, name)
+        try:
+            bounds[name] = None if raw is None else parse_time(raw)
+        except ValueError as exc:
+            print(f"tailstat: scan --{name}: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    since, until = bounds["since"], bounds["until"]
+    spec = replace(spec, since=since, until=until, event_span=True)
     for path in args.files:
         problem = _unscannable(path)
         if problem:
@@ -72,12 +86,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty() and sum(os.path.getsize(p) for p in args.files) > 64 << 20
     store = scan_files(cfg, spec, args.files, progress=progress)
     doc = store.snapshot(top=args.top, mergeable=args.mergeable)
+    log_time_rates(doc, *store.event_span(), since, until)
     for f in doc["files"]:
         f.pop("key", None)
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
     else:
-        print(table(doc, args.top))
+        print(table(doc, args.top) + "\n" + describe(doc))
     return 0
 
 
@@ -209,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--top", type=int, default=10, help="values per dimension (default 10)")
     scan.add_argument("--workers", type=_workers, help="override TAILSTAT_WORKERS (1..256)")
     scan.add_argument("--executor", choices=("thread", "process"), help="override TAILSTAT_EXECUTOR")
+    scan.add_argument("--since", metavar="T", help="only lines whose own time is at or after T (ISO 8601, or a "
+                      "time ago: 90s, 20m, 2h, 1d)")
+    scan.add_argument("--until", metavar="T", help="only lines whose own time is before T (as --since)")
     scan.add_argument("--mergeable", action="store_true", help="with --json: add the \"state\" section that "
                       "`tailstat merge` needs")
     stats = sub.add_parser("stats", help="the running daemon's current stats (over TAILSTAT_HTTP_ADDR)")

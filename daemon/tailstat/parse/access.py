@@ -12,7 +12,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from tailstat.eventtime import split_slots
+from tailstat.eventtime import nothing_parsed, split_slots
 from tailstat.parse.common import DIGIT_MEASURE_FORMATS, measure_sketch
 from tailstat.parse.logformat import REQUEST_PIECES, compile_log_format
 from tailstat.parse.timestamps import (
@@ -126,16 +126,17 @@ def parse_access(spec: ParserSpec, data: bytes) -> Partial:
     if partial.parsed < partial.lines:
         _sample_failures(pattern, text, partial, "no_match", partial.lines - partial.parsed)
     if not matches:
-        return partial
+        return nothing_parsed(partial, spec)
     # findall gives tuples for two groups or more, the group itself for one
     cols = list(zip(*matches)) if pattern.groups > 1 else [tuple(matches)]
     _aggregate_columns(spec, cols, columns, partial)
-    for name, to_seconds in (("_time", clf_seconds), ("_time_iso", iso_seconds), ("_msec", epoch_text_seconds)):
+    keys, to_seconds = (None,) * len(matches), clf_seconds  # a log_format without a time: no event times
+    for name, convert in (("_time", clf_seconds), ("_time_iso", iso_seconds), ("_msec", epoch_text_seconds)):
         idx = columns.get(name)
         if idx is not None:
-            split_slots(partial, spec.slot_seconds, cols[idx], to_seconds,
-                        lambda lines: _columns_part(spec, cols, columns, lines))
+            keys, to_seconds = cols[idx], convert
             break
+    split_slots(partial, spec, keys, to_seconds, lambda lines: _columns_part(spec, cols, columns, lines))
     return partial
 
 

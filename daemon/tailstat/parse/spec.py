@@ -70,6 +70,7 @@ class ParserSpec:
     # `tailstat scan --since/--until`: only lines whose own time is in [since, until) are counted (epoch seconds)
     since: float | None = None
     until: float | None = None
+    event_span: bool = False  # `tailstat scan`: note each batch's earliest and latest event time (its rates)
 
     def resolved(self, fmt: str) -> ParserSpec:
         """The spec for a concrete format (used once `auto` has detected one)."""
@@ -89,6 +90,7 @@ class ParserSpec:
             slot_seconds=self.slot_seconds,
             since=self.since,
             until=self.until,
+            event_span=self.event_span,
         )
 
 

@@ -106,7 +106,7 @@ def aggregate_records(spec: ParserSpec, records: list[dict], partial: Partial, s
         if epoch is not None:
             partial.minutes[(int(epoch // 60), level)] += n
     if split:
-        split_slots(partial, spec.slot_seconds, stamps, seconds.get,
+        split_slots(partial, spec, stamps, seconds.get,
                     lambda lines: _records_part(spec, records, lines))
 
 

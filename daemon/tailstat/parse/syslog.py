@@ -26,7 +26,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from tailstat.eventtime import split_slots
+from tailstat.eventtime import nothing_parsed, split_slots
 from tailstat.parse.common import measure_sketch
 from tailstat.partial import SAMPLE_CHARS, Partial
 
@@ -80,7 +80,7 @@ def parse_syslog(spec: ParserSpec, data: bytes) -> Partial:
     rows = pattern.findall(data.decode("utf-8", "replace"))
     if not rows:
         _count_failures((), partial)
-        return partial
+        return nothing_parsed(partial, spec)
     cols = list(zip(*rows))
     bad = cols[col["bad"]]
     failed = len(bad) - bad.count("")
@@ -88,11 +88,11 @@ def parse_syslog(spec: ParserSpec, data: bytes) -> Partial:
     if partial.parsed < partial.lines:
         _count_failures(bad if failed else (), partial)
     if not partial.parsed:
-        return partial
+        return nothing_parsed(partial, spec)
     now = time.time() if spec.reference_time is None else spec.reference_time
     year = time.localtime(now).tm_year
     _aggregate_rows(spec, cols, col, partial, now, year)
-    if spec.slot_seconds is not None:
+    if spec.slot_seconds is not None or spec.since is not None or spec.until is not None or spec.event_span:
         good = [i for i, b in enumerate(bad) if not b] if failed else None
         if good is not None:
             cols = [operator.itemgetter(*good)(c) if len(good) > 1 else (c[good[0]],) for c in cols]
@@ -103,7 +103,7 @@ def parse_syslog(spec: ParserSpec, data: bytes) -> Partial:
             _aggregate_rows(spec, [pick(c) for c in cols], col, one, now, year)
             return one
 
-        split_slots(partial, spec.slot_seconds, list(zip(cols[col["bsd"]], cols[col["iso"]], cols[col["tz"]])),
+        split_slots(partial, spec, list(zip(cols[col["bsd"]], cols[col["iso"]], cols[col["tz"]])),
                     lambda key: _seconds(key, year, now), part)
     return partial
 
