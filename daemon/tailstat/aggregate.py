@@ -394,7 +394,8 @@ class Store:
                 "rates": rates,
                 "minutes": minutes,
                 "checkpoint": dict(self._checkpoint),
-                "health": {**self._health, "unreadable_files": len(self._unreadable)},
+                "health": {**self._health, "unreadable_files": len(self._unreadable),
+                           **({} if self._ring is None else {"window_slots": self._ring.slot_count()})},
                 "unreadable": self._unreadable[:UNREADABLE_SHOWN],
                 "window": window,
             }
