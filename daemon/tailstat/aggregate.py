@@ -15,7 +15,7 @@ from typing import Any
 
 from tailstat.partial import Column, FieldSketch, Partial
 from tailstat.sketches import Distinct, Quantiles, TopK
-from tailstat.window import WINDOWS, Ring, Slot
+from tailstat.window import WINDOWS, Ring
 
 STATE_SCHEMA = 2  # 2: + "ring" (the window slots); schema 1 states load with an empty ring
 STATE_SCHEMAS = (1, 2)
@@ -126,8 +126,8 @@ class Store:
             self._samples.extend(partial.samples)
             if cut_bytes:
                 self._count_dropped("line_too_long", 0, cut_bytes, now)
-            for name, counts in partial.dims.items():
-                counts = self._translate(name, counts)
+            dims = {name: self._translate(name, counts) for name, counts in partial.dims.items()}
+            for name, counts in dims.items():
                 topk = self._topk.get(name)
                 if topk is None:
                     topk = self._topk[name] = TopK(self._capacity)
@@ -165,7 +165,7 @@ class Store:
             if commits is None and file_key is not None:
                 commits = [(file_key, end_offset, partial.lines, partial.bytes, errors)]
             if self._ring is not None:
-                self._ring.add(partial, now, self._translate)
+                self._ring.add(partial, now, self._translate, dims)
                 if commits:
                     self._ring.add_files(commits, now)
             for key, end, lines, nbytes, errs in commits or ():
@@ -410,10 +410,7 @@ class Store:
         """Replace the document's cumulative sections by the window's (under the lock)."""
         ring = self._ring
         assert ring is not None
-        slots = ring.slots_in(window, now)
-        merged = Slot()
-        for _, _, slot in slots:
-            merged.merge(slot)
+        merged = ring.merged(window, now)
         first = ring.advance(now) - WINDOWS[window] + 1
         start = first * ring.slot_seconds
         doc["window_start"] = start
