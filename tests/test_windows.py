@@ -12,6 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from test_http_support import Daemon, cli, until, wait_for
 
 SLOT = "3"
@@ -148,19 +150,24 @@ def test_series_counts_each_step(tmp_path: Path) -> None:
         assert series["fields"]["status"]["values"] == ["200"]
 
 
-def test_process_mode_windows_equal_thread_mode(tmp_path: Path) -> None:
-    data = phase(3000, [f"/p{i}" for i in range(40)], "200", 1, 997) + b"not json\n"
+@pytest.mark.parametrize(("paths", "capacity"), [(40, "10000"), (15, "10")])
+def test_process_mode_windows_equal_thread_mode(tmp_path: Path, paths: int, capacity: str) -> None:
+    """Also when the workers compact their partials (15 paths > TAILSTAT_TOPK_CAPACITY=10: each batch's paths
+    reach the store as a sketch): the windows and the all-time stats come out the same."""
+    data = phase(3000, [f"/p{i}" for i in range(paths)], "200", 1, 997) + b"not json\n"
     docs = []
     for mode in ("thread", "process"):
         d = Daemon(tmp_path / mode, **settings(TAILSTAT_EXECUTOR=mode, TAILSTAT_WORKERS="2",
-                                              TAILSTAT_BATCH_BYTES="16KiB"))
+                                              TAILSTAT_BATCH_BYTES="16KiB", TAILSTAT_TOPK_CAPACITY=capacity))
         d.append(data)
         with d:
             d.wait_lines(3001)
-            doc = comparable(d.stats("window=5m&top=100"))
-        doc["files"] = [(Path(p).name, n, b) for p, n, b in doc["files"]]
+            doc = {w: comparable(d.stats(f"window={w}&top=100")) for w in ("5m", "all")}
+        for w in doc.values():
+            w["files"] = [(Path(p).name, n, b) for p, n, b in w["files"]]
         docs.append(doc)
-    assert docs[0]["totals"]["lines"] == 3001 and docs[0]["totals"]["parse_errors"] == 1
+    assert docs[0]["5m"]["totals"]["lines"] == 3001 and docs[0]["5m"]["totals"]["parse_errors"] == 1
+    assert len(docs[0]["5m"]["fields"]["path"]["top"]) == paths
     assert docs[0] == docs[1]
 
 

@@ -79,9 +79,10 @@ class Slot:
 
     # ------------------------------------------------------------------------------------------ adding
     def add(self, part: Partial, capacity: int, translate: Translate = _identity,
-            dims: dict[str, Any] | None = None) -> None:
+            dims: dict[str, Any] | None = None, exact: int = EXACT_DISTINCT) -> None:
         """Count one partial's lines; `capacity`: the TopK size of a new dimension (hot or sealed). `dims`: the
-        partial's dimensions already translated (else each goes through `translate`)."""
+        partial's dimensions already translated (else each goes through `translate`); `exact`: the values a new
+        dimension's Distinct holds exactly."""
         self.lines += part.lines
         self.bytes += part.bytes
         self.parsed += part.parsed
@@ -95,7 +96,7 @@ class Slot:
             topk = self.dims.get(name)
             if topk is None:
                 topk = self.dims[name] = TopK(capacity)
-                self.distinct[name] = Distinct(min(capacity, EXACT_DISTINCT), DISTINCT_PRECISION)
+                self.distinct[name] = Distinct(exact, DISTINCT_PRECISION)
             # A hot slot's Distinct gets only what its TopK stops tracking (the keys count at reading); a
             # sealed one's holds every value, so late lines go straight in.
             if isinstance(counts, Column):
@@ -248,6 +249,9 @@ class Ring:
         self.slot_seconds = slot_seconds
         self.capacity = capacity
         self.hot_capacity = max(capacity, min(hot_capacity, HOT_CAPACITY))
+        # a slot's Distinct is exact up to EXACT_DISTINCT values, or the all-time capacity if smaller: a process
+        # worker's compacted partial (a sketch past that capacity) then counts as in thread mode
+        self.exact = min(EXACT_DISTINCT, hot_capacity)
         self.tiers: list[dict[int, Slot]] = [{} for _ in TIERS]
         self.hot: dict[tuple[int, int], Slot] = {}  # (tier, start) -> slot, least recently written first
         # each window's merge of its sealed slots, valid while no sealed slot changes (cold_version) and the
@@ -313,12 +317,12 @@ class Ring:
         if partial.slots is None:
             slot = self.slot_for(partial.slot, current)
             if slot is not None:
-                slot.add(partial, self.hot_capacity if slot.hot else self.capacity, translate, dims)
+                slot.add(partial, self.hot_capacity if slot.hot else self.capacity, translate, dims, self.exact)
             return
         for index, part in partial.slots.items():
             slot = self.slot_for(index, current)
             if slot is not None:
-                slot.add(part, self.hot_capacity if slot.hot else self.capacity, translate)
+                slot.add(part, self.hot_capacity if slot.hot else self.capacity, translate, None, self.exact)
 
     def add_files(self, commits: Iterable[tuple[str, int | None, int, int, int]], now: float) -> None:
         """Per-file counts go to the slot of their ingestion time (the file records are about reading)."""
