@@ -169,7 +169,7 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str | Input], progress
                 if dropped:
                     store.add_dropped("line_too_long", 0, dropped)
                 partial, _ = timed_parse(file_spec, data)
-                partial.bytes -= added
+                partial.bytes = max(0, partial.bytes - added)  # (0 when --since/--until kept no line)
                 store.merge(partial, path, end)
                 if bar is not None:
                     bar.advance(partial.bytes + dropped)

@@ -28,7 +28,7 @@ from tailstat.notify import Notifier
 from tailstat.pipeline import ParsePool, group_batches, group_bytes
 from tailstat.tail import Batch, Tailer, pass_budget
 from tailstat.watch import Watcher
-from tailstat.window import Ring
+from tailstat.window import Ring, with_window_slots
 
 RESCAN = "\0rescan"
 IDLE_REWRITE = 10.0  # seconds between snapshot rewrites while nothing changes
@@ -37,10 +37,11 @@ EXIT_OK, EXIT_TIMEOUT, EXIT_CRASH = 0, 1, 1
 
 class Service:
     def __init__(self, cfg: Config, notifier: Notifier | None = None, log_sink: LogSink | None = None) -> None:
-        self.cfg = cfg
+        cfg = self.cfg = with_window_slots(cfg)  # the parse functions tag lines with their window slots
         self.log_sink = log_sink
         self.notifier = notifier or Notifier()
-        self.store = Store(cfg.topk_capacity, cfg.event_minutes, Ring(cfg.window_slot, cfg.window_topk))
+        self.store = Store(cfg.topk_capacity, cfg.event_minutes,
+                           Ring(cfg.window_slot, cfg.window_topk, cfg.topk_capacity))
         # groups of batches (one executor call each), each at most TAILSTAT_BATCH_BYTES (4x in process mode)
         self.queue: asyncio.Queue[list[Batch] | None] = asyncio.Queue(maxsize=cfg.queue_batches)
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailstat-io")
