@@ -14,6 +14,7 @@ from collections import Counter, deque
 from typing import Any
 
 from tailstat.partial import Column, FieldSketch, Partial
+from tailstat.patterns import DEFAULT_MAX_TEMPLATES, PatternRegistry
 from tailstat.sketches import Distinct, Quantiles, TopK
 
 STATE_SCHEMA = 1
@@ -68,12 +69,15 @@ class _Rates:
 
 
 UNREADABLE_SHOWN = 20  # paths listed in the stats document ("health.unreadable_files" counts them all)
+PATTERN_DIM = "pattern"  # the dimension whose values are message shapes, counted as template ids
+PATTERNS_SHOWN = 500  # templates listed under "patterns": the most frequent, and the newest 100 among them
 
 
 class Store:
     """All aggregated statistics plus per-file committed offsets, behind one threading.Lock."""
 
-    def __init__(self, topk_capacity: int = 10000, event_minutes: int = 180) -> None:
+    def __init__(self, topk_capacity: int = 10000, event_minutes: int = 180,
+                 patterns_max: int = DEFAULT_MAX_TEMPLATES) -> None:
         self._lock = threading.Lock()
         self.version = 0  # bumped by every change: idle daemons skip rewriting unchanged snapshots
         self._capacity = topk_capacity
@@ -96,14 +100,19 @@ class Store:
         self._checkpoint: dict[str, Any] = {"ok": None, "error": None, "last_success": None, "failures": 0}
         self._health: dict[str, float] = {}
         self._unreadable: list[str] = []  # files that match but cannot be read (retried; see Tailer._unreadable)
+        self._patterns_max = patterns_max
+        self._patterns: dict[str, PatternRegistry] = {}  # source -> its message templates
+        self._totals["events"] = 0
         self.started = time.time()
 
     # ------------------------------------------------------------------------------------------ merging
     def merge(self, partial: Partial, file_key: str | None = None, end_offset: int | None = None,
-              commits: list[tuple[str, int, int, int, int]] | None = None, cut_bytes: int = 0) -> None:
+              commits: list[tuple[str, int, int, int, int]] | None = None, cut_bytes: int = 0,
+              source: str | None = None) -> None:
         """Fold one batch's partial in and commit its file's offset, atomically. A grouped partial (several
         files' batches parsed in one call) passes `commits`: (key, end offset, lines, bytes, parse errors) each.
-        `cut_bytes`: bytes cut off over-long lines of these batches (dropped.line_too_long), counted with them."""
+        `cut_bytes`: bytes cut off over-long lines of these batches (dropped.line_too_long), counted with them.
+        `source`: whose templates the partial's message shapes join (default: the file record's source)."""
         now = time.time()
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
@@ -111,6 +120,14 @@ class Store:
             t["lines"] += partial.lines
             t["bytes"] += partial.bytes
             t["parsed"] += partial.parsed
+            t["events"] += partial.events or partial.parsed
+            dims = partial.dims
+            if PATTERN_DIM in dims:
+                # the hook: shapes become template ids here, so every summary below counts the same ids
+                key = file_key if file_key is not None else (commits[0][0] if commits else None)
+                rec = self._files.get(key) if key is not None else None
+                src = source or (rec.get("source") if rec else None) or "default"
+                dims = {**dims, PATTERN_DIM: self._template_counts(src, dims[PATTERN_DIM], now)}
             errors = partial.lines - partial.parsed
             t["parse_errors"] += errors
             self._errors.update(partial.errors)
@@ -118,7 +135,7 @@ class Store:
             self._samples.extend(partial.samples)
             if cut_bytes:
                 self._count_dropped("line_too_long", 0, cut_bytes)
-            for name, counts in partial.dims.items():
+            for name, counts in dims.items():
                 topk = self._topk.get(name)
                 if topk is None:
                     topk = self._topk[name] = TopK(self._capacity)
@@ -162,6 +179,39 @@ class Store:
                     rec["offset"] = end
                     if rec.get("retire_at", -1) >= 0 and end >= rec["retire_at"]:
                         del self._files[key]
+
+    def _template_counts(self, source: str, shapes: object, now: float) -> Counter:
+        """(under the lock) A partial's message shapes -> counts of template keys `source#id`."""
+        registry = self._patterns.get(source)
+        if registry is None:
+            registry = self._patterns[source] = PatternRegistry(self._patterns_max)
+        if isinstance(shapes, Column):
+            counts = Counter(shapes.raw)
+        elif isinstance(shapes, FieldSketch):  # a worker compacted > capacity shapes: its heavy hitters
+            counts = Counter(dict(shapes.topk.top(len(shapes.topk))))
+        else:
+            counts = shapes
+        ids = registry.count(counts, now)
+        return Counter({f"{source}#{tid}": n for tid, n in ids.items()})
+
+    def _template_text(self, key: str) -> str:
+        """(under the lock) `source#id` -> the template's current text."""
+        source, _, tid = key.rpartition("#")
+        registry = self._patterns.get(source)
+        return registry.template(int(tid)) if registry is not None and tid.isdigit() else key
+
+    def _pattern_list(self) -> list[dict[str, Any]]:
+        """(under the lock) The top-level "patterns": the most frequent templates and the newest, each with
+        its id, text, source, first appearance (epoch seconds) and count."""
+        entries = [{"id": f"{src}#{e['id']}", "template": e["template"], "source": src,
+                    "first_seen": e["first_seen"], "count": e["count"]}
+                   for src, registry in self._patterns.items() for e in registry.entries()]
+        if len(entries) > PATTERNS_SHOWN:
+            newest = heapq.nlargest(100, entries, key=lambda e: e["first_seen"] or 0)
+            chosen = {e["id"] for e in newest}
+            rest = [e for e in entries if e["id"] not in chosen]
+            entries = newest + heapq.nlargest(PATTERNS_SHOWN - len(newest), rest, key=lambda e: e["count"])
+        return sorted(entries, key=lambda e: (-e["count"], e["id"]))
 
     def _merge_minutes(self, minutes: Counter) -> None:
         # a day of clock skew is allowed; later "event times" are bad timestamps and must not push the real
@@ -326,8 +376,11 @@ class Store:
             for name in names:
                 topk = self._topk[name]
                 distinct = self._distinct_of(name)
+                shown = topk.top(top)
+                if name == PATTERN_DIM:
+                    shown = [(self._template_text(v), c) for v, c in shown]
                 field_docs[name] = {
-                    "top": [[v, c] for v, c in topk.top(top)],
+                    "top": [[v, c] for v, c in shown],
                     "distinct": distinct.count(),
                     "distinct_is_estimate": distinct.is_estimate,
                     "total": topk.total,
@@ -357,6 +410,7 @@ class Store:
                 "checkpoint": dict(self._checkpoint),
                 "health": {**self._health, "unreadable_files": len(self._unreadable)},
                 "unreadable": self._unreadable[:UNREADABLE_SHOWN],
+                "patterns": self._pattern_list() if fields is None or PATTERN_DIM in fields else [],
             }
             if mergeable:
                 doc["state"] = self._mergeable_state(names, fields)
@@ -372,6 +426,7 @@ class Store:
             "fields": {n: {"topk": self._topk[n].to_dict(), "distinct": self._distinct_of(n).to_dict()}
                        for n in names},
             "measures": {n: q.to_dict() for n, q in self._measures.items() if fields is None or n in fields},
+            "patterns": {src: r.to_dict(cache=False) for src, r in self._patterns.items()},
         }
 
     def merge_document(self, doc: dict[str, Any]) -> None:
@@ -381,14 +436,25 @@ class Store:
         state = doc["state"]
         if state.get("version") != MERGEABLE_VERSION:
             raise ValueError(f"unknown state version {state.get('version')!r}")
-        topk = {n: TopK.from_dict(f["topk"]) for n, f in state["fields"].items()}
-        distinct = {n: Distinct.from_dict(f["distinct"]) for n, f in state["fields"].items()}
+        theirs = {str(src): PatternRegistry.from_dict(d) for src, d in state.get("patterns", {}).items()}
+        fields = state["fields"]
+        with self._lock:  # their template ids -> ours (equal or similar templates meet), before the sketches
+            renames = {}
+            for src, registry in theirs.items():
+                mine = self._patterns.get(src)
+                if mine is None:
+                    mine = self._patterns[src] = PatternRegistry(self._patterns_max)
+                renames.update({f"{src}#{a}": f"{src}#{b}" for a, b in mine.merge(registry).items()})
+        if renames and PATTERN_DIM in fields:
+            fields = {**fields, PATTERN_DIM: _renamed(fields[PATTERN_DIM], renames)}
+        topk = {n: TopK.from_dict(f["topk"]) for n, f in fields.items()}
+        distinct = {n: Distinct.from_dict(f["distinct"]) for n, f in fields.items()}
         measures = {n: Quantiles.from_dict(d) for n, d in state["measures"].items()}
         minutes: dict[int, Counter] = {}
         for bucket in doc.get("minutes", []):
             counts = minutes.setdefault(int(bucket["minute"]), Counter())
             counts.update({k: int(v) for k, v in bucket.items() if k != "minute"})  # "lines" and the classes
-        totals = {k: int(doc["totals"][k]) for k in self._totals}
+        totals = _totals_of(doc["totals"], self._totals)
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
             for k, v in totals.items():
@@ -428,13 +494,16 @@ class Store:
                 "measures": {n: s.to_dict() for n, s in self._measures.items()},
                 "minutes": [[m, dict(c)] for m, c in self._minutes.items()],
                 "files": {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()},
+                "patterns": {src: r.to_dict() for src, r in self._patterns.items()},
             }
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore from export_state() output. Raises KeyError/ValueError/TypeError on a malformed state."""
         if state.get("schema") != STATE_SCHEMA:
             raise ValueError(f"unknown state schema {state.get('schema')!r}")
-        totals = {k: int(state["totals"][k]) for k in self._totals}
+        totals = _totals_of(state["totals"], self._totals)
+        patterns = {str(src): PatternRegistry.from_dict(d, max_templates=self._patterns_max)
+                    for src, d in state.get("patterns", {}).items()}
         topk = {n: TopK.from_dict(d) for n, d in state["topk"].items()}
         distinct = {n: Distinct.from_dict(d) for n, d in state["distinct"].items()}
         measures = {n: Quantiles.from_dict(d) for n, d in state["measures"].items()}
@@ -454,7 +523,28 @@ class Store:
                               and n in distinct and not distinct[n].is_estimate and distinct[n].count() == len(s)}
             self._minutes = minutes
             self._files = files
+            self._patterns = patterns
 
     def files(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()}
+
+
+def _totals_of(saved: dict[str, Any], names: dict[str, int]) -> dict[str, int]:
+    """Saved totals (a checkpoint or a document); one saved before events were counted has events = parsed."""
+    totals = {k: int(saved[k]) for k in names if k != "events"}
+    totals["events"] = int(saved.get("events", totals["parsed"]))
+    return totals
+
+
+def _renamed(field: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
+    """A mergeable field state with its values renamed (another document's template ids to ours)."""
+    topk = dict(field["topk"])
+    counts: Counter = Counter()
+    for value, n in topk["counts"].items():
+        counts[renames.get(value, value)] += int(n)
+    topk["counts"] = dict(counts)
+    distinct = dict(field["distinct"])
+    if "exact" in distinct:
+        distinct["exact"] = sorted({renames.get(v, v) for v in distinct["exact"]})
+    return {**field, "topk": topk, "distinct": distinct}

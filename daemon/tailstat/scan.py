@@ -108,7 +108,7 @@ def resolve_spec(spec: ParserSpec, path: str) -> ParserSpec:
 
 
 def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool = False) -> Store:
-    store = Store(cfg.topk_capacity, cfg.event_minutes)
+    store = Store(cfg.topk_capacity, cfg.event_minutes, cfg.patterns_max)
     # Thread mode parses right here: under the GIL more parse threads add no CPU to a one-shot scan, only
     # hand-offs (the daemon's pool exists to keep its event loop free; a scan has no loop to keep free).
     executor = None

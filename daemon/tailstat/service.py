@@ -37,7 +37,7 @@ class Service:
     def __init__(self, cfg: Config, notifier: Notifier | None = None) -> None:
         self.cfg = cfg
         self.notifier = notifier or Notifier()
-        self.store = Store(cfg.topk_capacity, cfg.event_minutes)
+        self.store = Store(cfg.topk_capacity, cfg.event_minutes, cfg.patterns_max)
         # groups of batches (one executor call each), each at most TAILSTAT_BATCH_BYTES (4x in process mode)
         self.queue: asyncio.Queue[list[Batch] | None] = asyncio.Queue(maxsize=cfg.queue_batches)
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailstat-io")
