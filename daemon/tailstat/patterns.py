@@ -22,7 +22,7 @@ WILDCARD = "<*>"
 OTHER = 0  # the id of `other`: shapes that arrive once the registry is full
 DEFAULT_MAX_TEMPLATES = 2000
 DEFAULT_SIMILARITY = 0.5
-PREFIX_TOKENS = 2  # leading tokens that route a shape (Drain's depth minus 2)
+PREFIX_TOKENS = 1  # leading tokens that route a shape (Drain uses depth - 2 = 2; one keeps variable second words together)
 LEAF_MAX = 200  # templates compared per route at most; a fuller route starts no new template (-> other)
 
 

@@ -11,6 +11,7 @@ from concurrent.futures import Future
 from tailstat.aggregate import Store
 from tailstat.config import Config
 from tailstat.formats import UNKNOWN_FORMAT, ParserSpec, cut_long_lines, detect, timed_parse
+from tailstat.parse.multiline import Joiner
 from tailstat.partial import Partial
 
 RANGE_BYTES = 16 << 20  # a process worker's share of a file per task
@@ -82,17 +83,43 @@ def parse_range(spec: ParserSpec, path: str, start: int, end: int, batch_bytes: 
     total = Partial()
     cut = 0
     batches = read_range(path, start, end, batch_bytes)
+    joiner = Joiner.for_spec(spec)  # multiline text: batches cut between events (ranges begin at one)
     while True:
         try:
             data = next(batches)
         except StopIteration as done:
+            if joiner is not None and joiner.held:
+                total.absorb(timed_parse(spec, joiner.flush())[0])
             total.bytes -= done.value  # a newline added to a final line is not the file's
             break
         data, dropped = cut_long_lines(data, max_line)
         cut += dropped
+        if joiner is not None:
+            data = joiner.feed(data)
+            if not data:
+                continue
         partial, _ = timed_parse(spec, data)
         total.absorb(partial)
     return total.compact(capacity), cut
+
+
+def range_starts(spec: ParserSpec, path: str, size: int) -> list[int]:
+    """Where the process workers' byte ranges begin: every RANGE_BYTES, moved on to the next event's first
+    line for multiline text (so no event is split between two workers), within 64 KiB."""
+    starts = list(range(0, size, RANGE_BYTES))
+    joiner = Joiner.for_spec(spec)
+    if joiner is None or len(starts) < 2:
+        return starts
+    out = [0]
+    with open(path, "rb") as fh:
+        for start in starts[1:]:
+            fh.seek(start - 1)
+            window = fh.read(64 << 10)
+            line = window.find(b"\n") + 1  # the first line that starts at or after `start`
+            found = joiner.next_start(window, line) if line else -1
+            if found >= 0 and start - 1 + found > out[-1]:
+                out.append(start - 1 + found)
+    return out
 
 
 def resolve_spec(spec: ParserSpec, path: str) -> ParserSpec:
@@ -127,8 +154,8 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool =
             store.upsert_file(path, path=path, format=file_spec.format, size=size)
             if cfg.executor == "process":
                 # workers read their own byte ranges; only offsets and bounded partials cross processes
-                for start in range(0, size, RANGE_BYTES):
-                    end = min(size, start + RANGE_BYTES)
+                starts = range_starts(file_spec, path, size)
+                for start, end in zip(starts, [*starts[1:], size]):
                     inflight.append((path, end, executor.submit(parse_range, file_spec, path, start, end,
                                                                 cfg.batch_bytes, cfg.topk_capacity,
                                                                 cfg.max_line_bytes)))
@@ -136,17 +163,21 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool =
                         _merge_one(store, inflight, bar)
                 continue
             done = 0
+            joiner = Joiner.for_spec(file_spec)  # multiline text: batches cut between events
             for end, data in _chunks(path, cfg.batch_bytes):
                 added = len(data) - (end - done)  # 1 for a final line's newline, which is not the file's
                 done = end
                 data, dropped = cut_long_lines(data, cfg.max_line_bytes)
                 if dropped:
                     store.add_dropped("line_too_long", 0, dropped)
-                partial, _ = timed_parse(file_spec, data)
-                partial.bytes -= added
-                store.merge(partial, path, end)
-                if bar is not None:
-                    bar.advance(partial.bytes + dropped)
+                held = 0
+                if joiner is not None:
+                    data = joiner.feed(data)
+                    held = joiner.held
+                # `added` belongs to the file's last line: held back with it, if a joiner holds anything
+                _merge_chunk(store, file_spec, data, path, end - held, 0 if held else added, bar, dropped)
+            if joiner is not None and joiner.held:
+                _merge_chunk(store, file_spec, joiner.flush(), path, done, added, bar, 0)
         while inflight:
             _merge_one(store, inflight, bar)
     finally:
@@ -155,6 +186,16 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool =
         if bar is not None:
             bar.stop()
     return store
+
+
+def _merge_chunk(store: Store, spec: ParserSpec, data: bytes, path: str, end: int, added: int, bar,
+                 dropped: int) -> None:
+    """Parse and merge one chunk of a file scanned in this process; `added`: a newline the file lacks."""
+    partial, _ = timed_parse(spec, data)
+    partial.bytes -= added
+    store.merge(partial, path, end)
+    if bar is not None:
+        bar.advance(partial.bytes + dropped)
 
 
 def _merge_one(store: Store, inflight: deque, bar) -> None:

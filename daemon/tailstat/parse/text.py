@@ -79,7 +79,7 @@ TIMESTAMPS: dict[str, str] = {
 MAX_LEAD = 2  # tokens before the timestamp a layout may skip (BlueGene/L's "- ")
 MAX_SKIP = 7  # tokens between the timestamp and the level a layout may skip
 _BLANK_LINE = re.compile(r"^[ \t\r\f\v]*$(?!\Z)", re.MULTILINE)  # a blank line (not the end of the text)
-_CONTINUATION = re.compile(r"[ \t]|Caused by:|\.\.\. \d+ (?:more|common frames omitted)|Traceback \(most recent")
+CONTINUATION = re.compile(r"[ \t]|Caused by:|\.\.\. \d+ (?:more|common frames omitted)|Traceback \(most recent")
 
 
 def _canonical(raw: str) -> str:
@@ -94,13 +94,13 @@ _DIGITS = re.compile(r"^\d+$")
 _BRACKET = re.compile(r"^\[[^\]]*\]$")
 
 
-def _ts_prefix(kind: str, lead: int) -> str:
+def ts_prefix(kind: str, lead: int) -> str:
     return rf"(?:<\d{{1,3}}>)?(?:\S+[ \t]+){{{lead}}}\[?(?P<ts>{TIMESTAMPS[kind]})\]?[,|:]?(?:[ \t]+|$)"
 
 
 @lru_cache(maxsize=64)
 def _ts_probe(kind: str, lead: int) -> re.Pattern:
-    return re.compile(_ts_prefix(kind, lead))
+    return re.compile(ts_prefix(kind, lead))
 
 
 def learn_layout(head: bytes) -> str:
@@ -108,7 +108,7 @@ def learn_layout(head: bytes) -> str:
 
     Always succeeds (a file without any header gives `ts=-,skip=,level=-,logger=-`: one event per line)."""
     lines = [ln for ln in head.decode("utf-8", "replace").split("\n")[:-1] if ln.strip()][:40]
-    lines = [ln for ln in lines if not _CONTINUATION.match(ln)] or lines
+    lines = [ln for ln in lines if not CONTINUATION.match(ln)] or lines
     best, best_n = None, 0
     for kind in TIMESTAMPS:
         for lead in range(MAX_LEAD + 1):
@@ -218,16 +218,16 @@ _LOGGER_PIECES = {
 }
 
 
-@lru_cache(maxsize=256)
-def layout_pattern(layout: str) -> re.Pattern:
-    """The compiled regex of a layout: one row per line, groups ts, pid, thread, level, logger, msg."""
+def layout_parts(layout: str) -> tuple[str, str]:
+    """The regex sources of a layout's timestamp prefix and of what follows it up to the message (level,
+    logger, ...); either may be empty."""
     parts = dict(p.split("=", 1) for p in layout.split(","))
     ts, slots, level, logger = parts.get("ts", "-"), parts.get("skip", ""), parts.get("level", "-"), \
         parts.get("logger", "-")
     head = ""
     if ts != "-":
         kind, lead = ts.split("/")
-        head = _ts_prefix(kind, int(lead))
+        head = ts_prefix(kind, int(lead))
     body = ""
     if level != "-":
         digits = 0
@@ -246,6 +246,13 @@ def layout_pattern(layout: str) -> re.Pattern:
         else:
             body += rf"[\[<(]?(?:\w+:)?(?P<level>{_WORD_RE})[\]>)]?[:,]?(?=[ \t]|$)"
         body += _LOGGER_PIECES["-" if "l" in slots else logger]
+    return head, body
+
+
+@lru_cache(maxsize=256)
+def layout_pattern(layout: str) -> re.Pattern:
+    """The compiled regex of a layout: one row per line, groups ts, pid, thread, level, logger, msg."""
+    head, body = layout_parts(layout)
     if head and body:
         core = rf"{head}(?:{body})?"
     else:
@@ -285,7 +292,7 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
         if has_ts or "level=-" not in layout:  # a line without the file's header continues an event
             is_event = list(map(bool, header))
         else:  # no header to tell: indentation, `Caused by:`, `... 12 more` continue an event
-            is_event = [not _CONTINUATION.match(m) for m in msg_col]
+            is_event = [not CONTINUATION.match(m) for m in msg_col]
         if not all(is_event):
             is_event = _bound_events(is_event, blank, spec.multiline_max_lines)
     partial.parsed = len(rows) - nblank
