@@ -450,3 +450,21 @@ def test_daemon_keeps_template_ids_across_kill_9_and_counts_each_event_once(tmp_
         assert levels == {"info": 50, "debug": 10, "warn": 10, "error": 10}
     finally:
         assert d2.stop(signal.SIGTERM) == 0
+
+
+def test_group_by_field_that_no_line_has_is_reported(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.json.log"
+    log.write_text("".join(json.dumps({"level": ["info", "warn"][i % 2], "msg": f"m{i}"}) + "\n" for i in range(1200)))
+    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_GROUP_BY="user,level").start()
+    try:
+        d.wait_lines(1200)
+        wait_until(lambda: d.log_events("group_by_field_missing"), 20, what="group_by_field_missing logged")
+        doc = d.stats()
+        assert doc["group_by_missing"] == [{"source": "default", "field": "user", "parsed_lines": 1200}]
+        assert dict(map(tuple, doc["fields"]["level"]["top"])) == {"info": 600, "warn": 600}
+        (event,) = d.log_events("group_by_field_missing")
+        assert (event["source"], event["field"], event["parsed_lines"]) == ("default", "user", 1200)
+    finally:
+        assert d.stop() == 0

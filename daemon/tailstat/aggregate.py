@@ -102,6 +102,10 @@ class Store:
         self._unreadable: list[str] = []  # files that match but cannot be read (retried; see Tailer._unreadable)
         self._patterns_max = patterns_max
         self._patterns: dict[str, PatternRegistry] = {}  # source -> its message templates
+        # TAILSTAT_GROUP_BY names per source, and what the source's lines gave: a name none of them has is shown
+        self._expected: dict[str, tuple[str, ...]] = {}
+        self._seen_fields: dict[str, set[str]] = {}
+        self._source_parsed: Counter = Counter()
         self._totals["events"] = 0
         self.started = time.time()
 
@@ -122,12 +126,16 @@ class Store:
             t["parsed"] += partial.parsed
             t["events"] += partial.events or partial.parsed
             dims = partial.dims
-            if PATTERN_DIM in dims:
-                # the hook: shapes become template ids here, so every summary below counts the same ids
+            if PATTERN_DIM in dims or self._expected:
                 key = file_key if file_key is not None else (commits[0][0] if commits else None)
                 rec = self._files.get(key) if key is not None else None
                 src = source or (rec.get("source") if rec else None) or "default"
-                dims = {**dims, PATTERN_DIM: self._template_counts(src, dims[PATTERN_DIM], now)}
+                if src in self._expected:
+                    self._seen_fields.setdefault(src, set()).update(dims)
+                    self._source_parsed[src] += partial.parsed
+                if PATTERN_DIM in dims:
+                    # the hook: shapes become template ids here, so every summary below counts the same ids
+                    dims = {**dims, PATTERN_DIM: self._template_counts(src, dims[PATTERN_DIM], now)}
             errors = partial.lines - partial.parsed
             t["parse_errors"] += errors
             self._errors.update(partial.errors)
@@ -179,6 +187,22 @@ class Store:
                     rec["offset"] = end
                     if rec.get("retire_at", -1) >= 0 and end >= rec["retire_at"]:
                         del self._files[key]
+
+    def expect_fields(self, source: str, fields: tuple[str, ...]) -> None:
+        """The TAILSTAT_GROUP_BY names of a source: those that none of its parsed lines has are reported."""
+        with self._lock:
+            self._expected[source] = tuple(fields)
+
+    def missing_fields(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self._missing_fields()
+
+    def _missing_fields(self) -> list[dict[str, Any]]:
+        """(under the lock) Each GROUP_BY name that no parsed line of its source had so far."""
+        seen = self._seen_fields
+        return [{"source": src, "field": name, "parsed_lines": self._source_parsed[src]}
+                for src, names in self._expected.items() if self._source_parsed[src]
+                for name in names if name not in seen.get(src, ())]
 
     def _template_counts(self, source: str, shapes: object, now: float) -> Counter:
         """(under the lock) A partial's message shapes -> counts of template keys `source#id`."""
@@ -411,6 +435,7 @@ class Store:
                 "health": {**self._health, "unreadable_files": len(self._unreadable)},
                 "unreadable": self._unreadable[:UNREADABLE_SHOWN],
                 "patterns": self._pattern_list() if fields is None or PATTERN_DIM in fields else [],
+                "group_by_missing": self._missing_fields(),
             }
             if mergeable:
                 doc["state"] = self._mergeable_state(names, fields)

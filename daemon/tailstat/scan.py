@@ -136,6 +136,7 @@ def resolve_spec(spec: ParserSpec, path: str) -> ParserSpec:
 
 def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool = False) -> Store:
     store = Store(cfg.topk_capacity, cfg.event_minutes, cfg.patterns_max)
+    store.expect_fields("default", spec.extra_dimensions)
     # Thread mode parses right here: under the GIL more parse threads add no CPU to a one-shot scan, only
     # hand-offs (the daemon's pool exists to keep its event loop free; a scan has no loop to keep free).
     executor = None
