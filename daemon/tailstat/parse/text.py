@@ -261,7 +261,8 @@ def layout_pattern(layout: str) -> re.Pattern:
     for name in names:  # every pattern has every group, so rows have one shape
         if f"(?P<{name}>" not in core:
             core += f"(?P<{name}>)"
-    return re.compile(rf"^(?:{core})?(?P<msg>[^\n]*?)\r?$", re.MULTILINE)
+    # greedy to the line's end (a lazy group would try the end at every character); parse_text drops CRs first
+    return re.compile(rf"^(?:{core})?(?P<msg>[^\n]*)$", re.MULTILINE)
 
 
 # ------------------------------------------------------------------------------------------------- parsing
@@ -270,6 +271,8 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     pattern = layout_pattern(layout)
     partial = Partial(lines=data.count(b"\n"), bytes=len(data))
     text = data.decode("utf-8", "replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
     rows = pattern.findall(text)
     if len(rows) > partial.lines:  # findall's empty match after the last newline
         rows = rows[:partial.lines]
@@ -280,7 +283,8 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     ts_col, level_col, msg_col = cols[idx["ts"]], cols[idx["level"]], cols[idx["msg"]]
     has_ts = "ts=-" not in layout
     header = ts_col if has_ts else level_col
-    blank = [not m.strip() for m in msg_col] if _BLANK_LINE.search(text) else None
+    maybe_blank = "" in msg_col or (("\n " in text or "\n\t" in text) and _BLANK_LINE.search(text))
+    blank = [not m.strip() for m in msg_col] if maybe_blank else None
     if blank is not None:
         blank = [b and not h for b, h in zip(blank, header)]
         if not any(blank):
