@@ -362,7 +362,7 @@ def write_app_log(path: Path, n: int, seed: int) -> list[str]:
         level = rng.choice(["INFO", "INFO", "WARN", "ERROR", "DEBUG"])
         msg = rng.choice([f"order {rng.randint(1, 10**6)} placed by user{rng.randint(1, 50)}",
                           f"payment for order {rng.randint(1, 10**6)} took {rng.randint(1, 900)} ms",
-                          f"cache {rng.choice(['users', 'items', 'prices'])} refreshed",
+                          f"cache {rng.choice(['users', 'items', 'prices'])} refreshed in {rng.randint(1, 90)} ms",
                           f"connection to 10.0.{rng.randint(0, 9)}.{rng.randint(1, 250)}:5432 lost"])
         lines.append(f"2026-12-01 1{i // 36000 % 10}:{i // 600 % 60:02d}:{i // 10 % 60:02d},{i % 1000:03d} "
                      f"{level} [w-{i % 4}] com.example.App: {msg}")
@@ -396,7 +396,7 @@ def test_process_mode_gives_the_same_patterns_as_thread_mode(tmp_path: Path) -> 
 
     assert shown(docs["thread"]) == shown(docs["process"])
     assert sorted(t for _, t, _ in shown(docs["thread"])) == [
-        "cache <*> refreshed", "connection to <*> lost", "order <*> placed by <*>", "payment for order <*> took <*> ms"]
+        "cache <*> refreshed in <*> ms", "connection to <*> lost", "order <*> placed by <*>", "payment for order <*> took <*> ms"]
 
 
 def test_merge_combines_the_patterns_of_two_documents(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 WILDCARD = "<*>"
 OTHER = 0  # the id of `other`: shapes that arrive once the registry is full
 DEFAULT_MAX_TEMPLATES = 2000
-DEFAULT_SIMILARITY = 0.5
+DEFAULT_SIMILARITY = 0.7
 PREFIX_TOKENS = 1  # leading tokens that route a shape (Drain uses depth - 2 = 2; one keeps variable second words together)
 LEAF_MAX = 200  # templates compared per route at most; a fuller route starts no new template (-> other)
 

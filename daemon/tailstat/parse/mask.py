@@ -22,7 +22,7 @@ _PASSES = tuple(re.compile(p) for p in (
     r"\"[^\"\n]*\"|'[^'\n]*'",  # quoted values
     r"(?<![\w.+-])(?:[a-z][a-z0-9+.-]{1,15}://|www\.)\S+",  # URLs
     r"(?<![\w/.])/(?:[^\s/,;:()\[\]{}\"']+/?)+",  # absolute paths: /var/log/x.log
-    r"(?<=[=:])[^\s,;()\[\]{}<]+",  # key=value / key:value values (a token right after = or :, no space)
+    r"(?<=[=:])(?<!::)[^\s,;()\[\]{}<]+",  # key=value / key:value values (a token right after = or :, no space)
     (r"(?<![A-Za-z0-9])(?:"
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # UUIDs
     r"|(?:[0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}"  # MACs
