@@ -78,12 +78,18 @@ TIMESTAMPS: dict[str, str] = {
 }
 MAX_LEAD = 2  # tokens before the timestamp a layout may skip (BlueGene/L's "- ")
 MAX_SKIP = 7  # tokens between the timestamp and the level a layout may skip
-_BLANK_LINE = re.compile(r"^[ \t\r\f\v]*$(?!\Z)", re.MULTILINE)  # a blank line (not the end of the text)
+_BLANK_LINE = re.compile(r"\n[ \t\f\v]+\n")  # a whitespace-only line (an empty one gives an empty message)
+_BLANK_FIRST = re.compile(r"[ \t\f\v]+\n")
 CONTINUATION = re.compile(r"[ \t]|Caused by:|\.\.\. \d+ (?:more|common frames omitted)|Traceback \(most recent")
 
 
 def _canonical(raw: str) -> str:
-    return _LETTERS.get(raw) or _CANONICAL.get(raw.lower(), "")
+    """A level word (any case) -> its canonical name; "" for a word that is no level."""
+    return _CANONICAL.get(raw.lower(), "")
+
+
+def _canonical_letter(raw: str) -> str:
+    return _LETTERS.get(raw, "")
 
 
 # ---------------------------------------------------------------------------------------------- learning
@@ -244,7 +250,9 @@ def layout_parts(layout: str) -> tuple[str, str]:
         if level == "letter":
             body += r"(?P<level>[FAEWIDV])(?:[ \t]+|/)"
         else:
-            body += rf"[\[<(]?(?:\w+:)?(?P<level>{_WORD_RE})[\]>)]?[:,]?(?=[ \t]|$)"
+            # any word where the level sits (one short class, not 70 alternatives: sre tries those one by one);
+            # parse_text keeps only the words that are levels
+            body += r"[\[<(]?(?:\w+:)?(?P<level>[A-Za-z]+)[\]>)]?[:,]?(?=[ \t]|$)"
         body += _LOGGER_PIECES["-" if "l" in slots else logger]
     return head, body
 
@@ -283,7 +291,7 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     ts_col, level_col, msg_col = cols[idx["ts"]], cols[idx["level"]], cols[idx["msg"]]
     has_ts = "ts=-" not in layout
     header = ts_col if has_ts else level_col
-    maybe_blank = "" in msg_col or (("\n " in text or "\n\t" in text) and _BLANK_LINE.search(text))
+    maybe_blank = "" in msg_col or _BLANK_LINE.search(text) or _BLANK_FIRST.match(text)
     blank = [not m.strip() for m in msg_col] if maybe_blank else None
     if blank is not None:
         blank = [b and not h for b, h in zip(blank, header)]
@@ -308,11 +316,14 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     pick = (lambda col: col) if all_events else (lambda col: tuple(compress(col, is_event)))
     levels_raw = pick(level_col)
     level_counts = Counter(levels_raw)
-    level_counts.pop("", None)
     canonical: Counter = Counter()
-    for raw, n in level_counts.items():
-        canonical[_canonical(raw)] += n
-    canonical.pop("", None)
+    canon = _canonical_letter if "level=letter" in layout else _canonical
+    for raw, n in list(level_counts.items()):
+        name = canon(raw)
+        if name:
+            canonical[name] += n
+        else:  # not a level (or no level): the word at the level's place in a line of another shape
+            del level_counts[raw]
     wanted = set(spec.dimensions)
     if "level" in wanted and canonical:
         partial.dims["level"] = canonical
@@ -336,7 +347,7 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
         if counts:
             partial.dims["message"] = counts
     if has_ts:
-        _text_minutes(layout, pick(ts_col), levels_raw, spec, partial)
+        _text_minutes(layout, pick(ts_col), levels_raw, spec, partial, canon)
     return partial
 
 
@@ -344,6 +355,12 @@ def _bound_events(is_event: list[bool], blank: list[bool] | None, max_lines: int
     """Blank lines are no events; continuation lines at the start of a batch (their event's first line was
     in an earlier batch) make one event of their own; an event reaching `max_lines` lines goes on as a new
     event (TAILSTAT_MULTILINE_MAX_LINES)."""
+    if blank is None:  # the common case, without a loop per line: only the events' starts are looked at
+        out = list(is_event)
+        out[0] = True
+        starts = list(compress(range(len(out)), out))
+        if all(b - a <= max_lines for a, b in zip(starts, [*starts[1:], len(out)])):
+            return out
     out = list(is_event)
     run = 0
     started = False
@@ -360,7 +377,7 @@ def _bound_events(is_event: list[bool], blank: list[bool] | None, max_lines: int
 
 
 def _text_minutes(layout: str, ts_col: tuple[str, ...], levels: tuple[str, ...], spec: ParserSpec,
-                  partial: Partial) -> None:
+                  partial: Partial, canon=_canonical) -> None:
     """Event minute x canonical level. The timestamps lose their seconds in one C-level pass, so a batch has
     as many distinct keys as minutes, each parsed once (and cached)."""
     kind = layout.split(",", 1)[0][3:].split("/")[0]
@@ -377,7 +394,7 @@ def _text_minutes(layout: str, ts_col: tuple[str, ...], levels: tuple[str, ...],
             continue
         minute = _to_minute(kind, ts, year, int(now))
         if minute is not None:
-            partial.minutes[(minute, _canonical(raw))] += n
+            partial.minutes[(minute, canon(raw))] += n
 
 
 _SECONDS = re.compile(r"(?<=\d\d:\d\d):\d\d(?:[.,:]\d+)?")  # (a plain replacement: no template per match)
