@@ -468,3 +468,15 @@ def test_group_by_field_that_no_line_has_is_reported(tmp_path: Path) -> None:
         assert (event["source"], event["field"], event["parsed_lines"]) == ("default", "user", 1200)
     finally:
         assert d.stop() == 0
+
+
+def test_pid_and_thread_are_fields_on_request() -> None:
+    data = LOGCAT.encode()
+    p = parse_batch(build_spec("auto", ("pid", "thread"), (), None).resolved(detect(data)), data)
+    lines = LOGCAT.splitlines()
+    assert dict(p.dims["pid"]) == dict(Counter(ln.split()[2] for ln in lines))
+    assert dict(p.dims["thread"]) == dict(Counter(ln.split()[3] for ln in lines))
+    p = parse(LOG4J.encode())
+    assert "thread" not in p.dims  # not a default dimension
+    p = parse_batch(build_spec("auto", ("thread",), (), None).resolved(detect(LOG4J.encode())), LOG4J.encode())
+    assert dict(p.dims["thread"]) == {"main": 4, "pool-1": 1, "worker-2": 1}

@@ -257,16 +257,24 @@ def layout_parts(layout: str) -> tuple[str, str]:
     return head, body
 
 
+_ALWAYS = frozenset(("ts", "level", "msg"))
+_GROUPS_OF = {"logger": ("logger",), "pid": ("pid", "pid2"), "thread": ("thread", "thread2")}
+
+
 @lru_cache(maxsize=256)
-def layout_pattern(layout: str) -> re.Pattern:
-    """The compiled regex of a layout: one row per line, groups ts, pid, thread, level, logger, msg."""
+def layout_pattern(layout: str, fields: frozenset[str] | None = None) -> re.Pattern:
+    """The compiled regex of a layout: one row per line, groups ts, level, msg, and those of `fields`
+    (logger, pid, thread; all when None) -- fewer groups, fewer strings per line."""
     head, body = layout_parts(layout)
     if head and body:
         core = rf"{head}(?:{body})?"
     else:
         core = head or body
-    names = ("ts", "pid", "thread", "level", "logger", "thread2", "pid2")
-    for name in names:  # every pattern has every group, so rows have one shape
+    keep = set(_ALWAYS)
+    for name in fields if fields is not None else _GROUPS_OF:
+        keep.update(_GROUPS_OF.get(name, ()))
+    core = re.sub(r"\(\?P<(\w+)>", lambda m: m.group(0) if m.group(1) in keep else "(?:", core)
+    for name in sorted(keep - {"msg"}):  # every pattern has the groups it keeps, so rows have one shape
         if f"(?P<{name}>" not in core:
             core += f"(?P<{name}>)"
     # greedy to the line's end (a lazy group would try the end at every character); parse_text drops CRs first
@@ -276,7 +284,7 @@ def layout_pattern(layout: str) -> re.Pattern:
 # ------------------------------------------------------------------------------------------------- parsing
 def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     layout = spec.layout or learn_layout(data[:65536])
-    pattern = layout_pattern(layout)
+    pattern = layout_pattern(layout, frozenset(spec.dimensions) & frozenset(_GROUPS_OF))
     partial = Partial(lines=data.count(b"\n"), bytes=len(data))
     text = data.decode("utf-8", "replace")
     if "\r" in text:
@@ -333,7 +341,7 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
         if name in wanted:
             col = pick(cols[idx[name]])
             counts = Counter(col)
-            if alt is not None:
+            if alt is not None and alt in idx:
                 counts.update(pick(cols[idx[alt]]))
             counts.pop("", None)
             if counts:
