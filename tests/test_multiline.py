@@ -102,3 +102,22 @@ def test_held_bytes_are_what_a_reader_must_not_commit() -> None:
     assert second == b"".join(lines[:4])
     assert joiner.held == len(lines[4])
     assert joiner.flush() == lines[4]
+
+
+@settings(max_examples=100, deadline=None)
+@given(events_strategy, st.lists(st.integers(0, 400), max_size=12), st.integers(0, 30))
+def test_unit_end_hook_cuts_where_feed_does(events, cuts, partial_tail) -> None:
+    """The stateless hook a reader calls with its held-back bytes plus what it read: the same cuts as `feed`."""
+    data = render(events)
+    joiner = Joiner.for_spec(SPEC, data)
+    assert joiner is not None
+    pending, emitted = b"", []
+    for chunk in chunks(data, cuts):
+        buf = pending + chunk + data[:partial_tail].replace(b"\n", b" ")  # an unterminated line may follow
+        end = joiner.unit_end(buf)
+        assert 0 <= end <= buf.rfind(b"\n") + 1
+        emitted.append(buf[:end])
+        pending = (pending + chunk)[end:]
+    emitted.append(pending)
+    assert b"".join(emitted) == data
+    assert all(p[:4] == b"2026" for p in emitted if p)

@@ -78,6 +78,20 @@ class Joiner:
         self._pending = rest
         return out
 
+    def unit_end(self, buf: bytes) -> int:
+        """For a reader that keeps the unread tail itself (tail/reader.py's `LineCutter.unit_end` hook): the
+        offset just past the last complete event of `buf` (complete lines, maybe followed by an unterminated
+        one), 0 when there is none yet. Stateless; the same bounds as `feed`."""
+        line_end = buf.rfind(b"\n") + 1
+        if not line_end:
+            return 0
+        lines = buf[:line_end] if line_end < len(buf) else buf
+        cut = max(0, self._last_start(lines))
+        rest = lines[cut:]
+        if rest.count(b"\n") >= self.max_lines or len(rest) >= self.max_bytes:
+            cut = line_end - _tail_lines(rest, self.max_lines, self.max_bytes)
+        return cut
+
     def flush(self) -> bytes:
         """The held event, complete now (the writer was quiet, or the file ended)."""
         out, self._pending = self._pending, b""
