@@ -77,8 +77,8 @@ class PatternRegistry:
         self._cache[shape] = tid
         return tid
 
-    def count(self, shapes: Counter | dict, now: float | None = None) -> Counter:
-        """Counts of shapes -> counts of template ids (each template's own count follows)."""
+    def count(self, shapes: Counter | dict, now: float | None = None, record: bool = True) -> Counter:
+        """Counts of shapes -> counts of template ids (each template's own count follows, if `record`)."""
         now = time.time() if now is None else now
         out: Counter = Counter()
         cache = self._cache
@@ -89,6 +89,8 @@ class PatternRegistry:
             if tid is None:
                 tid = self.assign(shape, now)
             out[tid] += n
+        if not record:
+            return out
         for tid, n in out.items():
             if tid == OTHER:
                 self.other += n

@@ -23,10 +23,12 @@ from tailstat.aggregate import Store
 from tailstat.checkpoint import encode, load_into, write_atomic_async
 from tailstat.config import Config
 from tailstat.http import StartupError, start_http  # imported before the loop runs: aiohttp's import is slow
+from tailstat.logsetup import LogSink
 from tailstat.notify import Notifier
 from tailstat.pipeline import ParsePool, group_batches, group_bytes
 from tailstat.tail import Batch, Tailer, pass_budget
 from tailstat.watch import Watcher
+from tailstat.window import Ring
 
 RESCAN = "\0rescan"
 MISSING_AFTER = 1000  # parsed lines of a source after which a GROUP_BY name none of them had is logged
@@ -35,10 +37,12 @@ EXIT_OK, EXIT_TIMEOUT, EXIT_CRASH = 0, 1, 1
 
 
 class Service:
-    def __init__(self, cfg: Config, notifier: Notifier | None = None) -> None:
+    def __init__(self, cfg: Config, notifier: Notifier | None = None, log_sink: LogSink | None = None) -> None:
         self.cfg = cfg
+        self.log_sink = log_sink
         self.notifier = notifier or Notifier()
-        self.store = Store(cfg.topk_capacity, cfg.event_minutes, cfg.patterns_max)
+        self.store = Store(cfg.topk_capacity, cfg.event_minutes, Ring(cfg.window_slot, cfg.window_topk),
+                           patterns_max=cfg.patterns_max)
         for src in cfg.sources:  # GROUP_BY names no line of the source has are reported (log and document)
             self.store.expect_fields(src.name, src.spec.extra_dimensions)
         self._missing_reported: set[tuple[str, str]] = set()
@@ -123,6 +127,7 @@ class Service:
             tracked_files=len(tailer.by_key) if tailer else 0,
             parse_seconds=pool.parse_seconds if pool else 0.0, batches=pool.batches if pool else 0,
             failed_batches=pool.failed_batches if pool else 0,
+            log_lines_dropped=self.log_sink.dropped if self.log_sink else 0,
         )
 
     async def write_snapshot(self, force: bool = False) -> None:
@@ -308,7 +313,10 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
 
     def on_int() -> None:
         if stop.is_set():
-            os.write(2, b"tailstat: second interrupt, exiting now\n")
+            try:
+                os.write(2, b"tailstat: second interrupt, exiting now\n")
+            except OSError:
+                pass  # stderr closed: exit all the same
             os._exit(130)
         stop.set()
 
@@ -317,7 +325,7 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
     loop.add_signal_handler(signal.SIGINT, on_int)
 
 
-async def serve(cfg: Config, stop: asyncio.Event | None = None) -> int:
+async def serve(cfg: Config, stop: asyncio.Event | None = None, log_sink: LogSink | None = None) -> int:
     stop = stop or asyncio.Event()
     install_signal_handlers(stop)
-    return await Service(cfg).run(stop)
+    return await Service(cfg, log_sink=log_sink).run(stop)
