@@ -63,6 +63,7 @@ class Config:
     patterns_max: int = 2000
     multiline: bool = True
     multiline_max_lines: int = 500
+    multiline_timeout: float = 2.0
     http_addr: str = "127.0.0.1:9514"
     http_addr_set: bool = False  # given in the environment (else the client looks for the service first)
     service_socket: str = "/run/tailstat/tailstat.sock"  # the client's first try without TAILSTAT_HTTP_ADDR
@@ -104,6 +105,7 @@ class Config:
             "EVENT_MINUTES": self.event_minutes, "WINDOW_SLOT": self.window_slot,
             "WINDOW_TOPK": self.window_topk, "PATTERNS_MAX": self.patterns_max,
             "MULTILINE": "on" if self.multiline else "off", "MULTILINE_MAX_LINES": self.multiline_max_lines,
+            "MULTILINE_TIMEOUT": self.multiline_timeout,
             "HTTP_ADDR": self.http_addr, "SERVICE_SOCKET": self.service_socket,
             "HTTP_TOKEN": "(set)" if self.http_token else "(unset)",
         }
@@ -271,6 +273,7 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
         patterns_max=r.integer(PREFIX + "PATTERNS_MAX", 2000, 1, 1_000_000),
         multiline=multiline,
         multiline_max_lines=multiline_max_lines,
+        multiline_timeout=r.seconds(PREFIX + "MULTILINE_TIMEOUT", 2.0, 0.0, 3600),
         http_addr=r.text(PREFIX + "HTTP_ADDR", _default_http_addr(env)),
         http_addr_set=r.raw(PREFIX + "HTTP_ADDR") is not None or bool(env.get("RUNTIME_DIRECTORY")),
         service_socket=r.text(PREFIX + "SERVICE_SOCKET", SERVICE_SOCKET),
