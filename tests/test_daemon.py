@@ -38,7 +38,7 @@ def test_split_writes_counted_exactly_and_sigterm_is_clean(tmp_path: Path) -> No
                 time.sleep(0.05)
         doc = d.wait_lines(40)
         assert doc["totals"] == {"lines": 40, "bytes": log.stat().st_size, "parsed": 40, "parse_errors": 0,
-                                 "dropped_lines": 0, "dropped_bytes": 0}
+                                 "events": 40, "dropped_lines": 0, "dropped_bytes": 0}
         (record,) = doc["files"]  # its size follows each read, not only the first one
         assert (record["size"], record["offset"], record["lag_bytes"]) == (log.stat().st_size, log.stat().st_size, 0)
         status = dict(map(tuple, doc["fields"]["status"]["top"]))

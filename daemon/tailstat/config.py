@@ -60,6 +60,10 @@ class Config:
     event_minutes: int = 180
     window_slot: float = 10.0  # seconds per window slot; below 10 every window shrinks alike (tests)
     window_topk: int = 100
+    patterns_max: int = 2000
+    multiline: bool = True
+    multiline_max_lines: int = 500
+    multiline_timeout: float = 2.0
     http_addr: str = "127.0.0.1:9514"
     http_addr_set: bool = False  # given in the environment (else the client looks for the service first)
     service_socket: str = "/run/tailstat/tailstat.sock"  # the client's first try without TAILSTAT_HTTP_ADDR
@@ -99,8 +103,10 @@ class Config:
             "WATCH": self.watch, "MAX_OPEN_FILES": self.max_open_files, "ROTATED_GRACE": self.rotated_grace,
             "STATE_ON_CORRUPT": self.state_on_corrupt, "TOPK_CAPACITY": self.topk_capacity,
             "EVENT_MINUTES": self.event_minutes, "WINDOW_SLOT": self.window_slot,
-            "WINDOW_TOPK": self.window_topk, "HTTP_ADDR": self.http_addr,
-            "SERVICE_SOCKET": self.service_socket,
+            "WINDOW_TOPK": self.window_topk, "PATTERNS_MAX": self.patterns_max,
+            "MULTILINE": "on" if self.multiline else "off", "MULTILINE_MAX_LINES": self.multiline_max_lines,
+            "MULTILINE_TIMEOUT": self.multiline_timeout,
+            "HTTP_ADDR": self.http_addr, "SERVICE_SOCKET": self.service_socket,
             "HTTP_TOKEN": "(set)" if self.http_token else "(unset)",
         }
         rows.extend((PREFIX + k, str(v)) for k, v in simple.items())
@@ -182,7 +188,8 @@ class _Reader:
         return items
 
 
-def _read_source(r: _Reader, name: str, prefix: str, require_paths: bool) -> Source | None:
+def _read_source(r: _Reader, name: str, prefix: str, require_paths: bool, multiline: bool = True,
+                 multiline_max_lines: int = 500) -> Source | None:
     paths_var = prefix + "PATHS"
     paths = r.raw(paths_var)
     globs = tuple(p.strip() for p in (paths or "").split(",") if p.strip())
@@ -194,7 +201,8 @@ def _read_source(r: _Reader, name: str, prefix: str, require_paths: bool) -> Sou
                       r.raw(prefix + "REGEX"), log_format=r.raw(prefix + "NGINX_LOG_FORMAT"),
                       regex_var=prefix + "REGEX", format_var=prefix + "FORMAT",
                       log_format_var=prefix + "NGINX_LOG_FORMAT", group_by_var=prefix + "GROUP_BY",
-                      measures_var=prefix + "MEASURES")
+                      measures_var=prefix + "MEASURES", source=name, multiline=multiline,
+                      multiline_max_lines=multiline_max_lines)
     for g in globs:
         if not os.path.isabs(os.path.expanduser(g)):
             raise ConfigError(f"{paths_var} entry {g!r} is not an absolute path; accepted: absolute globs")
@@ -213,17 +221,21 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
     env = os.environ if env is None else env
     r = _Reader(env)
 
+    # read before the sources: their parser specs carry them
+    multiline = r.choice(PREFIX + "MULTILINE", "on", ("on", "off")) == "on"
+    multiline_max_lines = r.integer(PREFIX + "MULTILINE_MAX_LINES", 500, 2, 100_000)
+    lines = {"multiline": multiline, "multiline_max_lines": multiline_max_lines}
     sources: list[Source] = []
     source_names = r.names(PREFIX + "SOURCES")
     for name in source_names:
         if not _SOURCE_NAME.fullmatch(name):
             raise ConfigError(f"{PREFIX}SOURCES has an invalid source name {name!r}; accepted: letters and digits")
-        src = _read_source(r, name.lower(), f"{PREFIX}SOURCE_{name.upper()}_", require_paths=True)
+        src = _read_source(r, name.lower(), f"{PREFIX}SOURCE_{name.upper()}_", require_paths=True, **lines)
         if src:
             sources.append(src)
     has_default = r.raw(PREFIX + "PATHS") is not None
     if has_default or not source_names:
-        default = _read_source(r, "default", PREFIX, require_paths=require_paths and not source_names)
+        default = _read_source(r, "default", PREFIX, require_paths=require_paths and not source_names, **lines)
         if default and (default.globs or not source_names):
             sources.insert(0, default)
 
@@ -258,6 +270,10 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
         event_minutes=r.integer(PREFIX + "EVENT_MINUTES", 180, 1, 10080),
         window_slot=r.seconds(PREFIX + "WINDOW_SLOT", 10.0, 0.05, 10),
         window_topk=r.integer(PREFIX + "WINDOW_TOPK", 100, 10, 10000),
+        patterns_max=r.integer(PREFIX + "PATTERNS_MAX", 2000, 1, 1_000_000),
+        multiline=multiline,
+        multiline_max_lines=multiline_max_lines,
+        multiline_timeout=r.seconds(PREFIX + "MULTILINE_TIMEOUT", 2.0, 0.0, 3600),
         http_addr=r.text(PREFIX + "HTTP_ADDR", _default_http_addr(env)),
         http_addr_set=r.raw(PREFIX + "HTTP_ADDR") is not None or bool(env.get("RUNTIME_DIRECTORY")),
         service_socket=r.text(PREFIX + "SERVICE_SOCKET", SERVICE_SOCKET),

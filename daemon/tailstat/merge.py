@@ -52,7 +52,9 @@ def merge_documents(docs: list[tuple[str, dict[str, Any]]], top: int = 10) -> di
     if not docs:
         raise MergeError("nothing to merge")
     first = docs[0][1]["state"]
-    store = Store(int(first.get("topk_capacity", 10000)), int(first.get("event_minutes", 180)))
+    store = Store(int(first.get("topk_capacity", 10000)), int(first.get("event_minutes", 180)),
+                  patterns_max=max([int(p.get("max_templates", 2000)) for p in first.get("patterns", {}).values()],
+                                   default=2000))
     for name, doc in docs:
         try:
             store.merge_document(doc)

@@ -12,6 +12,7 @@ from tailstat.aggregate import Store
 from tailstat.config import Config
 from tailstat.formats import UNKNOWN_FORMAT, ParserSpec, cut_long_lines, detect, timed_parse
 from tailstat.inputs import Input, open_input, read_errors, stream_chunks
+from tailstat.parse.multiline import Joiner
 from tailstat.partial import Partial
 
 RANGE_BYTES = 16 << 20  # a process worker's share of a file per task
@@ -83,17 +84,43 @@ def parse_range(spec: ParserSpec, path: str, start: int, end: int, batch_bytes: 
     total = Partial()
     cut = 0
     batches = read_range(path, start, end, batch_bytes)
+    joiner = Joiner.for_spec(spec)  # multiline text: batches cut between events (ranges begin at one)
     while True:
         try:
             data = next(batches)
         except StopIteration as done:
+            if joiner is not None and joiner.held:
+                total.absorb(timed_parse(spec, joiner.flush())[0])
             total.bytes -= done.value  # a newline added to a final line is not the file's
             break
         data, dropped = cut_long_lines(data, max_line)
         cut += dropped
+        if joiner is not None:
+            data = joiner.feed(data)
+            if not data:
+                continue
         partial, _ = timed_parse(spec, data)
         total.absorb(partial)
     return total.compact(capacity), cut
+
+
+def range_starts(spec: ParserSpec, path: str, size: int) -> list[int]:
+    """Where the process workers' byte ranges begin: every RANGE_BYTES, moved on to the next event's first
+    line for multiline text (so no event is split between two workers), within 64 KiB."""
+    starts = list(range(0, size, RANGE_BYTES))
+    joiner = Joiner.for_spec(spec)
+    if joiner is None or len(starts) < 2:
+        return starts
+    out = [0]
+    with open(path, "rb") as fh:
+        for start in starts[1:]:
+            fh.seek(start - 1)
+            window = fh.read(64 << 10)
+            line = window.find(b"\n") + 1  # the first line that starts at or after `start`
+            found = joiner.next_start(window, line) if line else -1
+            if found >= 0 and start - 1 + found > out[-1]:
+                out.append(start - 1 + found)
+    return out
 
 
 def resolve_spec(spec: ParserSpec, path: str) -> ParserSpec:
@@ -128,7 +155,8 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str | Input], progress
     """Scan files (paths or opened inputs.Input: stdin, pipes, compressed). An input whose content fails part
     way is told to `report(name, message)` (the lines before are counted); without `report` it raises."""
     inputs = [p if isinstance(p, Input) else open_input(p) for p in paths]
-    store = Store(cfg.topk_capacity, cfg.event_minutes)
+    store = Store(cfg.topk_capacity, cfg.event_minutes, patterns_max=cfg.patterns_max)
+    store.expect_fields("default", spec.extra_dimensions)
     # Thread mode parses right here: under the GIL more parse threads add no CPU to a one-shot scan, only
     # hand-offs (the daemon's pool exists to keep its event loop free; a scan has no loop to keep free).
     executor = None
@@ -153,8 +181,8 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str | Input], progress
             store.upsert_file(path, path=path, format=file_spec.format, size=size)
             if cfg.executor == "process":
                 # workers read their own byte ranges; only offsets and bounded partials cross processes
-                for start in range(0, size, RANGE_BYTES):
-                    end = min(size, start + RANGE_BYTES)
+                starts = range_starts(file_spec, path, size)
+                for start, end in zip(starts, [*starts[1:], size]):
                     inflight.append((path, end, executor.submit(parse_range, file_spec, path, start, end,
                                                                 cfg.batch_bytes, cfg.topk_capacity,
                                                                 cfg.max_line_bytes)))
@@ -162,17 +190,21 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str | Input], progress
                         _merge_one(store, inflight, bar)
                 continue
             done = 0
+            joiner = Joiner.for_spec(file_spec)  # multiline text: batches cut between events
             for end, data in _chunks(path, cfg.batch_bytes):
                 added = len(data) - (end - done)  # 1 for a final line's newline, which is not the file's
                 done = end
                 data, dropped = cut_long_lines(data, cfg.max_line_bytes)
                 if dropped:
                     store.add_dropped("line_too_long", 0, dropped)
-                partial, _ = timed_parse(file_spec, data)
-                partial.bytes = max(0, partial.bytes - added)  # (0 when --since/--until kept no line)
-                store.merge(partial, path, end)
-                if bar is not None:
-                    bar.advance(partial.bytes + dropped)
+                held = 0
+                if joiner is not None:
+                    data = joiner.feed(data)
+                    held = joiner.held
+                # `added` belongs to the file's last line: held back with it, if a joiner holds anything
+                _merge_chunk(store, file_spec, data, path, end - held, 0 if held else added, bar, dropped)
+            if joiner is not None and joiner.held:
+                _merge_chunk(store, file_spec, joiner.flush(), path, done, added, bar, 0)
         while inflight:
             _merge_one(store, inflight, bar)
     finally:
@@ -183,32 +215,55 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str | Input], progress
     return store
 
 
+def _merge_chunk(store: Store, spec: ParserSpec, data: bytes, path: str, end: int, added: int, bar,
+                 dropped: int) -> None:
+    """Parse and merge one chunk of a file scanned in this process; `added`: a newline the file lacks."""
+    partial, _ = timed_parse(spec, data)
+    partial.bytes = max(0, partial.bytes - added)  # (0 when --since/--until kept no line)
+    store.merge(partial, path, end)
+    if bar is not None:
+        bar.advance(partial.bytes + dropped)
+
+
 def _scan_stream(cfg: Config, spec: ParserSpec, inp: Input, store: Store, executor, inflight: deque, bar,
                  report: Callable[[str, str], None] | None) -> None:
     """One streamed input, read in order here; in process mode its chunks are parsed by the workers."""
     assert inp.stream is not None
     name = inp.name
     file_spec = None
-    done = 0
+    joiner = None
+    done = last_added = 0
+
+    def emit(data: bytes, end: int, added: int) -> None:
+        if executor is not None:
+            inflight.append((name, end, executor.submit(parse_chunk, file_spec, data, added,
+                                                        cfg.topk_capacity, cfg.max_line_bytes)))
+            while len(inflight) > 2 * cfg.workers:
+                _merge_one(store, inflight, None)
+            return
+        data, dropped = cut_long_lines(data, cfg.max_line_bytes)
+        if dropped:
+            store.add_dropped("line_too_long", 0, dropped)
+        partial, _ = timed_parse(file_spec, data)
+        partial.bytes -= added
+        store.merge(partial, name, end)
+
     try:
         for end, data in stream_chunks(inp.stream, cfg.batch_bytes):
             if file_spec is None:
                 file_spec = resolve_head(spec, data[:65536], name)
                 store.upsert_file(name, path=name, format=file_spec.format, compression=inp.compression)
-            added = len(data) - (end - done)
+                joiner = Joiner.for_spec(file_spec)  # multiline text: chunks cut between events
+            added = last_added = len(data) - (end - done)
             done = end
-            if executor is not None:
-                inflight.append((name, end, executor.submit(parse_chunk, file_spec, data, added,
-                                                            cfg.topk_capacity, cfg.max_line_bytes)))
-                while len(inflight) > 2 * cfg.workers:
-                    _merge_one(store, inflight, None)
-                continue
-            data, dropped = cut_long_lines(data, cfg.max_line_bytes)
-            if dropped:
-                store.add_dropped("line_too_long", 0, dropped)
-            partial, _ = timed_parse(file_spec, data)
-            partial.bytes -= added
-            store.merge(partial, name, end)
+            if joiner is not None:
+                data = joiner.feed(data)
+                end -= joiner.held
+                if joiner.held:
+                    added = 0  # a final line's added newline is in what is held back
+            emit(data, end, added)
+        if joiner is not None and joiner.held:
+            emit(joiner.flush(), done, last_added)
     except read_errors() as exc:
         if report is None:
             raise

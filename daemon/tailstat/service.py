@@ -31,6 +31,7 @@ from tailstat.watch import Watcher
 from tailstat.window import Ring, with_window_slots
 
 RESCAN = "\0rescan"
+MISSING_AFTER = 1000  # parsed lines of a source after which a GROUP_BY name none of them had is logged
 IDLE_REWRITE = 10.0  # seconds between snapshot rewrites while nothing changes
 EXIT_OK, EXIT_TIMEOUT, EXIT_CRASH = 0, 1, 1
 
@@ -41,7 +42,10 @@ class Service:
         self.log_sink = log_sink
         self.notifier = notifier or Notifier()
         self.store = Store(cfg.topk_capacity, cfg.event_minutes,
-                           Ring(cfg.window_slot, cfg.window_topk, cfg.topk_capacity))
+                           Ring(cfg.window_slot, cfg.window_topk, cfg.topk_capacity), patterns_max=cfg.patterns_max)
+        for src in cfg.sources:  # GROUP_BY names no line of the source has are reported (log and document)
+            self.store.expect_fields(src.name, src.spec.extra_dimensions)
+        self._missing_reported: set[tuple[str, str]] = set()
         # groups of batches (one executor call each), each at most TAILSTAT_BATCH_BYTES (4x in process mode)
         self.queue: asyncio.Queue[list[Batch] | None] = asyncio.Queue(maxsize=cfg.queue_batches)
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailstat-io")
@@ -138,10 +142,22 @@ class Service:
                 os.utime(path)
                 return
             self._refresh_health()
-            await write_atomic_async(path, orjson.dumps(self.document()), durable=False)
+            doc = self.document()
+            await write_atomic_async(path, orjson.dumps(doc), durable=False)
             self._snapshot_version, self._snapshot_at = version, now
+            self._report_missing(doc.get("group_by_missing", ()))
         except (OSError, TypeError, orjson.JSONEncodeError) as exc:  # a bad value must not stop ingestion
             self.log.warning("snapshot_failed", path=str(path), error=str(exc))
+
+    def _report_missing(self, missing: Any) -> None:
+        """Log each TAILSTAT_GROUP_BY name that none of its source's first MISSING_AFTER lines had, once."""
+        for m in missing:
+            key = (m["source"], m["field"])
+            if m["parsed_lines"] >= MISSING_AFTER and key not in self._missing_reported:
+                self._missing_reported.add(key)
+                self.log.warning("group_by_field_missing", source=m["source"], field=m["field"],
+                                 parsed_lines=m["parsed_lines"],
+                                 hint="no parsed line of this source has this field: check TAILSTAT_GROUP_BY")
 
     async def checkpoint(self) -> bool:
         async with self._checkpoint_lock:  # the periodic and the final checkpoint never interleave

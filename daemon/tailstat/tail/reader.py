@@ -23,6 +23,7 @@ from typing import Any
 
 from tailstat.config import Config, Source
 from tailstat.formats import ParserSpec, cut_long_lines
+from tailstat.parse.multiline import Joiner
 from tailstat.tail.identity import FP_BYTES, fingerprint
 
 
@@ -152,10 +153,44 @@ class LineCutter:
         self._detect = detect
         self.unit_end = unit_end  # the default, for sources without their own
         self._unit_ends: dict[str, Callable[[bytes], int]] = {}
+        # multiline text (parse/multiline.py): a file's unit is an event; key -> (spec, its Joiner or None)
+        self._joiners: dict[str, tuple[ParserSpec | None, Joiner | None]] = {}
+
+    def _joiner(self, t: Tracked) -> Joiner | None:
+        known = self._joiners.get(t.key)
+        if known is None or known[0] is not t.spec:
+            # an event held back stays below half the line limit (never taken for one too long line) and below
+            # a batch (a batch never splits an event below that size)
+            bound = min(self.max_line // 2, self.batch_bytes)
+            joiner = Joiner.for_spec(t.spec, t.head, bound) if t.spec is not None else None
+            known = self._joiners[t.key] = (t.spec, joiner)
+        return known[1]
+
+    def _end_of_units(self, t: Tracked, buf: bytes) -> int:
+        if t.spec is None and b"\n" in buf:  # detect first: the unit of a multiline text file is an event
+            self._detect(t, buf[: buf.rfind(b"\n") + 1])
+        joiner = self._joiner(t)
+        if joiner is not None:
+            return joiner.unit_end(buf)
+        return (self._unit_ends.get(t.source.name, self.unit_end) if self._unit_ends else self.unit_end)(buf)
 
     def set_unit_end(self, source: str, unit_end: Callable[[bytes], int]) -> None:
         """Where the last complete unit of `source`'s files ends (e.g. a multiline event instead of a line)."""
         self._unit_ends[source] = unit_end
+
+    def forget(self, key: str) -> None:
+        self._joiners.pop(key, None)
+
+    def flush_quiet(self, t: Tracked, out: list[Batch], quiet: float, now: float) -> None:
+        """A multiline event held back while its writer has been quiet for `quiet` seconds is complete:
+        queue its complete lines (an unterminated last line stays held)."""
+        if not t.pending or t.skipping or now - t.idle_since < quiet or self._joiner(t) is None:
+            return
+        end = t.pending.rfind(b"\n") + 1
+        if end:
+            self.emit(t, t.pending[:end], t.line_start + end, out)
+            t.pending = t.pending[end:]
+            t.line_start = t.pos - len(t.pending)
 
     def cut(self, t: Tracked, chunk: bytes, out: list[Batch]) -> None:
         """Append chunk (which ends at file offset t.pos) and cut batches of complete units."""
@@ -171,7 +206,7 @@ class LineCutter:
             chunk = chunk[nl + 1:]
             t.line_start = chunk_start + nl + 1
         buf = t.pending + chunk if t.pending else chunk
-        end = (self._unit_ends.get(t.source.name, self.unit_end) if self._unit_ends else self.unit_end)(buf)
+        end = self._end_of_units(t, buf)
         if end <= 0:
             t.pending = buf
         else:
@@ -184,7 +219,7 @@ class LineCutter:
 
     def flush(self, t: Tracked, out: list[Batch]) -> None:
         """The stream is finished: its held-back last unit counts (an unterminated line, as in `tailstat scan`)."""
-        if t.pending and not t.skipping:
+        if t.pending and not t.skipping:  # (a held multiline event already ends with its newline)
             self.emit(t, t.pending if t.pending.endswith(b"\n") else t.pending + b"\n", t.pos, out)
             t.line_start, t.pending = t.pos, b""
 
@@ -194,9 +229,12 @@ class LineCutter:
         spec = t.spec or ParserSpec(format="unknown")
         limit = self.batch_bytes
         start = t.line_start  # data begins at the first byte not yet queued
+        joiner = self._joiner(t)
         pos = 0
         while pos < len(data):
             stop = len(data) if len(data) - pos <= limit else data.rfind(b"\n", pos, pos + limit) + 1
+            if joiner is not None and stop < len(data):  # batches of whole events (one longer: by lines)
+                stop = pos + (joiner.unit_end(data[pos:stop]) or stop - pos)
             if stop <= pos:
                 stop = data.find(b"\n", pos + limit) + 1 or len(data)
             piece, cut = cut_long_lines(data[pos:stop], self.max_line)  # offsets stay the file's

@@ -356,6 +356,9 @@ class Tailer:
                     self._retire(t, "rotated_done", out)
             elif st.st_size != t.pos or st.st_mtime_ns != t.mtime_ns:
                 dirty.append(KEY_MARK + t.key)
+        for t in list(self.by_key.values()):  # multiline events whose writer went quiet are complete
+            if t.pending:
+                self.cutter.flush_quiet(t, out, self.cfg.multiline_timeout, now)
         dirty.extend(p for p in self.suspects if p not in dirty)
         gone = [p for p in self.unreadable if p not in matches and not os.path.exists(p)]
         if gone:  # an unreadable file that was removed is no longer reported
@@ -665,6 +668,7 @@ class Tailer:
         self.by_key.pop(t.key, None)
         self._untrack_origin(t)
         self.more.pop(t.key, None)
+        self.cutter.forget(t.key)
         self.store.drop_file_when_committed(t.key, t.line_start)
         if reason == "rotated_done":
             self._remember(t.key, t.path, t.origin, t.dev, t.ino, t.fp, len(t.head), t.line_start, t.size)
