@@ -21,7 +21,7 @@ from test_http_support import Daemon, access_lines, base_env, cli, expected
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (scripts/test.sh installs it)
 N = 1234
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> not a log line'
-TOKEN = "page-token-Zq9"
+TOKEN = "page+token/Zq9="  # characters a URL fragment could mangle
 SEEN = 3000  # ms: the bound for appended lines to show without a reload
 
 
@@ -147,6 +147,7 @@ def test_token_page_without_it_shows_nothing_and_with_fragment_shows_stats(brows
         page = tab.page
         expect(page.locator("#total-lines")).to_have_text("77")
         assert page.url == origin + "/"  # the token left the address bar
+        assert tab.requests[0].headers.get("authorization") is None  # the shell itself was asked for without it
         assert page.evaluate("sessionStorage.getItem('tailstat-token')") == TOKEN
         stats = [r for r in tab.requests if "/stats" in r.url]
         assert stats and {r.headers.get("authorization") for r in stats} == {f"Bearer {TOKEN}"}
@@ -185,6 +186,23 @@ def test_static_report_from_file_url_shows_the_same_totals(browser: Browser, dae
     assert [r.url for r in tab.requests if not r.url.startswith(("file://", "data:"))] == []
     assert tab.dialogs == [] and tab.errors() == []  # a CSP violation would be a console error
     live.context.close()
+    tab.context.close()
+
+
+def test_a_daemon_that_stops_answering_is_said_and_the_last_data_kept(browser: Browser, tmp_path: Path) -> None:
+    d = Daemon(tmp_path)
+    d.append(access_lines(5))
+    with d:
+        d.wait_lines(5)
+        origin = f"http://127.0.0.1:{d.port}"
+        tab = open_tab(browser, origin + "/", origin)
+        expect(tab.page.locator("#total-lines")).to_have_text("5")
+    assert d.proc.returncode == 0
+    status = tab.page.locator("#status")
+    expect(status).to_contain_text("daemon not answering (Failed to fetch), retrying · showing data of ")
+    assert status.get_attribute("class") == "stale"
+    expect(tab.page.locator("#total-lines")).to_have_text("5")
+    assert all("ERR_CONNECTION_REFUSED" in m for m in tab.errors())  # the browser's own lines, nothing else
     tab.context.close()
 
 
@@ -263,9 +281,15 @@ def test_window_switch_shows_exact_windowed_counts(browser: Browser, tmp_path: P
         page.keyboard.press("Enter")
         expect(page.locator("#window-label")).to_have_text("· window 24h")
         expect(page.locator("#total-lines")).to_have_text("25")
+        assert page.url == origin + "/#window=24h"  # the view can be bookmarked and shared
         page.click("#windows button[data-window='all']")
         expect(page.locator("#total-lines")).to_have_text("65")
+        assert page.url == origin + "/"
         assert tab.errors() == [] and tab.foreign() == []
+        tab.context.close()
+        tab = open_tab(browser, origin + "/#window=1h", origin)  # a shared link opens on its window
+        expect(tab.page.locator("#window-label")).to_have_text("· window 1h")
+        expect(tab.page.locator("#total-lines")).to_have_text("25")
         tab.context.close()
 
 
@@ -295,6 +319,7 @@ def test_daemon_without_windows_is_said_clearly(browser: Browser, daemon: Daemon
     page.wait_for_timeout(1200)  # at least one more poll
     assert not any(u.startswith("/stats/series") for u in asked)  # it does not ask for what is not there
     assert [u for u in asked if u.startswith("/stats?")][:2] == ["/stats?top=10&window=all", "/stats?top=10"]
+    ctx.unroute_all(behavior="ignoreErrors")  # a poll in flight is not an error at teardown
     ctx.close()
 
 
@@ -320,4 +345,5 @@ def test_refused_window_and_missing_series_are_said_clearly(browser: Browser, da
     expect(page.locator("#window-label")).to_have_text("· window 1h")
     # the only console errors are the browser's own lines about the two refused requests
     assert all("status of 40" in m for m in tab.errors()) and len(tab.errors()) == 2
+    page.unroute_all(behavior="ignoreErrors")
     tab.context.close()

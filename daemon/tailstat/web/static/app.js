@@ -5,6 +5,7 @@
 (() => {
   "use strict";
 
+  const WINDOWS = ["1m", "5m", "15m", "1h", "24h", "all"];
   const WINDOW_SECONDS = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "24h": 86400 };
   const NEW_FOR_ALL = 3600; // window "all": a pattern first seen in the last hour is marked new
   const TOKEN_KEY = "tailstat-token";
@@ -162,7 +163,7 @@
   function selectWindow(w, refresh) {
     state.window = w;
     for (const b of document.querySelectorAll("#windows button")) b.setAttribute("aria-pressed", String(b.dataset.window === w));
-    if (refresh) { state.gen++; clearTimeout(state.timer); tick(); }
+    if (refresh) { writeFragment(w); state.gen++; clearTimeout(state.timer); tick(); }
   }
 
   // ---------------------------------------------------------------------------------------------- token
@@ -184,12 +185,21 @@
       if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
     } catch (e) { /* storage disabled: the token lives in this page only */ }
   }
-  function tokenFromFragment() {
-    const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
-    if (!m) return null;
-    // the fragment is never sent to the server; drop it from the address bar (history, screenshots) too
-    history.replaceState(null, "", location.pathname + location.search);
-    return decodeURIComponent(m[1]);
+  // The fragment (never sent to the server) may hold token=… and window=…; the token is taken out of the
+  // address bar at once (history, bookmarks, screenshots), the window stays so that a view can be shared.
+  function readFragment() {
+    const params = new Map();
+    for (const part of location.hash.replace(/^#/, "").split("&")) {
+      const at = part.indexOf("=");
+      if (at > 0) { try { params.set(part.slice(0, at), decodeURIComponent(part.slice(at + 1))); } catch (e) { /* bad escape */ } }
+    }
+    const token = params.has("token") ? params.get("token") : null;
+    const win = params.get("window");
+    if (token !== null) writeFragment(WINDOWS.includes(win) ? win : "all");
+    return { token, window: WINDOWS.includes(win) ? win : null };
+  }
+  function writeFragment(win) {
+    history.replaceState(null, "", location.pathname + location.search + (win && win !== "all" ? "#window=" + win : ""));
   }
 
   // --------------------------------------------------------------------------------------------- render
@@ -246,7 +256,7 @@
         : "lines/s per minute of the logs' own time, from /stats minutes" +
           (state.series === false ? " (the daemon has no /stats/series)" : state.seriesRefused[win] ? " (series refused)" : "");
     }
-    $("chart-note").textContent = xs.length ? note : "no lines in this window yet";
+    $("chart-note").textContent = xs.length ? note : "no lines in this window yet · " + note;
     chart("rate", $("rate-chart"), labels, labels.map(classColor), [xs, ...cols], 220, (v) => dec(v));
   }
 
@@ -489,9 +499,10 @@
         tick();
       }
     });
-    const fromFragment = tokenFromFragment();
-    if (fromFragment) useToken(fromFragment);
+    const fragment = readFragment();
+    if (fragment.token) useToken(fragment.token);
     else { try { state.token = sessionStorage.getItem(TOKEN_KEY); } catch (e) { state.token = null; } }
+    if (fragment.window) selectWindow(fragment.window, false);
     tick();
   }
 
