@@ -347,3 +347,35 @@ def test_refused_window_and_missing_series_are_said_clearly(browser: Browser, da
     assert all("status of 40" in m for m in tab.errors()) and len(tab.errors()) == 2
     page.unroute_all(behavior="ignoreErrors")
     tab.context.close()
+
+
+def test_patterns_panel_marks_new_ones(browser: Browser, daemon: Daemon) -> None:
+    """Contract item 3's `patterns` list (text engineer's PatternRegistry; not in this daemon yet): added to the
+    real document on its way to the page, with first_seen relative to the document's own time."""
+    origin = f"http://127.0.0.1:{daemon.port}"
+    ctx = browser.new_context(locale="en-US")
+
+    def with_patterns(route: Any) -> None:
+        response = route.fetch()
+        doc = response.json()
+        if "patterns" not in doc:
+            now = doc["generated_at"]
+            doc["patterns"] = [
+                {"id": 1, "template": "disk <*> is full", "source": "app", "first_seen": now - 7200, "count": 7},
+                {"id": 2, "template": "user <*> logged in", "source": "app", "first_seen": now - 30, "count": 40},
+                {"id": 3, "template": "<img src=x onerror=alert(1)> <*>", "source": "web", "first_seen": now - 600,
+                 "count": 3}]
+        route.fulfill(response=response, json=doc)
+
+    ctx.route("**/stats?*", with_patterns)
+    page = ctx.new_page()
+    page.on("dialog", lambda d: pytest.fail(f"a dialog opened: {d.message}"))
+    page.goto(origin + "/")
+    expect(page.locator("#patterns-panel")).to_be_visible()
+    expect(page.locator("#patterns .note")).to_have_text("3 patterns · 2 new in the last hour")
+    got = [r[:4] for r in rows(page, "#patterns tbody tr")]
+    assert got == [["user <*> logged innew", "app", "40", "80%"], ["disk <*> is full", "app", "7", "14%"],
+                   ["<img src=x onerror=alert(1)> <*>new", "web", "3", "6%"]]
+    assert page.locator("#patterns img").count() == 0
+    ctx.unroute_all(behavior="ignoreErrors")
+    ctx.close()
