@@ -32,7 +32,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from tailstat.config import http_endpoint
 from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
-from tailstat.web import serve as web_page
 
 MAX_QUERY_CHARS = 1024  # longer query strings get 414
 MAX_REQUEST_LINE = 4096  # aiohttp answers 400 above these
@@ -149,13 +148,16 @@ class HttpApi:
         self.log = structlog.get_logger("tailstat.http")
 
     def app(self) -> web.Application:
+        from tailstat.web import serve as web_page  # the page (GET /): its shell and files need no token
+
+        self.public_paths = web_page.PUBLIC_PATHS
         app = web.Application(middlewares=[self._guard])
         app.router.add_get("/stats", self.stats)
         app.router.add_get("/stats/stream", self.stats_stream)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
-        web_page.add_routes(app)  # GET / : the live page (its shell and files need no token)
+        web_page.add_routes(app)
         return app
 
     # ------------------------------------------------------------------------------------------ guard
@@ -167,7 +169,7 @@ class HttpApi:
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if len(request.query_string) > MAX_QUERY_CHARS:
             return _error(414, f"query string longer than {MAX_QUERY_CHARS} characters")
-        if self.token and request.path not in web_page.PUBLIC_PATHS and not self._authorized(request):
+        if self.token and request.path not in self.public_paths and not self._authorized(request):
             return _error(401, "missing or wrong bearer token",
                           headers={"WWW-Authenticate": 'Bearer realm="tailstat"'})
         try:
