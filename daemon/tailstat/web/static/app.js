@@ -101,6 +101,10 @@
     const win = state.window;
     try {
       const query = "stats?top=" + TOP + (state.windows === false ? "" : "&window=" + encodeURIComponent(win));
+      const seriesUrl = "stats/series?window=" + encodeURIComponent(win) + "&fields=class";
+      const wantSeries = () => state.windows === true && state.series !== false && win !== "all" && !state.seriesRefused[win];
+      // once the daemon is known to have windows, both requests go out together
+      const early = wantSeries() ? getJSON(seriesUrl).catch(() => null) : null;
       const r = await getJSON(query);
       if (gen !== state.gen) return; // the window changed meanwhile: a newer tick is running
       if (r.status === 401) { askToken(state.token ? "The daemon did not accept this token." : ""); return; }
@@ -115,8 +119,8 @@
       learnWindows(doc);
       let series = null;
       // "all" has no series (unbounded): its chart is the event-time minutes of the document itself
-      if (state.windows && state.series !== false && win !== "all" && !state.seriesRefused[win]) {
-        const s = await getJSON("stats/series?window=" + encodeURIComponent(win) + "&fields=class");
+      if (wantSeries()) {
+        const s = (await (early || getJSON(seriesUrl).catch(() => null))) || { status: 0, body: null };
         if (gen !== state.gen) return;
         if (s.status === 200 && s.body) { state.series = true; series = s.body; }
         else if (s.status === 404) {
@@ -223,7 +227,7 @@
     $("window-label").textContent = doc.window ? "· window " + doc.window : (state.windows === false ? "· all-time" : "");
     renderRateChart(doc, series, win);
     renderFields(doc);
-    renderMeasures(doc, series);
+    renderMeasures(doc, series, win);
     renderPatterns(doc, win);
     renderFiles(doc);
     renderHealth(doc);
@@ -343,7 +347,7 @@
     return bar;
   }
 
-  function renderMeasures(doc, series) {
+  function renderMeasures(doc, series, win) {
     const measures = Object.entries(doc.measures || {});
     const rows = measures.map(([name, m]) => [td(name, "value"), tdNum(num(m.count)), tdNum(dec(m.p50)), tdNum(dec(m.p90)),
       tdNum(dec(m.p99)), tdNum(dec(m.max)), tdNum(dec(m.mean))]);
@@ -359,7 +363,9 @@
       if (charts) { charts.remove(); }
       let n = box.querySelector(":scope > .note");
       if (!n) { n = el("p", { className: "note" }); box.append(n); }
-      n.textContent = state.report ? "" : "p50/p90/p99 over time need the daemon's /stats/series.";
+      n.textContent = state.report ? ""
+        : state.windows && state.series !== false && win === "all" ? "p50/p90/p99 over time: choose a window (1m … 24h)."
+          : "p50/p90/p99 over time need the daemon's /stats/series.";
       return;
     }
     const note = box.querySelector(":scope > .note");
