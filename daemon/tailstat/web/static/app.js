@@ -222,6 +222,7 @@
     for (const w of ["1m", "5m", "15m"]) {
       const r = doc.rates && doc.rates[w];
       $("rate-" + w).textContent = r ? dec(r.lines) : "–";
+      $("rate-" + w).parentElement.hidden = Boolean(state.report); // a scan's wall-clock rates say nothing
     }
     const win = doc.window || (state.report ? "all" : state.window);
     $("window-label").textContent = doc.window ? "· window " + doc.window : (state.windows === false ? "· all-time" : "");
