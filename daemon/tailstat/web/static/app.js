@@ -10,6 +10,7 @@
   const NEW_FOR_ALL = 3600; // window "all": a pattern first seen in the last hour is marked new
   const TOKEN_KEY = "tailstat-token";
   const PERIOD = 1000;
+  const COST_FACTOR = 5;
   const TOP = 10;
   const MAX_FILES = 200;
   const CLASS_COLORS = {
@@ -103,8 +104,9 @@
       const query = "stats?top=" + TOP + (state.windows === false ? "" : "&window=" + encodeURIComponent(win));
       const seriesUrl = "stats/series?window=" + encodeURIComponent(win) + "&fields=class";
       const wantSeries = () => state.windows === true && state.series !== false && win !== "all" && !state.seriesRefused[win];
-      // once the daemon is known to have windows, both requests go out together
-      const early = wantSeries() ? getJSON(seriesUrl).catch(() => null) : null;
+      // both requests go out together (unless the daemon is known to lack windows or series)
+      const early = state.windows !== false && state.series !== false && win !== "all" && !state.seriesRefused[win]
+        ? getJSON(seriesUrl).catch(() => null) : null;
       const r = await getJSON(query);
       if (gen !== state.gen) return; // the window changed meanwhile: a newer tick is running
       if (r.status === 401) { askToken(state.token ? "The daemon did not accept this token." : ""); return; }
@@ -141,7 +143,10 @@
       setStatus(state.last ? "stale" : "error", "daemon not answering (" + e.message + "), retrying" +
         (state.last ? " · showing data of " + clock(state.last.generated_at) : ""));
     }
-    schedule(Math.max(0, PERIOD - (performance.now() - started)) + Math.min(state.failures, 5) * 1000);
+    // once a second; a window that is costly for the daemon to compute is asked for less often, so that one
+    // page never keeps the daemon busy more than about a fifth of the time
+    const took = performance.now() - started;
+    schedule(Math.max(0, Math.max(PERIOD, COST_FACTOR * took) - took) + Math.min(state.failures, 5) * 1000);
   }
 
   function learnWindows(doc) {
