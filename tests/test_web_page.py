@@ -6,10 +6,13 @@ One browser for the module; each test opens its own context (fresh sessionStorag
 
 from __future__ import annotations
 
+import http.client
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +191,65 @@ def test_static_report_from_file_url_shows_the_same_totals(browser: Browser, dae
     assert tab.dialogs == [] and tab.errors() == []  # a CSP violation would be a console error
     live.context.close()
     tab.context.close()
+
+
+class PrefixProxy(ThreadingHTTPServer):
+    """A reverse proxy serving the daemon under /tailstat/ (what `location /tailstat/ { proxy_pass …/; }` does):
+    the prefix is stripped, the request and its Authorization/Accept-Encoding headers are passed on."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.seen: list[str] = []
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: PrefixProxy
+
+    def do_GET(self) -> None:
+        self.server.seen.append(self.path)
+        if not self.path.startswith("/tailstat/"):
+            self.send_error(404)
+            return
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port, timeout=10)
+        headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "accept-encoding",
+                                                                          "if-none-match", "accept")}
+        conn.request("GET", self.path[len("/tailstat"):], headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        conn.close()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_page_works_under_a_path_prefix_behind_a_reverse_proxy(browser: Browser, daemon: Daemon) -> None:
+    proxy = PrefixProxy(daemon.port)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        origin = f"http://127.0.0.1:{proxy.server_address[1]}"
+        tab = open_tab(browser, origin + "/tailstat/", origin)
+        lines = daemon.stats()["totals"]["lines"]
+        expect(tab.page.locator("#total-lines")).to_have_text(f"{lines:,}")
+        expect(tab.page.locator("#rate-chart .uplot")).to_have_count(1)
+        assert proxy.seen and all(p.startswith("/tailstat/") for p in proxy.seen), proxy.seen
+        assert {"/tailstat/", "/tailstat/static/app.js", "/tailstat/static/uPlot.iife.min.js"} <= set(proxy.seen)
+        assert any(p.startswith("/tailstat/stats?") for p in proxy.seen)
+        assert tab.errors() == [] and tab.foreign() == []
+        tab.context.close()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
 
 
 def test_a_daemon_that_stops_answering_is_said_and_the_last_data_kept(browser: Browser, tmp_path: Path) -> None:
