@@ -379,7 +379,8 @@ def test_daemon_without_windows_is_said_clearly(browser: Browser, daemon: Daemon
         "1m", "5m", "15m", "1h", "24h"]
     expect(page.locator("#windows button[aria-pressed='true']")).to_have_text("all")
     expect(page.locator("#chart-note")).to_contain_text("from /stats minutes")
-    page.wait_for_timeout(1200)  # at least one more poll
+    with page.expect_request(lambda r: r.url.endswith("/stats?top=10"), timeout=10_000):
+        pass  # at least one more poll, without the window it now knows the daemon ignores
     assert not any(u.startswith("/stats/series") for u in asked)  # it does not ask for what is not there
     assert [u for u in asked if u.startswith("/stats?")][:2] == ["/stats?top=10&window=all", "/stats?top=10"]
     ctx.unroute_all(behavior="ignoreErrors")  # a poll in flight is not an error at teardown
