@@ -81,7 +81,7 @@
   async function getJSON(url) {
     const headers = { Accept: "application/json" };
     if (state.token) headers.Authorization = "Bearer " + state.token;
-    const r = await fetch(url, { headers, cache: "no-store", credentials: "omit", redirect: "error" });
+    const r = await fetch(url, { headers, cache: "no-store", credentials: "same-origin", redirect: "error" });
     let body = null;
     try { body = await r.json(); } catch (e) { body = null; }
     return { status: r.status, body };
