@@ -227,6 +227,8 @@ class Generator:
         self.timed = timed
         self.line_no = 0
         self.clock_s = 0
+        self.start = START  # the first line's time; main() may move it (--start)
+        self.per_second = 100  # lines per second of log time, about (--per-second)
         self.time_strings: dict[int, str] = {}
         self.clients = client_pool(rng, DEFAULT_CLIENTS)
         self.uris = uri_pool(rng, DEFAULT_URIS)
@@ -254,8 +256,9 @@ class Generator:
         self.used_uris: set[str] = set()
 
     def _times(self, words: array) -> list[str]:
-        # About one clock tick per 100 lines, drawn from the spare high bits of the second word.
-        ticks = accumulate((1 if (w >> 48) % 100 == 0 else 0 for w in words), initial=self.clock_s)
+        # About one clock tick per `per_second` lines, drawn from the spare high bits of the second word.
+        per_second = self.per_second
+        ticks = accumulate((1 if (w >> 48) % per_second == 0 else 0 for w in words), initial=self.clock_s)
         offsets = list(ticks)
         self.clock_s = offsets[-1]
         strings = self.time_strings
@@ -265,7 +268,7 @@ class Generator:
             if text is None:
                 if len(strings) > 4096:
                     strings.clear()
-                text = strings[offset] = clf_time(START + timedelta(seconds=offset))
+                text = strings[offset] = clf_time(self.start + timedelta(seconds=offset))
             out.append(text)
         return out
 
@@ -342,12 +345,17 @@ def main(argv: list[str] | None = None) -> int:
         "--distinct-clients", type=positive_int, help="exactly min(N, lines) distinct clients"
     )
     parser.add_argument("--timed", action="store_true", help="append $request_time $upstream_response_time")
+    parser.add_argument("--start", type=float, help="epoch seconds of the first line (default 2025-10-10 13:55:36)")
+    parser.add_argument("--per-second", type=positive_int, default=100, help="lines per second of log time (about)")
     args = parser.parse_args(argv)
     if args.distinct_clients and args.distinct_clients > 1 << 30:
         parser.error("--distinct-clients must be <= 2**30")
 
     started = time.perf_counter()
     gen = Generator(args.seed, args.distinct_paths, args.distinct_clients, args.timed)
+    gen.per_second = args.per_second
+    if args.start is not None:
+        gen.start = datetime.fromtimestamp(args.start, UTC)
     written = 0
     with open(args.out, "wb", buffering=0) as out:
         remaining = args.lines

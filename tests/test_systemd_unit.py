@@ -86,7 +86,7 @@ def test_unit_directives():
         "Type": ["notify"], "NotifyAccess": ["main"], "ExecStart": [f"{INSTALLED_EXEC} run"],
         "EnvironmentFile": ["-/etc/default/tailstat"], "StateDirectory": ["tailstat"],
         "RuntimeDirectory": ["tailstat"], "KillSignal": ["SIGTERM"], "Restart": ["on-failure"],
-        "DynamicUser": ["yes"], "SupplementaryGroups": ["adm"], "NoNewPrivileges": ["yes"],
+        "DynamicUser": ["yes"], "Group": ["adm"], "NoNewPrivileges": ["yes"],
         "ProtectSystem": ["strict"], "ProtectHome": ["yes"], "PrivateTmp": ["yes"], "PrivateDevices": ["yes"],
         "ProtectKernelTunables": ["yes"], "ProtectKernelModules": ["yes"], "ProtectKernelLogs": ["yes"],
         "ProtectControlGroups": ["yes"], "RestrictAddressFamilies": ["AF_UNIX AF_INET AF_INET6"],

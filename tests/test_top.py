@@ -43,7 +43,11 @@ def test_top_in_a_real_terminal(daemon: Daemon, tmp_path: Path) -> None:
             return subprocess.run([*tmux, "capture-pane", "-p", "-t", "top"], capture_output=True,
                                   check=True).stdout.decode()
 
-        first = until(screen, lambda s: "q quit" in s, what="the top screen")
+        opened = until(screen, lambda s: "q quit" in s, what="the top screen")
+        assert "window: 1 1m  2 [5m]  3 15m  4 1h  5 24h  6 all   q quit" in opened  # it opens on 5m
+        assert "lines/s per 10 s step, 5m: " in opened  # the sparkline of the window's steps
+        subprocess.run([*tmux, "send-keys", "-t", "top", "6"], check=True)  # the cumulative view
+        first = until(screen, lambda s: "6 [all]" in s, what="the cumulative view")
         assert f"lines {N + 1:,}" in first and "errors 1" in first
         assert ["200", "300", "50.0%", "GET", "300", "50.0%"] in rows(first)  # status | method side by side
         assert ["404", "200", "33.3%", "POST", "150", "25.0%"] in rows(first)

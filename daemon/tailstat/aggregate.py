@@ -14,9 +14,12 @@ from collections import Counter, deque
 from typing import Any
 
 from tailstat.partial import Column, FieldSketch, Partial
+from tailstat.pathcounters import PathCounters
 from tailstat.sketches import Distinct, Quantiles, TopK
+from tailstat.window import WINDOWS, Ring, Slot
 
-STATE_SCHEMA = 1
+STATE_SCHEMA = 2  # 2: + "ring" (the window slots); schema 1 states load with an empty ring
+STATE_SCHEMAS = (1, 2)
 MERGEABLE_VERSION = 1  # of the stats document's opt-in "state" section
 FUTURE_MINUTES = 24 * 60  # event times further ahead of the wall clock are not kept per minute
 RATE_WINDOW = 900  # seconds of per-second ingestion buckets: the 1, 5 and 15 minute rates
@@ -73,8 +76,10 @@ UNREADABLE_SHOWN = 20  # paths listed in the stats document ("health.unreadable_
 class Store:
     """All aggregated statistics plus per-file committed offsets, behind one threading.Lock."""
 
-    def __init__(self, topk_capacity: int = 10000, event_minutes: int = 180) -> None:
+    def __init__(self, topk_capacity: int = 10000, event_minutes: int = 180, ring: Ring | None = None) -> None:
         self._lock = threading.Lock()
+        # the window slots (None: no windows, as in `scan` and `merge`); only touched under the lock
+        self._ring = ring
         self.version = 0  # bumped by every change: idle daemons skip rewriting unchanged snapshots
         self._capacity = topk_capacity
         self._event_minutes = event_minutes
@@ -91,6 +96,8 @@ class Store:
         self._measures: dict[str, Quantiles] = {}
         self._minutes: dict[int, Counter] = {}
         self._files: dict[str, dict[str, Any]] = {}
+        self._paths = PathCounters()  # per-path totals across the files that lived there (Prometheus)
+        self._tail: dict[str, Any] = {}  # the tailer's own state (retired files, last listing), checkpointed as is
         self._samples: deque[str] = deque(maxlen=5)
         self._rates = _Rates()
         self._checkpoint: dict[str, Any] = {"ok": None, "error": None, "last_success": None, "failures": 0}
@@ -117,8 +124,9 @@ class Store:
             self._skipped.update(partial.skipped)
             self._samples.extend(partial.samples)
             if cut_bytes:
-                self._count_dropped("line_too_long", 0, cut_bytes)
+                self._count_dropped("line_too_long", 0, cut_bytes, now)
             for name, counts in partial.dims.items():
+                counts = self._translate(name, counts)
                 topk = self._topk.get(name)
                 if topk is None:
                     topk = self._topk[name] = TopK(self._capacity)
@@ -151,6 +159,10 @@ class Store:
             self._rates.add(now, partial.lines, errors, partial.bytes)
             if commits is None and file_key is not None:
                 commits = [(file_key, end_offset, partial.lines, partial.bytes, errors)]
+            if self._ring is not None:
+                self._ring.add(partial, now, self._translate)
+                if commits:
+                    self._ring.add_files(commits, now)
             for key, end, lines, nbytes, errs in commits or ():
                 rec = self._files.get(key)
                 if rec is None:
@@ -158,10 +170,24 @@ class Store:
                 rec["lines"] += lines
                 rec["bytes"] += nbytes
                 rec["parse_errors"] += errs
+                self._paths.add(rec["path"], lines, nbytes, errs)
                 if end is not None:
                     rec["offset"] = end
                     if rec.get("retire_at", -1) >= 0 and end >= rec["retire_at"]:
                         del self._files[key]
+            if self._paths.needs_prune(len(self._files)):
+                self._paths.prune(r["path"] for r in self._files.values())
+
+    def _translate(self, name: str, counts: Any) -> Any:
+        """The one place a dimension's counts of a merged partial may be rewritten before they are counted,
+        in the all-time aggregate and in the window slots alike (the pattern registry maps masked message
+        shapes to template ids here). Today: unchanged. (under the lock)"""
+        return counts
+
+    def _display(self, name: str, value: str) -> str:
+        """A dimension's value as the stats document shows it (all-time and windows alike): the pattern
+        registry shows a template id as its text here. Today: unchanged. (under the lock)"""
+        return value
 
     def _merge_minutes(self, minutes: Counter) -> None:
         # a day of clock skew is allowed; later "event times" are bad timestamps and must not push the real
@@ -202,6 +228,8 @@ class Store:
                     rec["identity"] = dict(value)
                 else:
                     rec[name] = value
+            if rec["path"] and ("rotations" in fields or "truncations" in fields):
+                self._paths.saw(rec["path"], rec["rotations"], rec["truncations"])
 
     def _unshadow(self, name: str) -> Distinct:
         """`name`'s Distinct, filled from its TopK's keys if it was shadowed (before the TopK may prune)."""
@@ -237,6 +265,8 @@ class Store:
             rec = self._files.get(key)
             if rec is not None:
                 rec[name] = rec.get(name, 0) + amount
+                if name in ("rotations", "truncations") and rec["path"]:
+                    self._paths.saw(rec["path"], rec["rotations"], rec["truncations"])
 
     def drop_file_when_committed(self, key: str, end: int) -> None:
         """Forget a retired file once everything queued for it (up to `end`) is merged; until then its
@@ -265,13 +295,15 @@ class Store:
         """Count data that was lost (never parsed), by reason: nothing disappears without a counter."""
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
-            self._count_dropped(reason, lines, nbytes)
+            self._count_dropped(reason, lines, nbytes, time.time())
 
-    def _count_dropped(self, reason: str, lines: int, nbytes: int) -> None:
-        """(under the lock)"""
+    def _count_dropped(self, reason: str, lines: int, nbytes: int, now: float | None = None) -> None:
+        """(under the lock) `now`: also in the window slot of that time (None: all-time only)."""
         d = self._dropped.setdefault(reason, {"lines": 0, "bytes": 0})
         d["lines"] += lines
         d["bytes"] += nbytes
+        if now is not None and self._ring is not None:
+            self._ring.add_dropped(reason, lines, nbytes, now)
 
     def set_checkpoint_status(self, ok: bool, error: str | None = None) -> None:
         with self._lock:
@@ -306,9 +338,18 @@ class Store:
 
     # ---------------------------------------------------------------------------------------- reading
     def snapshot(self, top: int = 10, fields: tuple[str, ...] | None = None,
-                 mergeable: bool = False) -> dict[str, Any]:
+                 mergeable: bool = False, paths: bool = False, window: str = "all") -> dict[str, Any]:
         """The stats document (schema 1): a fresh, JSON-ready copy. With `mergeable`, a "state" section holds
-        the full sketches, so that `tailstat merge` can combine documents (see merge.py)."""
+        the full sketches, so that `tailstat merge` can combine documents (see merge.py). `window` (1m, 5m,
+        15m, 1h, 24h; window.WINDOWS): totals, errors, dropped, per-file counts, fields, measures and minutes
+        are those of that window (ValueError without a ring, or with `mergeable`)."""
+        if window != "all":
+            if window not in WINDOWS:
+                raise ValueError(f"unknown window {window!r}")
+            if self._ring is None:
+                raise ValueError("windows are kept by the daemon only")
+            if mergeable:
+                raise ValueError("a mergeable document is cumulative (window=all)")
         now = time.time()
         with self._lock:
             t = dict(self._totals)
@@ -327,7 +368,7 @@ class Store:
                 topk = self._topk[name]
                 distinct = self._distinct_of(name)
                 field_docs[name] = {
-                    "top": [[v, c] for v, c in topk.top(top)],
+                    "top": [[self._display(name, v), c] for v, c in topk.top(top)],
                     "distinct": distinct.count(),
                     "distinct_is_estimate": distinct.is_estimate,
                     "total": topk.total,
@@ -357,10 +398,70 @@ class Store:
                 "checkpoint": dict(self._checkpoint),
                 "health": {**self._health, "unreadable_files": len(self._unreadable)},
                 "unreadable": self._unreadable[:UNREADABLE_SHOWN],
+                "window": window,
             }
             if mergeable:
                 doc["state"] = self._mergeable_state(names, fields)
+            if paths:  # cumulative per-path counters (pathcounters.py), for /metrics
+                doc["paths"] = self._paths.snapshot()
+            if window != "all":
+                self._window_sections(doc, window, now, top, fields)
         return doc
+
+    def _window_sections(self, doc: dict[str, Any], window: str, now: float, top: int,
+                         fields: tuple[str, ...] | None) -> None:
+        """Replace the document's cumulative sections by the window's (under the lock)."""
+        ring = self._ring
+        assert ring is not None
+        slots = ring.slots_in(window, now)
+        merged = Slot()
+        for _, _, slot in slots:
+            merged.merge(slot)
+        first = ring.advance(now) - WINDOWS[window] + 1
+        start = first * ring.slot_seconds
+        doc["window_start"] = start
+        doc["window_seconds"] = WINDOWS[window] * ring.slot_seconds
+        dropped = {k: {"lines": v[0], "bytes": v[1]} for k, v in merged.dropped.items()}
+        doc["totals"] = {"lines": merged.lines, "bytes": merged.bytes, "parsed": merged.parsed,
+                         "parse_errors": merged.lines - merged.parsed,
+                         "dropped_lines": sum(v["lines"] for v in dropped.values()),
+                         "dropped_bytes": sum(v["bytes"] for v in dropped.values())}
+        doc["errors"] = dict(merged.errors)
+        doc["skipped_measures"] = dict(merged.skipped)
+        doc["dropped"] = dropped
+        for f in doc["files"]:
+            lines, nbytes, errors = merged.files.get(f["key"], (0, 0, 0))
+            f["lines"], f["bytes"], f["parse_errors"] = lines, nbytes, errors
+        field_docs = {}
+        for name, topk in merged.dims.items():
+            if fields is not None and name not in fields:
+                continue
+            distinct = merged.distinct_of(name)
+            field_docs[name] = {
+                "top": [[self._display(name, v), c] for v, c in topk.top(top)],
+                "distinct": distinct.count(),
+                "distinct_is_estimate": distinct.is_estimate,
+                "total": topk.total,
+                "top_error": topk.error,
+                "top_is_exact": topk.exact,
+            }
+        doc["fields"] = field_docs
+        doc["measures"] = {n: q.summary() for n, q in merged.measures.items() if fields is None or n in fields}
+        first_minute = int(start // 60)
+        doc["minutes"] = [m for m in doc["minutes"] if m["minute"] >= first_minute]
+
+    def series(self, window: str, step: str, fields: tuple[str, ...], top: int = 10) -> dict[str, Any]:
+        """Per-step counts and percentiles over `window` (see series.py); ValueError without a ring."""
+        from tailstat.series import series
+
+        if self._ring is None:
+            raise ValueError("windows are kept by the daemon only")
+        now = time.time()
+        with self._lock:
+            ring = self._ring
+            current = ring.advance(now)
+            return series(ring.slots_in(window, now), current - WINDOWS[window] + 1, current, ring.slot_seconds,
+                          window, step, fields, top, self._display)
 
     def _mergeable_state(self, names: list[str], fields: tuple[str, ...] | None) -> dict[str, Any]:
         """The sketches behind "fields" and "measures" (under the lock). Totals, errors and minutes are in the
@@ -414,8 +515,10 @@ class Store:
             self._prune_minutes()
 
     def export_state(self) -> dict[str, Any]:
-        """Everything needed to resume: aggregates and file records, from one critical section."""
+        """Everything needed to resume: aggregates, window slots and file records, from one critical section."""
         with self._lock:
+            if self._ring is not None:
+                self._ring.advance(time.time())
             return {
                 "schema": STATE_SCHEMA,
                 "saved_at": time.time(),
@@ -428,12 +531,19 @@ class Store:
                 "measures": {n: s.to_dict() for n, s in self._measures.items()},
                 "minutes": [[m, dict(c)] for m, c in self._minutes.items()],
                 "files": {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()},
+                "paths": self._paths.to_list(),
+                "tail": self._tail,  # replaced, never mutated, by set_tail_state
+                "ring": None if self._ring is None else self._ring.to_dict(),
             }
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore from export_state() output. Raises KeyError/ValueError/TypeError on a malformed state."""
-        if state.get("schema") != STATE_SCHEMA:
+        if state.get("schema") not in STATE_SCHEMAS:
             raise ValueError(f"unknown state schema {state.get('schema')!r}")
+        ring = None
+        if self._ring is not None and state.get("ring"):
+            ring = Ring(self._ring.slot_seconds, self._ring.capacity)
+            ring.load(state["ring"])
         totals = {k: int(state["totals"][k]) for k in self._totals}
         topk = {n: TopK.from_dict(d) for n, d in state["topk"].items()}
         distinct = {n: Distinct.from_dict(d) for n, d in state["distinct"].items()}
@@ -442,6 +552,9 @@ class Store:
         files = {str(k): dict(v) for k, v in state["files"].items()}
         for rec in files.values():
             int(rec["offset"]), rec["identity"]["inode"], rec["path"]
+        # a checkpoint from before the per-path counters: each record's counts at its path
+        paths = PathCounters.from_list(state["paths"]) if "paths" in state else PathCounters.from_records(
+            files.values())
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
             self._totals = totals
@@ -454,6 +567,27 @@ class Store:
                               and n in distinct and not distinct[n].is_estimate and distinct[n].count() == len(s)}
             self._minutes = minutes
             self._files = files
+            self._paths = paths
+            self._tail = dict(state.get("tail") or {})
+            if ring is not None:
+                self._ring = ring
+
+    def set_tail_state(self, state: dict[str, Any], changed: bool = True) -> None:
+        """The tailer's state beside its file records (a fresh dict: the store keeps it as given). Not
+        `changed`: it rides along with the next checkpoint instead of causing one."""
+        with self._lock:
+            self._tail = state
+            if changed:
+                self.version += 1
+
+    def tail_state(self) -> dict[str, Any]:
+        with self._lock:
+            return self._tail
+
+    def field_names(self) -> list[str]:
+        """The dimensions and measures counted so far."""
+        with self._lock:
+            return [*self._topk, *self._measures]
 
     def files(self) -> dict[str, dict[str, Any]]:
         with self._lock:

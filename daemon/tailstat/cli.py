@@ -11,6 +11,7 @@ import orjson
 
 from tailstat import __version__
 from tailstat.config import ConfigError, fit_descriptors, load_config, lock_state_dir
+from tailstat.window import ACCEPTED as WINDOW_CHOICES
 
 if TYPE_CHECKING:
     from tailstat.client import HttpSource
@@ -32,9 +33,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = fit_descriptors(load_config())  # room for TAILSTAT_MAX_OPEN_FILES tailed files, sockets, state files
     lock_state_dir(cfg)  # held until the process exits
-    configure_logging(cfg.log_level, cfg.log_format)
+    sink = configure_logging(cfg.log_level, cfg.log_format)
     try:
-        code = asyncio.run(serve(cfg))
+        code = asyncio.run(serve(cfg, log_sink=sink))
     except StateCorrupt as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
@@ -49,6 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from tailstat.formats import FORMATS, build_spec
+    from tailstat.inputs import Report
     from tailstat.render import table
     from tailstat.scan import scan_files
 
@@ -63,13 +65,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
             return _fail_config(ConfigError(f"--format={args.format!r} is not valid; accepted: {', '.join(FORMATS)}"))
         spec = build_spec(args.format, spec.extra_dimensions, spec.extra_measures, spec.regex,
                           log_format=spec.log_format)
-    for path in args.files:
-        problem = _unscannable(path)
-        if problem:
-            print(f"tailstat: {path}: {problem}", file=sys.stderr)
-            return 1
-    progress = sys.stderr.isatty() and sum(os.path.getsize(p) for p in args.files) > 64 << 20
-    store = scan_files(cfg, spec, args.files, progress=progress)
+    report = Report()  # unreadable inputs are told and skipped; the others are counted (exit 1)
+    inputs = report.open_all(args.files)
+    if not inputs:
+        return 1
+    progress = sys.stderr.isatty() and sum(i.size for i in inputs) > 64 << 20
+    store = scan_files(cfg, spec, inputs, progress=progress, report=report)
     doc = store.snapshot(top=args.top, mergeable=args.mergeable)
     for f in doc["files"]:
         f.pop("key", None)
@@ -85,31 +86,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
     elif not args.html:
         print(table(doc, args.top))
-    return 0
-
-
-def _unscannable(path: str) -> str | None:
-    """Why `tailstat scan` cannot read `path`, or None."""
-    from tailstat.formats import COMPRESSED_MAGIC
-
-    if path == "-":
-        return "reading standard input is not supported; give a file (e.g. save the stream to one first)"
-    if os.path.isdir(path):
-        return "is a directory; give the log files in it (e.g. DIR/*.log)"
-    if not os.path.isfile(path):
-        return "no such file" if not os.path.exists(path) else "not a regular file"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    if head.startswith(COMPRESSED_MAGIC):
-        return "is compressed; decompress it first (e.g. zcat FILE > FILE.log)"
-    return None
+    return 1 if report.failed else 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from tailstat.client import HttpSource, Unreachable, open_source
+    from tailstat.fieldnames import UnknownField
     from tailstat.render import table
 
     if args.interval is not None and not args.follow:
@@ -125,10 +107,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
                       "daemon's address (host:port or unix:/path)", file=sys.stderr)
                 return 1
             return _follow(source, args, fields)
-        doc = source.fetch(args.top, fields)
+        doc = source.fetch(args.top, fields, args.window or "all")
     except Unreachable as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
+    except UnknownField as exc:
+        print(f"tailstat: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
     else:
@@ -137,11 +122,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _follow(source: HttpSource, args: argparse.Namespace, fields: tuple[str, ...] | None) -> int:
+    from tailstat.layout import terminal_width
     from tailstat.top import compact_line
 
     out = sys.stdout.buffer
-    for raw in source.stream(args.interval or 1.0, min(args.top, 100), fields):
-        out.write(raw if args.json else compact_line(orjson.loads(raw)).encode() + b"\n")
+    width = terminal_width()
+    for raw in source.stream(args.interval or 1.0, min(args.top, 100), fields, args.window or "1m"):
+        out.write(raw if args.json else compact_line(orjson.loads(raw), width).encode() + b"\n")
         out.flush()
     print(f"tailstat: the daemon at {source.where} ended the stream (stopping?)", file=sys.stderr)
     return 1
@@ -149,6 +136,7 @@ def _follow(source: HttpSource, args: argparse.Namespace, fields: tuple[str, ...
 
 def cmd_top(args: argparse.Namespace) -> int:
     from tailstat.client import Unreachable, open_source
+    from tailstat.fieldnames import UnknownField
     from tailstat.top import run_top
 
     cfg = load_config(require_paths=False)
@@ -158,6 +146,9 @@ def cmd_top(args: argparse.Namespace) -> int:
     except Unreachable as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
+    except UnknownField as exc:
+        print(f"tailstat: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -225,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--top", type=_count, default=10, help="values per dimension (default 10)")
     stats.add_argument("--field", action="append", metavar="NAME", help="only this dimension or measure "
                        "(repeatable)")
+    stats.add_argument("--window", choices=WINDOW_CHOICES, help="the stats of the last 1m, 5m, 15m, 1h or 24h "
+                       "(default all; with --follow: 1m)")
     stats.add_argument("--follow", "-f", action="store_true", help="one line per interval until interrupted")
     stats.add_argument("--interval", type=_interval, default=None, help="seconds between --follow lines "
                        "(default 1)")

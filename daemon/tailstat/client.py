@@ -18,6 +18,8 @@ from urllib.parse import urlencode
 import orjson
 
 from tailstat.config import Config, http_endpoint
+from tailstat.discover import Attempt, describe_failures, first_answering, permission_hint
+from tailstat.fieldnames import UnknownField, check, configured
 
 TIMEOUT = 5.0
 HINT = "start it with `tailstat run`, or set TAILSTAT_HTTP_ADDR (host:port, unix:/path) to the daemon's address"
@@ -30,7 +32,7 @@ class Unreachable(Exception):
 class Source(Protocol):
     where: str
 
-    def fetch(self, top: int, fields: tuple[str, ...] | None) -> dict[str, Any]: ...
+    def fetch(self, top: int, fields: tuple[str, ...] | None, window: str = "all") -> dict[str, Any]: ...
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -54,13 +56,16 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 class HttpSource:
     """The daemon's HTTP API at cfg.http_addr."""
 
-    def __init__(self, cfg: Config, timeout: float = TIMEOUT) -> None:
-        self.kind, host, self.port = http_endpoint(cfg.http_addr)
+    def __init__(self, cfg: Config, timeout: float = TIMEOUT, addr: str | None = None,
+                 tried: list[Attempt] | None = None) -> None:
+        addr = addr or cfg.http_addr
+        self.kind, host, self.port = http_endpoint(addr)
         # a daemon bound to every address is reached on loopback
         self.host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
         self.token = cfg.http_token
         self.timeout = timeout
-        self.where = f"unix:{host}" if self.kind == "unix" else f"http://{cfg.http_addr}"
+        self.where = f"unix:{host}" if self.kind == "unix" else f"http://{addr}"
+        self.tried = tried or []  # addresses discovery tried first (see discover.py)
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         if self.kind == "unix":
@@ -79,22 +84,40 @@ class HttpSource:
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-            raise Unreachable(f"no tailstat daemon answering at {self.where} ({reason}); {HINT}") from None
+            before = describe_failures(self.tried)
+            before = f"{before}; " if before else ""
+            if self.kind == "unix" and isinstance(exc, PermissionError):
+                raise Unreachable(f"{before}permission denied on {self.where}; {permission_hint(self.host)}") from None
+            raise Unreachable(f"{before}no tailstat daemon answering at {self.where} ({reason}); {HINT}") from None
         if response.status != 200:
             body = response.read(4096)
             conn.close()
             try:
-                message = orjson.loads(body)["error"]
+                answer = orjson.loads(body)
+                message = answer["error"]
             except (orjson.JSONDecodeError, KeyError, TypeError):
-                message = response.reason
+                answer, message = {}, response.reason
+            if response.status == 400 and str(message).startswith("fields: ") and "accepted" in answer:
+                raise UnknownField(message.removeprefix("fields: "), list(answer["accepted"]))
             if response.status == 401:
                 raise Unreachable(f"the daemon at {self.where} refused the request ({message}); set "
                                   "TAILSTAT_HTTP_TOKEN to the daemon's token")
             raise Unreachable(f"the daemon at {self.where} answered {response.status}: {message}")
         return response
 
-    def fetch(self, top: int, fields: tuple[str, ...] | None) -> dict[str, Any]:
-        response = self._open("/stats", {"top": top, "fields": ",".join(fields) if fields else None},
+    def fetch(self, top: int, fields: tuple[str, ...] | None, window: str = "all") -> dict[str, Any]:
+        response = self._open("/stats", {"top": top, "fields": ",".join(fields) if fields else None,
+                                         "window": None if window == "all" else window}, self.timeout)
+        try:
+            return orjson.loads(response.read())
+        except (OSError, http.client.HTTPException, orjson.JSONDecodeError) as exc:
+            raise Unreachable(f"bad answer from the daemon at {self.where}: {exc}") from None
+        finally:
+            response.close()
+
+    def series(self, window: str, fields: tuple[str, ...] = ()) -> dict[str, Any]:
+        """GET /stats/series for `window` at its default step."""
+        response = self._open("/stats/series", {"window": window, "fields": ",".join(fields) or None},
                               self.timeout)
         try:
             return orjson.loads(response.read())
@@ -103,9 +126,11 @@ class HttpSource:
         finally:
             response.close()
 
-    def stream(self, interval: float, top: int, fields: tuple[str, ...] | None) -> Iterator[bytes]:
+    def stream(self, interval: float, top: int, fields: tuple[str, ...] | None,
+               window: str = "all") -> Iterator[bytes]:
         """Raw NDJSON lines of /stats/stream until the daemon ends the stream."""
-        params = {"interval": interval, "top": top, "fields": ",".join(fields) if fields else None}
+        params = {"interval": interval, "top": top, "fields": ",".join(fields) if fields else None,
+                  "window": None if window == "all" else window}
         response = self._open("/stats/stream", params, max(self.timeout, 3 * interval + 2))
         try:
             while True:
@@ -152,11 +177,15 @@ class SnapshotSource:
         self.cfg = cfg
         self.where = str(cfg.snapshot_file)
 
-    def fetch(self, top: int, fields: tuple[str, ...] | None) -> dict[str, Any]:
+    def fetch(self, top: int, fields: tuple[str, ...] | None, window: str = "all") -> dict[str, Any]:
+        if window != "all":
+            raise Unreachable(f"window {window} needs the daemon's HTTP API (TAILSTAT_HTTP_ADDR=off: the snapshot "
+                              "file holds the cumulative stats only)")
         doc, why = read_snapshot(self.cfg)
         if doc is None:
             raise Unreachable(f"no running daemon found: {why} (TAILSTAT_HTTP_ADDR=off; set TAILSTAT_STATE_DIR / "
                               "TAILSTAT_RUNTIME_DIR to the daemon's directories)")
+        check(fields, [*doc.get("fields", {}), *doc.get("measures", {}), *configured(self.cfg.sources)])
         for field in doc.get("fields", {}).values():
             field["top"] = field["top"][:top]
         if fields:
@@ -166,4 +195,8 @@ class SnapshotSource:
 
 
 def open_source(cfg: Config) -> HttpSource | SnapshotSource:
-    return SnapshotSource(cfg) if cfg.http_addr == "off" else HttpSource(cfg)
+    """The daemon's API at TAILSTAT_HTTP_ADDR; without it, the local service's socket first (discover.py)."""
+    if cfg.http_addr == "off":
+        return SnapshotSource(cfg)
+    addr, tried = first_answering(cfg)
+    return HttpSource(cfg, addr=addr, tried=tried)

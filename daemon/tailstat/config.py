@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tailstat.formats import FORMATS, ParserSpec, default_measures
+from tailstat.errors import ConfigError
+from tailstat.parse import FORMATS, ParserSpec, build_spec, default_measures
 
 PREFIX = "TAILSTAT_"
 SOURCE_KEYS = ("PATHS", "FORMAT", "GROUP_BY", "MEASURES", "REGEX", "NGINX_LOG_FORMAT")
@@ -22,10 +23,6 @@ _SOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 # the inotify instance, pool pipes, log output.
 DESCRIPTOR_HEADROOM = 128
 DEFAULT_MAX_OPEN_FILES = 1024
-
-
-class ConfigError(Exception):
-    """A setting is invalid; str(self) is the one line shown to the user."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,11 @@ class Config:
     state_on_corrupt: str = "fresh"
     topk_capacity: int = 10000
     event_minutes: int = 180
+    window_slot: float = 10.0  # seconds per window slot; below 10 every window shrinks alike (tests)
+    window_topk: int = 100
     http_addr: str = "127.0.0.1:9514"
+    http_addr_set: bool = False  # given in the environment (else the client looks for the service first)
+    service_socket: str = "/run/tailstat/tailstat.sock"  # the client's first try without TAILSTAT_HTTP_ADDR
     http_token: str = field(default="", repr=False)
 
     @property
@@ -97,7 +98,9 @@ class Config:
             "SNAPSHOT_INTERVAL": self.snapshot_interval, "RESCAN_INTERVAL": self.rescan_interval,
             "WATCH": self.watch, "MAX_OPEN_FILES": self.max_open_files, "ROTATED_GRACE": self.rotated_grace,
             "STATE_ON_CORRUPT": self.state_on_corrupt, "TOPK_CAPACITY": self.topk_capacity,
-            "EVENT_MINUTES": self.event_minutes, "HTTP_ADDR": self.http_addr,
+            "EVENT_MINUTES": self.event_minutes, "WINDOW_SLOT": self.window_slot,
+            "WINDOW_TOPK": self.window_topk, "HTTP_ADDR": self.http_addr,
+            "SERVICE_SOCKET": self.service_socket,
             "HTTP_TOKEN": "(set)" if self.http_token else "(unset)",
         }
         rows.extend((PREFIX + k, str(v)) for k, v in simple.items())
@@ -180,8 +183,6 @@ class _Reader:
 
 
 def _read_source(r: _Reader, name: str, prefix: str, require_paths: bool) -> Source | None:
-    from tailstat.formats import build_spec  # local: formats imports nothing from here
-
     paths_var = prefix + "PATHS"
     paths = r.raw(paths_var)
     globs = tuple(p.strip() for p in (paths or "").split(",") if p.strip())
@@ -255,7 +256,11 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
         state_on_corrupt=r.choice(PREFIX + "STATE_ON_CORRUPT", "fresh", ("fresh", "fail")),
         topk_capacity=r.integer(PREFIX + "TOPK_CAPACITY", 10000, 10, 10_000_000),
         event_minutes=r.integer(PREFIX + "EVENT_MINUTES", 180, 1, 10080),
+        window_slot=r.seconds(PREFIX + "WINDOW_SLOT", 10.0, 0.05, 10),
+        window_topk=r.integer(PREFIX + "WINDOW_TOPK", 100, 10, 10000),
         http_addr=r.text(PREFIX + "HTTP_ADDR", _default_http_addr(env)),
+        http_addr_set=r.raw(PREFIX + "HTTP_ADDR") is not None or bool(env.get("RUNTIME_DIRECTORY")),
+        service_socket=r.text(PREFIX + "SERVICE_SOCKET", SERVICE_SOCKET),
         http_token=r.text(PREFIX + "HTTP_TOKEN", ""),
     )
 
@@ -329,6 +334,7 @@ def lock_state_dir(cfg: Config) -> int | None:
 
 DEFAULT_HTTP_ADDR = "127.0.0.1:9514"
 SOCKET_NAME = "tailstat.sock"
+SERVICE_SOCKET = "/run/tailstat/tailstat.sock"  # where the shipped unit's daemon listens (RuntimeDirectory=)
 
 
 def _default_http_addr(env: Mapping[str, str]) -> str:
@@ -348,6 +354,9 @@ def http_endpoint(addr: str) -> tuple[str, str, int]:
 
 
 def _check_http(cfg: Config) -> None:
+    if not os.path.isabs(cfg.service_socket):
+        raise ConfigError(f"TAILSTAT_SERVICE_SOCKET={cfg.service_socket!r} is not an absolute path; accepted: "
+                          "an absolute socket path")
     addr = cfg.http_addr
     if addr == "off" or addr.startswith("unix:"):
         if addr.startswith("unix:") and not os.path.isabs(addr[5:]):

@@ -1,6 +1,7 @@
 """Serve stage: the read-only HTTP API, inside the daemon's TaskGroup.
 
-    GET /stats            the stats document (?fields=a,b&top=N&mergeable=1)
+    GET /stats            the stats document (?fields=a,b&top=N&mergeable=1&window=5m)
+    GET /stats/series     per-step arrays over a window (?window=1h&step=1m&fields=status,class&top=N)
     GET /stats/stream     NDJSON, one line per ?interval= seconds: the document plus the window's delta
     GET /metrics          Prometheus text exposition (prometheus_client, custom collector)
     GET /healthz          alive
@@ -31,7 +32,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from tailstat.config import http_endpoint
+from tailstat.fieldnames import UnknownField, check, configured
 from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
+from tailstat.series import parse_step
+from tailstat.web import serve as web_page
+from tailstat.window import ACCEPTED, parse_window
 
 MAX_QUERY_CHARS = 1024  # longer query strings get 414
 MAX_REQUEST_LINE = 4096  # aiohttp answers 400 above these
@@ -53,6 +58,17 @@ NDJSON = "application/x-ndjson"
 
 class BadQuery(ValueError):
     """A query parameter is invalid; str(self) names it, the value and what is accepted."""
+
+    accepted: list[str] | None = None
+
+
+def _window_param(query: Any) -> str:
+    try:
+        return parse_window(query.get("window"))
+    except ValueError as exc:
+        bad = BadQuery(str(exc))
+        bad.accepted = list(ACCEPTED)
+        raise bad from None
 
 
 def _param(query: Any, name: str, default: float, lo: float, hi: float, kind: type, accepted: str) -> Any:
@@ -86,9 +102,10 @@ def _fields_param(query: Any) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(names))
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps({"error": message}) + b"\n", content_type=JSON,
-                        headers=headers)
+def _error(status: int, message: str, headers: dict[str, str] | None = None,
+           accepted: list[str] | None = None) -> web.Response:
+    body = {"error": message} if accepted is None else {"error": message, "accepted": accepted}
+    return web.Response(status=status, body=orjson.dumps(body) + b"\n", content_type=JSON, headers=headers)
 
 
 def stream_line(doc: dict[str, Any], prev: dict[str, Any] | None, seq: int, interval: float) -> dict[str, Any]:
@@ -144,20 +161,19 @@ class HttpApi:
         self.streams = 0
         self.streams_dropped = 0
         self.bad_requests = 0
-        self.registry = make_registry(StatsCollector(lambda: service.document(top=METRICS_TOP), self._own_metrics))
+        self.registry = make_registry(StatsCollector(lambda: service.document(top=METRICS_TOP, paths=True),
+                                                     self._own_metrics))
         self.log = structlog.get_logger("tailstat.http")
 
     def app(self) -> web.Application:
-        from tailstat.web import serve as web_page  # the page (GET /): its shell and files need no token
-
-        self.public_paths = web_page.PUBLIC_PATHS
         app = web.Application(middlewares=[self._guard])
         app.router.add_get("/stats", self.stats)
         app.router.add_get("/stats/stream", self.stats_stream)
+        app.router.add_get("/stats/series", self.stats_series)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
-        web_page.add_routes(app)
+        web_page.add_routes(app)  # GET / : the live page (its shell and files need no token)
         return app
 
     # ------------------------------------------------------------------------------------------ guard
@@ -169,24 +185,50 @@ class HttpApi:
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if len(request.query_string) > MAX_QUERY_CHARS:
             return _error(414, f"query string longer than {MAX_QUERY_CHARS} characters")
-        if self.token and request.path not in self.public_paths and not self._authorized(request):
+        if self.token and request.path not in web_page.PUBLIC_PATHS and not self._authorized(request):
             return _error(401, "missing or wrong bearer token",
                           headers={"WWW-Authenticate": 'Bearer realm="tailstat"'})
         try:
             return await handler(request)
         except BadQuery as exc:
-            return _error(400, str(exc))
+            return _error(400, str(exc), accepted=exc.accepted)
+        except UnknownField as exc:
+            return web.Response(status=400, content_type=JSON, body=orjson.dumps(
+                {"error": f"fields: {exc}", "accepted": exc.accepted}) + b"\n")
         except web.HTTPException as exc:  # router: 404 unknown path, 405 anything but GET/HEAD
             if exc.status < 400:
                 raise
             allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
             return _error(exc.status, exc.reason, headers=allow)
 
+    def _known(self, fields: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        """`fields` if every name exists (counted, or configured), else UnknownField (400 with the list)."""
+        if fields:
+            check(fields, [*self.service.store.field_names(), *configured(self.service.cfg.sources)])
+        return fields
+
     # --------------------------------------------------------------------------------------- handlers
     async def stats(self, request: web.Request) -> web.Response:
         top = _int_param(request.query, "top", 10, 0, MAX_TOP)
         mergeable = _int_param(request.query, "mergeable", 0, 0, 1) == 1  # + "state" for `tailstat merge`
-        doc = self.service.document(top=top, fields=_fields_param(request.query), mergeable=mergeable)
+        window = _window_param(request.query)
+        if mergeable and window != "all":
+            raise BadQuery(f"mergeable=1 with window={window!r}; accepted: mergeable=1 only with window=all")
+        doc = self.service.document(top=top, fields=self._known(_fields_param(request.query)),
+                                    mergeable=mergeable,
+                                    window=window)
+        return web.Response(body=orjson.dumps(doc) + b"\n", content_type=JSON)
+
+    async def stats_series(self, request: web.Request) -> web.Response:
+        window = _window_param(request.query)
+        if window == "all":
+            raise BadQuery(f"window='all' has no series; accepted: {', '.join(ACCEPTED[:-1])}")
+        try:
+            step = parse_step(request.query.get("step"), window)
+        except ValueError as exc:
+            raise BadQuery(str(exc)) from None
+        top = _int_param(request.query, "top", 10, 0, MAX_STREAM_TOP)
+        doc = self.service.store.series(window, step, _fields_param(request.query) or (), top)
         return web.Response(body=orjson.dumps(doc) + b"\n", content_type=JSON)
 
     async def metrics(self, request: web.Request) -> web.Response:
@@ -205,8 +247,9 @@ class HttpApi:
 
     async def stats_stream(self, request: web.Request) -> web.StreamResponse:
         top = _int_param(request.query, "top", 5, 0, MAX_STREAM_TOP)
-        fields = _fields_param(request.query)
+        fields = self._known(_fields_param(request.query))
         interval = _float_param(request.query, "interval", 1.0, MIN_INTERVAL, MAX_INTERVAL)
+        window = _window_param(request.query)
         if self.streams >= MAX_STREAMS:
             return _error(503, f"too many stream clients (at most {MAX_STREAMS})")
         response = web.StreamResponse(headers={"Content-Type": NDJSON, "Cache-Control": "no-store"})
@@ -222,7 +265,7 @@ class HttpApi:
             return response
         self.streams += 1
         try:
-            async for line in self._lines(top, fields, interval):
+            async for line in self._lines(top, fields, interval, window):
                 if transport.is_closing():
                     break
                 if transport.get_write_buffer_size() > STREAM_BUFFER_LIMIT:
@@ -247,14 +290,15 @@ class HttpApi:
         if request.transport is not None:
             request.transport.abort()
 
-    async def _lines(self, top: int, fields: tuple[str, ...] | None, interval: float) -> AsyncIterator[dict]:
+    async def _lines(self, top: int, fields: tuple[str, ...] | None, interval: float,
+                     window: str = "all") -> AsyncIterator[dict]:
         """Stream lines on a fixed schedule (no drift); ticks missed while a write was slow are skipped."""
         loop = asyncio.get_running_loop()
         start = loop.time()
         prev: dict[str, Any] | None = None
         seq = 0
         while not self.stop.is_set():
-            line = stream_line(self.service.document(top=top, fields=fields), prev, seq, interval)
+            line = stream_line(self.service.document(top=top, fields=fields, window=window), prev, seq, interval)
             yield line
             prev = line
             seq += 1

@@ -31,6 +31,11 @@ class Partial:
     skipped: Counter = field(default_factory=Counter)
     # (epoch minute of the log's own timestamp, class such as "2xx" or "err" or "") -> lines
     minutes: Counter = field(default_factory=Counter)
+    # The window ring's slot (int(event time // slot seconds)) of every line here; None: the time of ingestion.
+    # When a batch's lines fall in several slots, `slots` holds one part per slot (each a Partial of those lines
+    # only, `slot` unset) and the fields above still hold the whole batch (the all-time aggregate's).
+    slot: int | None = None
+    slots: dict[int | None, Partial] | None = None
 
     def add_error(self, reason: str, line: bytes, count: int = 1) -> None:
         self.errors[reason] += count
@@ -50,10 +55,33 @@ class Partial:
                 topk.update(counts)
                 distinct.update(counts.keys())
                 self.dims[name] = FieldSketch(topk, distinct)
+        for part in (self.slots or {}).values():
+            part.compact(capacity)
         return self
 
     def absorb(self, other: Partial) -> None:
-        """Fold another partial into this one (used to combine sub-batches in one worker)."""
+        """Fold another partial into this one (used to combine sub-batches in one worker), slots included."""
+        if self.lines == 0 and self.slots is None and not self.dims:
+            self.slot = other.slot  # an empty partial takes its first one's time
+        if self.slots is not None or other.slots is not None or self.slot != other.slot:
+            mine = self.slots if self.slots is not None else {self.slot: self.flat_copy()} if self.lines else {}
+            theirs = other.slots if other.slots is not None else {other.slot: other}
+            for index, part in theirs.items():
+                if index in mine:
+                    mine[index]._absorb_flat(part)
+                else:
+                    mine[index] = part.flat_copy()
+            self.slots, self.slot = mine, None
+        self._absorb_flat(other)
+
+    def flat_copy(self) -> Partial:
+        """A copy of this partial's own counts (not its slot parts), sharing nothing mutable."""
+        copy = Partial()
+        copy._absorb_flat(self)
+        copy.samples = list(self.samples)
+        return copy
+
+    def _absorb_flat(self, other: Partial) -> None:
         self.lines += other.lines
         self.bytes += other.bytes
         self.parsed += other.parsed

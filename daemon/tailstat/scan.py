@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future
 
 from tailstat.aggregate import Store
 from tailstat.config import Config
 from tailstat.formats import UNKNOWN_FORMAT, ParserSpec, cut_long_lines, detect, timed_parse
+from tailstat.inputs import Input, open_input, read_errors, stream_chunks
 from tailstat.partial import Partial
 
 RANGE_BYTES = 16 << 20  # a process worker's share of a file per task
@@ -100,14 +101,33 @@ def resolve_spec(spec: ParserSpec, path: str) -> ParserSpec:
         return spec
     with open(path, "rb") as fh:
         head = fh.read(65536)
+    return resolve_head(spec, head, path)
+
+
+def resolve_head(spec: ParserSpec, head: bytes, name: str) -> ParserSpec:
+    """`spec`, or for `auto` the format detected from an input's first bytes."""
+    if spec.format != "auto":
+        return spec
     fmt = detect(head[: head.rfind(b"\n") + 1])
     if fmt is None:
-        print(f"tailstat: {path}: format not recognised (set TAILSTAT_FORMAT or --format)", file=sys.stderr)
+        print(f"tailstat: {name}: format not recognised (set TAILSTAT_FORMAT or --format)", file=sys.stderr)
         return ParserSpec(format=UNKNOWN_FORMAT)
     return spec.resolved(fmt)
 
 
-def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool = False) -> Store:
+def parse_chunk(spec: ParserSpec, data: bytes, added: int, capacity: int, max_line: int) -> tuple[Partial, int]:
+    """Process-pool work item for a streamed input (stdin, a pipe, decompressed content): one chunk of lines."""
+    data, cut = cut_long_lines(data, max_line)
+    partial, _ = timed_parse(spec, data)
+    partial.bytes -= added  # a newline added to a final line is not the input's
+    return partial.compact(capacity), cut
+
+
+def scan_files(cfg: Config, spec: ParserSpec, paths: list[str | Input], progress: bool = False,
+               report: Callable[[str, str], None] | None = None) -> Store:
+    """Scan files (paths or opened inputs.Input: stdin, pipes, compressed). An input whose content fails part
+    way is told to `report(name, message)` (the lines before are counted); without `report` it raises."""
+    inputs = [p if isinstance(p, Input) else open_input(p) for p in paths]
     store = Store(cfg.topk_capacity, cfg.event_minutes)
     # Thread mode parses right here: under the GIL more parse threads add no CPU to a one-shot scan, only
     # hand-offs (the daemon's pool exists to keep its event loop free; a scan has no loop to keep free).
@@ -118,12 +138,18 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool =
 
         executor = make_executor("process", cfg.workers)
     inflight: deque[tuple[str, int, Future]] = deque()
-    total = sum(os.path.getsize(p) for p in paths)
+    total = sum(inp.size for inp in inputs if inp.plain)
     bar = _progress(total) if progress else None
     try:
-        for path in paths:
+        for inp in inputs:
+            if not inp.plain:
+                try:
+                    _scan_stream(cfg, spec, inp, store, executor, inflight, bar, report)
+                finally:
+                    inp.close()
+                continue
+            path, size = inp.arg, inp.size
             file_spec = resolve_spec(spec, path)
-            size = os.path.getsize(path)
             store.upsert_file(path, path=path, format=file_spec.format, size=size)
             if cfg.executor == "process":
                 # workers read their own byte ranges; only offsets and bounded partials cross processes
@@ -155,6 +181,43 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str], progress: bool =
         if bar is not None:
             bar.stop()
     return store
+
+
+def _scan_stream(cfg: Config, spec: ParserSpec, inp: Input, store: Store, executor, inflight: deque, bar,
+                 report: Callable[[str, str], None] | None) -> None:
+    """One streamed input, read in order here; in process mode its chunks are parsed by the workers."""
+    assert inp.stream is not None
+    name = inp.name
+    file_spec = None
+    done = 0
+    try:
+        for end, data in stream_chunks(inp.stream, cfg.batch_bytes):
+            if file_spec is None:
+                file_spec = resolve_head(spec, data[:65536], name)
+                store.upsert_file(name, path=name, format=file_spec.format, compression=inp.compression)
+            added = len(data) - (end - done)
+            done = end
+            if executor is not None:
+                inflight.append((name, end, executor.submit(parse_chunk, file_spec, data, added,
+                                                            cfg.topk_capacity, cfg.max_line_bytes)))
+                while len(inflight) > 2 * cfg.workers:
+                    _merge_one(store, inflight, None)
+                continue
+            data, dropped = cut_long_lines(data, cfg.max_line_bytes)
+            if dropped:
+                store.add_dropped("line_too_long", 0, dropped)
+            partial, _ = timed_parse(file_spec, data)
+            partial.bytes -= added
+            store.merge(partial, name, end)
+    except read_errors() as exc:
+        if report is None:
+            raise
+        what = f"its {inp.compression} content" if inp.compression else "it"
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        report(name, f"cannot read {what} past byte {done:,} ({reason}); the complete lines before are counted")
+    if file_spec is None:  # empty
+        store.upsert_file(name, path=name, format=spec.format, compression=inp.compression)
+    store.upsert_file(name, size=done)
 
 
 def _merge_one(store: Store, inflight: deque, bar) -> None:

@@ -23,10 +23,12 @@ from tailstat.aggregate import Store
 from tailstat.checkpoint import encode, load_into, write_atomic_async
 from tailstat.config import Config
 from tailstat.http import StartupError, start_http  # imported before the loop runs: aiohttp's import is slow
+from tailstat.logsetup import LogSink
 from tailstat.notify import Notifier
 from tailstat.pipeline import ParsePool, group_batches, group_bytes
 from tailstat.tail import Batch, Tailer, pass_budget
 from tailstat.watch import Watcher
+from tailstat.window import Ring
 
 RESCAN = "\0rescan"
 IDLE_REWRITE = 10.0  # seconds between snapshot rewrites while nothing changes
@@ -34,10 +36,11 @@ EXIT_OK, EXIT_TIMEOUT, EXIT_CRASH = 0, 1, 1
 
 
 class Service:
-    def __init__(self, cfg: Config, notifier: Notifier | None = None) -> None:
+    def __init__(self, cfg: Config, notifier: Notifier | None = None, log_sink: LogSink | None = None) -> None:
         self.cfg = cfg
+        self.log_sink = log_sink
         self.notifier = notifier or Notifier()
-        self.store = Store(cfg.topk_capacity, cfg.event_minutes)
+        self.store = Store(cfg.topk_capacity, cfg.event_minutes, Ring(cfg.window_slot, cfg.window_topk))
         # groups of batches (one executor call each), each at most TAILSTAT_BATCH_BYTES (4x in process mode)
         self.queue: asyncio.Queue[list[Batch] | None] = asyncio.Queue(maxsize=cfg.queue_batches)
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailstat-io")
@@ -119,6 +122,7 @@ class Service:
             tracked_files=len(tailer.by_key) if tailer else 0,
             parse_seconds=pool.parse_seconds if pool else 0.0, batches=pool.batches if pool else 0,
             failed_batches=pool.failed_batches if pool else 0,
+            log_lines_dropped=self.log_sink.dropped if self.log_sink else 0,
         )
 
     async def write_snapshot(self, force: bool = False) -> None:
@@ -292,7 +296,10 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
 
     def on_int() -> None:
         if stop.is_set():
-            os.write(2, b"tailstat: second interrupt, exiting now\n")
+            try:
+                os.write(2, b"tailstat: second interrupt, exiting now\n")
+            except OSError:
+                pass  # stderr closed: exit all the same
             os._exit(130)
         stop.set()
 
@@ -301,7 +308,7 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
     loop.add_signal_handler(signal.SIGINT, on_int)
 
 
-async def serve(cfg: Config, stop: asyncio.Event | None = None) -> int:
+async def serve(cfg: Config, stop: asyncio.Event | None = None, log_sink: LogSink | None = None) -> int:
     stop = stop or asyncio.Event()
     install_signal_handlers(stop)
-    return await Service(cfg).run(stop)
+    return await Service(cfg, log_sink=log_sink).run(stop)

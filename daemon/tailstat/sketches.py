@@ -69,6 +69,10 @@ class TopK:
     def __len__(self) -> int:
         return len(self._counts)
 
+    def counts(self) -> Mapping[str, int]:
+        """The tracked counts (read-only: do not mutate)."""
+        return self._counts
+
     def __repr__(self) -> str:
         return f"TopK(capacity={self._capacity}, tracked={len(self._counts)}, error={self._error})"
 
@@ -102,6 +106,20 @@ class TopK:
             return []
         # a bounded heap: O(N log n) even when thousands of values tie (many values seen once)
         return heapq.nsmallest(n, self._counts.items(), key=_count_desc_value_asc)
+
+    def shrunk(self, capacity: int) -> TopK:
+        """A copy of capacity `capacity` (smaller): pruned like a full summary if it tracks more values, so the
+        error bound becomes total / (capacity + 1)."""
+        clone = TopK(capacity)
+        clone._total = self._total
+        clone._error = self._error
+        if len(self._counts) <= capacity:
+            clone._counts = Counter(self._counts)
+            return clone
+        threshold = heapq.nlargest(capacity + 1, self._counts.values())[-1]
+        clone._counts = Counter({value: n - threshold for value, n in self._counts.items() if n > threshold})
+        clone._error += threshold
+        return clone
 
     def copy(self) -> Self:
         clone = type(self)(self._capacity)
@@ -216,6 +234,27 @@ class Distinct:
         if self.is_estimate:
             return _hll_estimate(self._registers)
         return len(self._values)
+
+    def forget_recent(self) -> None:
+        """Drop the recent-values cache (memory only: a sketch no longer written to needs none)."""
+        self._recent = set()
+
+    def reduced(self, precision: int) -> Distinct:
+        """This count at a lower precision: register j of 2**precision is the largest of the registers whose
+        index ends in j's bits (the index is the hash's low bits and the rank comes from its high bits, so
+        this equals sketching the same values at that precision, up to ranks past 64 - precision)."""
+        if precision > self._precision:
+            raise ValueError(f"cannot raise HyperLogLog precision {self._precision} to {precision}")
+        clone = type(self)(self._exact_limit, precision)
+        if not self.is_estimate:
+            clone.update(self._values)
+            return clone
+        size = 1 << precision
+        registers = self._registers[:size]
+        for start in range(size, len(self._registers), size):
+            registers = bytearray(map(max, registers, self._registers[start:start + size]))
+        clone._registers = bytearray(registers)
+        return clone
 
     def copy(self) -> Self:
         clone = type(self)(self._exact_limit, self._precision)

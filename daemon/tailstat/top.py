@@ -23,6 +23,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tailstat.client import Source, Unreachable
+from tailstat.layout import DEFAULT_WIDTH, cut_middle, fit_parts
+from tailstat.windowview import DEFAULT_TOP_WINDOW, chosen, footer, rate_line
 
 MAX_FILE_ROWS = 4
 MAX_MEASURE_ROWS = 3
@@ -57,6 +59,14 @@ class Rates:
     """Per-second rates between two consecutive documents (total and per file key)."""
 
     def __init__(self, doc: dict[str, Any], prev: dict[str, Any] | None) -> None:
+        if doc.get("window", "all") != "all":  # a window's own averages (its totals are not cumulative)
+            span = doc.get("window_seconds") or 1.0
+            t = doc["totals"]
+            self.lines, self.errors, self.bytes = t["lines"] / span, t["parse_errors"] / span, t["bytes"] / span
+            self.files = {f.get("key"): f["lines"] / span for f in doc["files"]}
+            return
+        if prev is not None and prev.get("window", "all") != "all":
+            prev = None  # just switched from a window: no cumulative difference yet
         seconds = doc["generated_at"] - prev["generated_at"] if prev else 0.0
         if prev is None or seconds <= 0:
             one = doc["rates"]["1m"]  # first frame: the daemon's own 1-minute rate
@@ -120,7 +130,7 @@ def _files_table(doc: dict[str, Any], rates: Rates, rows: int, width: int) -> Ta
     room = max(16, width - 40)  # what the number columns leave; a path keeps its end (the file name)
     for f in files[:rows]:
         path = f["path"]
-        table.add_row(Text(path if len(path) <= room else "\u2026" + path[1 - room:], no_wrap=True),
+        table.add_row(Text(cut_middle(path, room), no_wrap=True),
                       f"{f['lines']:,}", f"{rates.files.get(f.get('key'), 0.0):,.1f}",
                       human_bytes(f.get("lag_bytes", 0)), f"{f.get('parse_errors', 0):,}", str(f.get("rotations", 0)))
     if len(files) > rows:
@@ -165,16 +175,21 @@ def _measures_table(doc: dict[str, Any], rows: int) -> Table:
 
 
 def view(doc: dict[str, Any], rates: Rates, where: str, *, width: int = 80, height: int | None = None,
-         top: int = 5, error: str | None = None, footer: bool = True) -> RenderableType:
-    file_rows, measure_rows, values = _budget(doc, height, top, error is not None)
+         top: int = 5, error: str | None = None, footer: bool = True,
+         series: dict[str, Any] | None = None) -> RenderableType:
+    spark = rate_line(series, width)
+    file_rows, measure_rows, values = _budget(doc, None if height is None else height - (spark is not None),
+                                              top, error is not None)
     parts: list[RenderableType] = _header(doc, rates, where, error)
+    if spark is not None:
+        parts.append(Text(spark, no_wrap=True, overflow="ellipsis"))
     parts += [Text(""), _files_table(doc, rates, file_rows, width)]
     if doc["fields"]:
         parts += [Text(""), _fields_grid(doc, values)]
     if measure_rows:
         parts += [Text(""), _measures_table(doc, measure_rows)]
     if footer:
-        parts.append(Text("q quit", style="dim"))
+        parts.append(Text(_footer(doc.get("window", "all")), style="dim", no_wrap=True, overflow="ellipsis"))
     return Group(*parts)
 
 
@@ -206,12 +221,25 @@ class _Keys:
         return os.read(self.fd, 64) or b"q"  # end of input (terminal gone) quits like q
 
 
+_footer = footer  # view()'s keyword of the same name hides it
+
+
+def _fetch(source: Source, top: int, fields: tuple[str, ...] | None,
+           window: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A window's document and its lines/s series (a snapshot-file source has the cumulative stats only)."""
+    if not hasattr(source, "series"):
+        return source.fetch(top, fields), None
+    doc = source.fetch(top, fields, window)
+    return doc, None if window == "all" else source.series(window)
+
+
 def run_top(source: Source, *, interval: float = 1.0, top: int = 5, fields: tuple[str, ...] | None = None,
-            iterations: int | None = None) -> int:
-    """Full screen on a terminal, plain snapshots otherwise. Raises Unreachable if the first fetch fails."""
-    doc = source.fetch(top, fields)
+            iterations: int | None = None, window: str = DEFAULT_TOP_WINDOW) -> int:
+    """Full screen on a terminal, plain snapshots otherwise. Raises Unreachable if the first fetch fails.
+    It opens on `window`; the keys of windowview.KEYS switch windows."""
+    doc, series = _fetch(source, top, fields, window)
     if not sys.stdout.isatty():
-        return _plain(source, doc, interval, top, fields, iterations)
+        return _plain(source, doc, interval, top, fields, iterations, window, series)
     console = Console()
     prev: dict[str, Any] | None = None
     error: str | None = None
@@ -220,55 +248,73 @@ def run_top(source: Source, *, interval: float = 1.0, top: int = 5, fields: tupl
         while True:
             width, height = console.size
             live.update(view(doc, Rates(doc, prev), source.where, width=width, height=height, top=top,
-                             error=error), refresh=True)
+                             error=error, series=series), refresh=True)
             shown += 1
             if iterations is not None and shown >= iterations:
                 return 0
             deadline = time.monotonic() + interval
             while (left := deadline - time.monotonic()) > 0:
-                if b"q" in keys.wait(left).lower():
+                pressed = keys.wait(left)
+                if b"q" in pressed.lower():
                     return 0
+                if chosen(pressed, window) != window:
+                    window, prev = chosen(pressed, window), None
+                    break  # show the new window now
             try:
-                prev, doc, error = doc, source.fetch(top, fields), None
+                (doc, series), prev, error = _fetch(source, top, fields, window), doc, None
             except Unreachable as exc:
                 prev, error = None, str(exc).split(";")[0] + " - retrying"
 
 
 def _plain(source: Source, doc: dict[str, Any], interval: float, top: int, fields: tuple[str, ...] | None,
-           iterations: int | None) -> int:
+           iterations: int | None, window: str = "all", series: dict[str, Any] | None = None) -> int:
     console = Console()  # not a terminal: rich uses $COLUMNS or 80 columns and no escape codes
     prev: dict[str, Any] | None = None
     shown = 0
     while True:
         if shown:
             console.print()
-        console.print(view(doc, Rates(doc, prev), source.where, width=console.width, top=top, footer=False))
+        console.print(view(doc, Rates(doc, prev), source.where, width=console.width, top=top, footer=False,
+                           series=series))
         sys.stdout.flush()
         shown += 1
         if iterations is not None and shown >= iterations:
             return 0
         time.sleep(interval)
-        prev, doc = doc, source.fetch(top, fields)
+        prev, (doc, series) = doc, _fetch(source, top, fields, window)
 
 
-def compact_line(line: dict[str, Any]) -> str:
-    """One human line per /stats/stream line: time, window counts and rates, lag, top value per dimension."""
+def compact_line(line: dict[str, Any], width: int = DEFAULT_WIDTH) -> str:
+    """One human line per /stats/stream line, at most `width` characters: time, window counts and rates, lag,
+    then the top value per dimension while they fit. The stream's first line reads as the total so far (after
+    a restart: what the checkpoint restored), not as traffic of its first second."""
     d = line["delta"]
     rate = line["rates"].get("window") or line["rates"]["1m"]
     t = line["totals"]
     lag = sum(f.get("lag_bytes", 0) for f in line["files"])
-    parts = [datetime.fromtimestamp(line["generated_at"]).strftime("%H:%M:%S"),
-             f"lines +{d['lines']:,} ({rate['lines']:,.1f}/s)",
-             f"errors +{d['parse_errors']:,} ({t['parse_errors']:,} total)",
-             f"{human_bytes(rate['bytes'])}/s", f"lag {human_bytes(lag)}"]
+    stamp = datetime.fromtimestamp(line["generated_at"]).strftime("%H:%M:%S")
+    window = line.get("window", "all")
+    if window != "all":  # the window's own counts: a sliding window's delta says little
+        span = line.get("window_seconds") or 1.0
+        parts = [stamp, f"last {window}: lines {t['lines']:,} ({t['lines'] / span:,.1f}/s)",
+                 f"errors {t['parse_errors']:,}", f"{human_bytes(t['bytes'] / span)}/s", f"lag {human_bytes(lag)}"]
+    else:
+        first = line.get("stream", {}).get("seq") == 0
+        parts = [stamp,
+                 f"lines {t['lines']:,} total ({rate['lines']:,.1f}/s 1m)" if first else
+                 f"lines +{d['lines']:,} ({rate['lines']:,.1f}/s)",
+                 f"errors {t['parse_errors']:,} total" if first else
+                 f"errors +{d['parse_errors']:,} ({t['parse_errors']:,} total)",
+                 f"{human_bytes(rate['bytes'])}/s", f"lag {human_bytes(lag)}"]
     if line.get("checkpoint", {}).get("ok") is False:
         parts.append("CHECKPOINT FAILING")
     unreadable = line.get("health", {}).get("unreadable_files", 0)
     if unreadable:
         parts.append(f"UNREADABLE {unreadable}")
+    tops = []
     for name, field in line["fields"].items():
         if field["top"]:
             value, count = field["top"][0]
             value = str(value) if len(str(value)) <= 40 else str(value)[:39] + "\u2026"
-            parts.append(f"{name}={value} {100 * count / (field.get('total') or 1):.0f}%")
-    return "  ".join(parts)
+            tops.append(f"{name}={value} {100 * count / (field.get('total') or 1):.0f}%")
+    return fit_parts(parts, tops, width)
