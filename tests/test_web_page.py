@@ -322,6 +322,14 @@ def windows_or_skip(d: Daemon) -> None:
         pytest.skip("pending: this daemon has no GET /stats?window= yet (windows API, issue 12)")
 
 
+def event_time_windows_or_skip() -> None:
+    from tailstat.parse.spec import ParserSpec
+
+    if not hasattr(ParserSpec, "slot_seconds"):  # the parse functions tag lines with their own time slots
+        pytest.skip("pending: windows count lines at ingestion time until the parsers tag event-time slots "
+                    "(branch windows, commit c10c7f9: ParserSpec.slot_seconds)")
+
+
 def test_window_switch_shows_exact_windowed_counts(browser: Browser, tmp_path: Path) -> None:
     now = time.time()
     d = Daemon(tmp_path)
@@ -329,6 +337,7 @@ def test_window_switch_shows_exact_windowed_counts(browser: Browser, tmp_path: P
     with d:
         d.wait_lines(65)
         windows_or_skip(d)
+        event_time_windows_or_skip()
         origin = f"http://127.0.0.1:{d.port}"
         tab = open_tab(browser, origin + "/", origin)
         page = tab.page
