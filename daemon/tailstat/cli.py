@@ -73,6 +73,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     doc = store.snapshot(top=args.top, mergeable=args.mergeable)
     for f in doc["files"]:
         f.pop("key", None)
+    if args.mergeable:
+        from tailstat.merge import stamp
+
+        stamp(doc)  # host, files, time range: `merge` recognises it when it meets it again
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
     else:

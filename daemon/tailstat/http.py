@@ -31,6 +31,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from tailstat.config import http_endpoint
 from tailstat.fieldnames import UnknownField, check, configured
+from tailstat.merge import stamp
 from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
 
 MAX_QUERY_CHARS = 1024  # longer query strings get 414
@@ -193,6 +194,8 @@ class HttpApi:
         top = _int_param(request.query, "top", 10, 0, MAX_TOP)
         mergeable = _int_param(request.query, "mergeable", 0, 0, 1) == 1  # + "state" for `tailstat merge`
         doc = self.service.document(top=top, fields=self._known(_fields_param(request.query)), mergeable=mergeable)
+        if mergeable:
+            stamp(doc)  # host, files, time range: `tailstat merge` recognises it when it meets it again
         return web.Response(body=orjson.dumps(doc) + b"\n", content_type=JSON)
 
     async def metrics(self, request: web.Request) -> web.Response:

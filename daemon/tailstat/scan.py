@@ -150,7 +150,7 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str | Input], progress
                 continue
             path, size = inp.arg, inp.size
             file_spec = resolve_spec(spec, path)
-            store.upsert_file(path, path=path, format=file_spec.format, size=size)
+            store.upsert_file(path, path=path, format=file_spec.format, size=size, **_identity(inp))
             if cfg.executor == "process":
                 # workers read their own byte ranges; only offsets and bounded partials cross processes
                 for start in range(0, size, RANGE_BYTES):
@@ -183,6 +183,10 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str | Input], progress
     return store
 
 
+def _identity(inp: Input) -> dict:
+    return {"identity": inp.identity} if inp.identity else {}
+
+
 def _scan_stream(cfg: Config, spec: ParserSpec, inp: Input, store: Store, executor, inflight: deque, bar,
                  report: Callable[[str, str], None] | None) -> None:
     """One streamed input, read in order here; in process mode its chunks are parsed by the workers."""
@@ -194,7 +198,8 @@ def _scan_stream(cfg: Config, spec: ParserSpec, inp: Input, store: Store, execut
         for end, data in stream_chunks(inp.stream, cfg.batch_bytes):
             if file_spec is None:
                 file_spec = resolve_head(spec, data[:65536], name)
-                store.upsert_file(name, path=name, format=file_spec.format, compression=inp.compression)
+                store.upsert_file(name, path=name, format=file_spec.format, compression=inp.compression,
+                                  **_identity(inp))
             added = len(data) - (end - done)
             done = end
             if executor is not None:
@@ -216,7 +221,7 @@ def _scan_stream(cfg: Config, spec: ParserSpec, inp: Input, store: Store, execut
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         report(name, f"cannot read {what} past byte {done:,} ({reason}); the complete lines before are counted")
     if file_spec is None:  # empty
-        store.upsert_file(name, path=name, format=spec.format, compression=inp.compression)
+        store.upsert_file(name, path=name, format=spec.format, compression=inp.compression, **_identity(inp))
     store.upsert_file(name, size=done)
 
 
