@@ -16,7 +16,6 @@ thread; the event loop only awaits it and feeds the resulting batches into the b
 from __future__ import annotations
 
 import errno
-import fnmatch
 import glob
 import hashlib
 import os
@@ -28,6 +27,7 @@ from typing import Any
 
 import structlog
 
+from tailstat import globs
 from tailstat.aggregate import Store
 from tailstat.config import Config, Source
 from tailstat.formats import COMPRESSED_MAGIC, UNKNOWN_FORMAT, ParserSpec, cut_long_lines, detect
@@ -150,23 +150,16 @@ class Tailer:
 
     # ------------------------------------------------------------------------------------------- globs
     def source_for(self, path: str) -> Source | None:
-        """The first source (in TAILSTAT_SOURCES order) whose globs match `path`; a path that several match is
-        reported once."""
+        """The source whose most specific glob matches `path` (globs.py; a tie goes to the first named); a path
+        that several match is reported once."""
         if is_compressed_name(path):
             return None
-        found = None
-        for src in self.cfg.sources:
-            if any(fnmatch.fnmatchcase(path, pattern) for pattern in src.globs):
-                if found is None:
-                    found = src
-                    if len(self.cfg.sources) == 1:
-                        break
-                else:
-                    if path not in self.overlaps:
-                        self.overlaps.add(path)
-                        self.log.warning("file_in_several_sources", path=path, used=found.name, ignored=src.name)
-                    break
-        return found
+        found = globs.matches(path, self.cfg.sources)
+        if len(found) > 1 and path not in self.overlaps:
+            self.overlaps.add(path)
+            self.log.warning("file_in_several_sources", path=path, used=found[0][0].name, glob=found[0][1],
+                             ignored=",".join(src.name for src, _ in found[1:]))
+        return found[0][0] if found else None
 
     def expand(self) -> list[str]:
         """All paths the globs match now (regular, not compressed), oldest first."""
