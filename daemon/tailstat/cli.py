@@ -148,13 +148,12 @@ def cmd_top(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     from tailstat.globs import describe_files
-    from tailstat.tail import is_compressed_name
 
     cfg = load_config(require_paths=False)
     for name, value in cfg.describe():
         print(f"{name}={value}")
     if cfg.sources:
-        print("\n".join(describe_files(cfg.sources, skip=is_compressed_name)))
+        print("\n".join(describe_files(cfg.sources)))
     try:  # what `run` would make of the descriptor limit in this shell (a note: the daemon's own may differ)
         fitted = fit_descriptors(cfg)
     except ConfigError as exc:

@@ -47,6 +47,17 @@ def pick(path: str, sources: Sequence[Any]) -> Any | None:
     return found[0][0] if found else None
 
 
+def source_for(path: str, sources: Sequence[Any], reported: set[str], log: Any) -> Any | None:
+    """The tailer's choice for `path`: `pick`, and a path several sources match logged once
+    (file_in_several_sources, with the glob used; `reported` remembers the paths already logged)."""
+    found = matches(path, sources)
+    if len(found) > 1 and path not in reported:
+        reported.add(path)
+        log.warning("file_in_several_sources", path=path, used=found[0][0].name, glob=found[0][1],
+                    ignored=",".join(src.name for src, _ in found[1:]))
+    return found[0][0] if found else None
+
+
 def current_files(sources: Sequence[Any], skip: Any = None) -> list[str]:
     """Regular files the sources' globs match now, sorted (names `skip(path)` refuses left out)."""
     paths = set()
@@ -66,9 +77,20 @@ def current_files(sources: Sequence[Any], skip: Any = None) -> list[str]:
 FILES_SHOWN = 200
 
 
+def _compressed_name() -> Any:
+    """The tailer's own test of compressed names (tail.py, or the tail package's identity module); imported
+    late: the tailer imports this module."""
+    try:
+        from tailstat.tail.identity import is_compressed_name
+    except ImportError:
+        from tailstat.tail import is_compressed_name  # type: ignore[attr-defined,no-redef]
+    return is_compressed_name
+
+
 def describe_files(sources: Sequence[Any], skip: Any = None, limit: int = FILES_SHOWN) -> list[str]:
-    """`tailstat config`'s comment lines: each file matching now and the source it belongs to."""
-    paths = current_files(sources, skip)
+    """`tailstat config`'s comment lines: each file matching now (not a compressed name, which the daemon never
+    tails) and the source it belongs to."""
+    paths = current_files(sources, skip or _compressed_name())
     if not paths:
         return ["# no file matches the globs now"]
     out = ["# files matching now -> their source (the most specific glob wins; ties go to the first named):"]

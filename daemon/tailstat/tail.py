@@ -154,12 +154,7 @@ class Tailer:
         that several match is reported once."""
         if is_compressed_name(path):
             return None
-        found = globs.matches(path, self.cfg.sources)
-        if len(found) > 1 and path not in self.overlaps:
-            self.overlaps.add(path)
-            self.log.warning("file_in_several_sources", path=path, used=found[0][0].name, glob=found[0][1],
-                             ignored=",".join(src.name for src, _ in found[1:]))
-        return found[0][0] if found else None
+        return globs.source_for(path, self.cfg.sources, self.overlaps, self.log)
 
     def expand(self) -> list[str]:
         """All paths the globs match now (regular, not compressed), oldest first."""
