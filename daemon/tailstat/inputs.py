@@ -183,6 +183,8 @@ def _read_head(fh: BinaryIO) -> bytes:
 def open_input(arg: str) -> Input:
     """Open one scan argument; raises Unreadable."""
     if arg == STDIN:
+        if sys.stdin.isatty():
+            print("tailstat: reading log lines from the terminal; Ctrl-D ends them", file=sys.stderr)
         raw: BinaryIO = sys.stdin.buffer
         name = STDIN_NAME
         st = None
