@@ -71,6 +71,10 @@ def test_a_fleet_document_that_already_contains_an_input(tmp_path: Path) -> None
     assert inner.returncode == 3 and json.loads(inner.stdout)["totals"]["lines"] == 60
     assert inner.stderr == ("tailstat: merge: fleet.json: skipped: already merged (already contained, per its "
                             "merged_from, in fleet2.json)\n")
+    before = run(tmp_path, "merge", "a.json", "fleet.json", "c.json")  # a.json first, then a fleet holding it
+    assert before.returncode == 3 and json.loads(before.stdout)["totals"]["lines"] == 60
+    assert before.stderr == ("tailstat: merge: a.json: skipped: already merged (already contained, per its "
+                             "merged_from, in fleet.json)\n")
     save(tmp_path, "bc.json", "merge", "b.json", "c.json")
     partial = run(tmp_path, "merge", "fleet.json", "bc.json")
     assert (partial.returncode, partial.stdout) == (1, "")

@@ -99,40 +99,39 @@ def _overlap(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 
 def select_inputs(docs: list[tuple[str, dict[str, Any]]]) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
-    """The inputs to merge and a message for each one skipped as already merged. Raises MergeError for inputs
-    that overlap without being the same documents."""
-    kept: list[tuple[str, dict[str, Any]]] = []
-    seen: dict[str, str] = {}  # leaf id -> the input that brought it
-    kept_leaves: list[tuple[str, dict[str, Any]]] = []
+    """The inputs to merge and a message for each one skipped as already merged (an input that another one
+    holds entirely, before or after it). Raises MergeError for inputs that overlap without one holding the
+    other: some documents in common, or one host's file counted over overlapping minutes in both."""
+    kept: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []  # (name, document, its leaves)
     skipped: list[str] = []
     for name, doc in docs:
-        ids = leaves(doc)
-        have = [seen[i["id"]] for i in ids if i["id"] in seen]
-        if have and len(have) == len(ids):
-            holder = have[0]
-            how = "the same document as" if len(ids) == 1 and holder_is_leaf(docs, holder) else \
-                "already contained, per its merged_from, in"
+        mine = leaves(doc)
+        ids = {leaf["id"] for leaf in mine}
+        holders = [k for k in kept if ids & {leaf["id"] for leaf in k[2]}]
+        whole = next(((n, d) for n, d, ls in holders if ids <= {leaf["id"] for leaf in ls}), None)
+        if whole is not None:
+            holder, held_by = whole
+            same = not doc.get("merged_from") and not held_by.get("merged_from")
+            how = "the same document as" if same else "already contained, per its merged_from, in"
             skipped.append(f"{name}: skipped: already merged ({how} {holder})")
             continue
-        if have:
-            raise MergeError(f"{name}: holds some documents that {have[0]} holds too, but not all; merge the "
-                             "original documents instead")
-        for leaf in ids:
-            for other_name, other in kept_leaves:
-                common = _overlap(leaf, other)
-                if common:
-                    raise MergeError(f"{name}: overlaps {other_name}: both counted {common[0]} on host "
-                                     f"{leaf.get('host') or '(unknown)'} over overlapping minutes (two saves of "
-                                     "the same logs?); merging would count those lines twice")
-        for leaf in ids:
-            seen[leaf["id"]] = name
-            kept_leaves.append((name, leaf))
-        kept.append((name, doc))
-    return kept, skipped
-
-
-def holder_is_leaf(docs: list[tuple[str, dict[str, Any]]], name: str) -> bool:
-    return any(n == name and not doc.get("merged_from") for n, doc in docs)
+        for n, _, ls in holders:
+            if not {leaf["id"] for leaf in ls} <= ids:
+                raise MergeError(f"{name}: holds some documents that {n} holds too, but not all; merge the "
+                                 "original documents instead")
+        for n, _, _ in holders:  # earlier inputs this one holds entirely: it replaces them
+            skipped.append(f"{n}: skipped: already merged (already contained, per its merged_from, in {name})")
+        kept = [k for k in kept if all(k is not h for h in holders)]
+        for leaf in mine:
+            for other_name, _, others in kept:
+                for other in others:
+                    common = _overlap(leaf, other)
+                    if common:
+                        raise MergeError(f"{name}: overlaps {other_name}: both counted {common[0]} on host "
+                                         f"{leaf.get('host') or '(unknown)'} over overlapping minutes (two saves "
+                                         "of the same logs?); merging would count those lines twice")
+        kept.append((name, doc, mine))
+    return [(n, d) for n, d, _ in kept], skipped
 
 
 def load_document(path: str) -> dict[str, Any]:
