@@ -152,8 +152,8 @@ def cmd_config(args: argparse.Namespace) -> int:
     cfg = load_config(require_paths=False)
     for name, value in cfg.describe():
         print(f"{name}={value}")
-    if cfg.sources:
-        print("\n".join(describe_files(cfg.sources)))
+    for line in describe_files(cfg.sources):
+        print(line)
     try:  # what `run` would make of the descriptor limit in this shell (a note: the daemon's own may differ)
         fitted = fit_descriptors(cfg)
     except ConfigError as exc:

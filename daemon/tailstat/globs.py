@@ -92,7 +92,7 @@ def describe_files(sources: Sequence[Any], skip: Any = None, limit: int = FILES_
     tails) and the source it belongs to."""
     paths = current_files(sources, skip or _compressed_name())
     if not paths:
-        return ["# no file matches the globs now"]
+        return []  # nothing to show (and the output stays plain NAME=value lines)
     out = ["# files matching now -> their source (the most specific glob wins; ties go to the first named):"]
     for path in paths[:limit]:
         found = matches(path, sources)
