@@ -97,6 +97,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"tailstat: cannot write {args.html}: {exc.strerror or exc}", file=sys.stderr)
             return 1
+    if args.mergeable:
+        from tailstat.merge import stamp
+
+        stamp(doc)  # host, files, time range: `merge` recognises it when it meets it again
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
     elif not args.html:
@@ -168,9 +172,13 @@ def cmd_top(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    from tailstat.globs import describe_files
+
     cfg = load_config(require_paths=False)
     for name, value in cfg.describe():
         print(f"{name}={value}")
+    for line in describe_files(cfg.sources):
+        print(line)
     try:  # what `run` would make of the descriptor limit in this shell (a note: the daemon's own may differ)
         fitted = fit_descriptors(cfg)
     except ConfigError as exc:
