@@ -73,11 +73,12 @@ def test_stats_top_and_follow_find_the_service_socket(tmp_path: Path) -> None:
         doc = until(lambda: orjson.loads(cli(env, "stats", "--json").stdout),
                     lambda doc: doc["totals"]["lines"] == 37, what="37 lines through the service socket")
         assert doc["daemon"]["pid"] == d.proc.pid  # type: ignore[union-attr]
-        top = cli({**env, "COLUMNS": "300"}, "top", "--iterations", "1")
+        # window all: the lines' own (old) timestamps put them outside the default windows
+        top = cli({**env, "COLUMNS": "300"}, "top", "--iterations", "1", "--window", "all")
         assert top.returncode == 0, top.stderr
         assert f"unix:{sock}" in top.stdout.decode().splitlines()[0]
         proc = subprocess.Popen([sys.executable, "-m", "tailstat", "stats", "--follow", "--json", "--interval",
-                                 "0.2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                 "0.2", "--window", "all"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdout is not None
         first = orjson.loads(proc.stdout.readline())
         proc.send_signal(signal.SIGINT)
