@@ -69,6 +69,7 @@ class _Rates:
         return out
 
 
+FEW_VALUES = 1024  # a dimension with at most this many values so far is counted once per batch (see _count)
 UNREADABLE_SHOWN = 20  # paths listed in the stats document ("health.unreadable_files" counts them all)
 
 
@@ -122,41 +123,15 @@ class Store:
             errors = partial.lines - partial.parsed
             t["parse_errors"] += errors
             self._errors.update(partial.errors)
-            self._skipped.update(partial.skipped)
             self._samples.extend(partial.samples)
             if cut_bytes:
                 self._count_dropped("line_too_long", 0, cut_bytes, now)
-            dims = {name: self._translate(name, counts) for name, counts in partial.dims.items()}
-            for name, counts in dims.items():
-                topk = self._topk.get(name)
-                if topk is None:
-                    topk = self._topk[name] = TopK(self._capacity)
-                    self._distinct[name] = Distinct(self._capacity)
-                    self._shadowed.add(name)
-                if isinstance(counts, Column):  # raw values: counted straight into the summaries, in C
-                    if name in self._shadowed and len(topk) + len(counts.raw) <= topk.capacity:
-                        topk.update_values(counts.raw)  # cannot prune: still holds every value seen
-                        continue
-                    self._unshadow(name).update(counts.raw)
-                    topk.update_values(counts.raw)
-                elif isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
-                    self._unshadow(name).merge(counts.distinct)
-                    topk.merge(counts.topk)
-                elif name in self._shadowed and len(topk) + len(counts) <= topk.capacity:
-                    topk.update(counts)  # (a compacted worker partial) cannot prune: still holds every value
-                else:
-                    # zero or negative counts (a Counter left over from subtraction) are not occurrences
-                    seen = counts.keys() if min(counts.values(), default=1) > 0 else [
-                        value for value, n in counts.items() if n > 0]
-                    self._unshadow(name).update(seen)
-                    topk.update(counts)
-            for name, sketch in partial.measures.items():
-                q = self._measures.get(name)
-                if q is None:
-                    q = self._measures[name] = Quantiles()
-                q.merge(sketch)
-            if partial.minutes:
-                self._merge_minutes(partial.minutes)
+            # A batch over several window slots holds its dimensions, measures and minutes in one part per slot.
+            # Each piece's dimensions are translated once (the pattern hook), for the aggregate and the slot.
+            pieces = [(piece, {name: self._translate(name, counts) for name, counts in piece.dims.items()})
+                      for piece in partial.pieces()]
+            for piece, dims in pieces:
+                self._count(piece, dims)
             self._rates.add(now, partial.lines, errors, partial.bytes)
             if partial.first is not None:
                 self._first = partial.first if self._first is None else min(self._first, partial.first)
@@ -165,7 +140,7 @@ class Store:
             if commits is None and file_key is not None:
                 commits = [(file_key, end_offset, partial.lines, partial.bytes, errors)]
             if self._ring is not None:
-                self._ring.add(partial, now, self._translate, dims)
+                self._ring.add(partial, now, pieces)
                 if commits:
                     self._ring.add_files(commits, now)
             for key, end, lines, nbytes, errs in commits or ():
@@ -179,6 +154,44 @@ class Store:
                     rec["offset"] = end
                     if rec.get("retire_at", -1) >= 0 and end >= rec["retire_at"]:
                         del self._files[key]
+
+    def _count(self, piece: Partial, dims: dict[str, Any]) -> None:
+        """A piece's dimensions (translated), measures, skipped values and minutes into the all-time aggregate.
+        (under the lock)"""
+        self._skipped.update(piece.skipped)
+        for name, counts in dims.items():
+            topk = self._topk.get(name)
+            if topk is None:
+                topk = self._topk[name] = TopK(self._capacity)
+                self._distinct[name] = Distinct(self._capacity)
+                self._shadowed.add(name)
+            if isinstance(counts, Column) and self._ring is not None and len(topk) <= FEW_VALUES:
+                # few values seen: count the column once, for this summary and the window slot alike
+                counts = dims[name] = counts.counts()
+            if isinstance(counts, Column):  # raw values: counted straight into the summaries, in C
+                if name in self._shadowed and len(topk) + len(counts.raw) <= topk.capacity:
+                    topk.update_values(counts.raw)  # cannot prune: still holds every value seen
+                    continue
+                self._unshadow(name).update(counts.raw)
+                topk.update_values(counts.raw)
+            elif isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
+                self._unshadow(name).merge(counts.distinct)
+                topk.merge(counts.topk)
+            elif name in self._shadowed and len(topk) + len(counts) <= topk.capacity:
+                topk.update(counts)  # (a compacted worker partial) cannot prune: still holds every value
+            else:
+                # zero or negative counts (a Counter left over from subtraction) are not occurrences
+                seen = counts.keys() if min(counts.values(), default=1) > 0 else [
+                    value for value, n in counts.items() if n > 0]
+                self._unshadow(name).update(seen)
+                topk.update(counts)
+        for name, sketch in piece.measures.items():
+            q = self._measures.get(name)
+            if q is None:
+                q = self._measures[name] = Quantiles()
+            q.merge(sketch)
+        if piece.minutes:
+            self._merge_minutes(piece.minutes)
 
     def _translate(self, name: str, counts: Any) -> Any:
         """The one place a dimension's counts of a merged partial may be rewritten before they are counted,
@@ -413,8 +426,9 @@ class Store:
         merged = ring.merged(window, now)
         first = ring.advance(now) - WINDOWS[window] + 1
         start = first * ring.slot_seconds
-        doc["window_start"] = start
-        doc["window_seconds"] = WINDOWS[window] * ring.slot_seconds
+        seconds = WINDOWS[window] * ring.slot_seconds
+        doc["window_start"] = int(start) if float(start).is_integer() else start
+        doc["window_seconds"] = int(seconds) if float(seconds).is_integer() else seconds
         dropped = {k: {"lines": v[0], "bytes": v[1]} for k, v in merged.dropped.items()}
         doc["totals"] = {"lines": merged.lines, "bytes": merged.bytes, "parsed": merged.parsed,
                          "parse_errors": merged.lines - merged.parsed,
