@@ -21,11 +21,13 @@ only, and `partial.first`/`last` give the earliest and latest event time counted
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING
 
 from tailstat.partial import Partial
+from tailstat.window import TIERS
 
 if TYPE_CHECKING:
     from tailstat.parse.spec import ParserSpec
@@ -33,6 +35,23 @@ if TYPE_CHECKING:
 
 def slot_of(seconds: float | None, slot_seconds: float) -> int | None:
     return None if seconds is None else int(seconds // slot_seconds)
+
+
+TOO_OLD = -1  # the slot index of every line older than the ring (counted only in `all`)
+
+
+def ring_slot(index: int | None, current: int) -> int | None:
+    """The first index of the ring slot that will hold slot `index` (now `current`): lines of one minute older
+    than 16 min, or of one quarter hour older than an hour, are one part, not one per 10 s (they land in one
+    coarser slot anyway, and only get older before they are merged); future ones count now."""
+    if index is None:
+        return None
+    if index >= current:
+        return current
+    for width, keep in TIERS:
+        if index > current - keep:
+            return index - index % width
+    return TOO_OLD
 
 
 def split_slots(partial: Partial, spec: ParserSpec, keys: Sequence[Hashable],
@@ -65,7 +84,8 @@ def split_slots(partial: Partial, spec: ParserSpec, keys: Sequence[Hashable],
     slot_seconds = spec.slot_seconds
     if slot_seconds is None:
         return False
-    slots = {key: slot_of(t, slot_seconds) for key, t in seconds.items()}
+    current = int(time.time() // slot_seconds)
+    slots = {key: ring_slot(slot_of(t, slot_seconds), current) for key, t in seconds.items()}
     distinct = set(slots.values())
     unparsed = partial.lines - len(keys)
     if len(distinct) == 1:

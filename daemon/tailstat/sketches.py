@@ -613,10 +613,9 @@ class Quantiles:
         if other is self:
             other = other.copy()
         for mine, theirs in ((self._positive, other._positive), (self._negative, other._negative)):
-            get = mine.get
-            for index, n in theirs.items():
-                mine[index] = get(index, 0) + n
-            self._collapse(mine)
+            if theirs:
+                _add_counts(mine, theirs)  # type: ignore[arg-type] - int bucket keys: the same C-level maps
+                self._collapse(mine)
         self._zero_count += other._zero_count
         self._count += other._count
         self._sum += other._sum
