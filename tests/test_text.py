@@ -480,3 +480,25 @@ def test_pid_and_thread_are_fields_on_request() -> None:
     assert "thread" not in p.dims  # not a default dimension
     p = parse_batch(build_spec("auto", ("thread",), (), None).resolved(detect(LOG4J.encode())), LOG4J.encode())
     assert dict(p.dims["thread"]) == {"main": 4, "pool-1": 1, "worker-2": 1}
+
+
+def test_window_slots_keep_each_event_whole() -> None:
+    """With the daemon's window slots (spec.slot_seconds, set by the daemon), every line of an event counts in
+    the slot of its event's time: the stack trace of a 10:00:02 error stays in the 10:00 slot."""
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class SlotSpec(type(text_spec(LOG4J.encode()))):  # ParserSpec with the windows' field
+        slot_seconds: float | None = None
+
+    base = text_spec(LOG4J.encode())
+    spec = SlotSpec(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)}, slot_seconds=60.0)
+    p = parse_batch(spec, LOG4J.encode())
+    m0 = 1796119200 // 60  # 2026-12-01 10:00 UTC
+    assert p.slots is not None and sorted(p.slots) == [m0, m0 + 1]
+    first, second = p.slots[m0], p.slots[m0 + 1]
+    assert (first.lines, first.events, second.lines, second.events) == (8, 3, 3, 3)
+    assert dict(first.dims["level"]) == {"info": 1, "warn": 1, "error": 1}
+    assert dict(second.dims["level"]) == {"info": 1, "critical": 1, "debug": 1}
+    assert Counter(first.dims["pattern"]) + Counter(second.dims["pattern"]) == Counter(p.dims["pattern"])
+    assert (p.lines, p.events) == (11, 6)
