@@ -1,6 +1,6 @@
 """The web page's load in Debian's chromium: bytes on the wire (gzip) and time to the first paint with data.
 
-    python -m bench.web_load [--files 20] [--lines 100000] [--loads 7]
+    python -m bench.web_load [--files 20] [--lines 100000] [--loads 7] [--window all|1m|5m|15m|1h|24h]
 
 A daemon subprocess reads `--files` generated access logs (combined_timed, the last hour of event time) and a JSON
 application log; then the page is opened `--loads` times, each in a fresh browser context (nothing cached).
@@ -123,6 +123,8 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=20)
     ap.add_argument("--lines", type=int, default=100_000)
     ap.add_argument("--loads", type=int, default=7)
+    ap.add_argument("--window", default="all", help="the window the page opens on (#window=...; not all: "
+                    "it also loads /stats/series)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -147,7 +149,7 @@ def main() -> None:
                     page = ctx.new_page()
                     requests = []
                     page.on("requestfinished", lambda r, requests=requests: requests.append(r))
-                    page.goto(f"http://127.0.0.1:{port}/")
+                    page.goto(f"http://127.0.0.1:{port}/" + ("" if args.window == "all" else f"#window={args.window}"))
                     page.wait_for_selector("body[data-ready='1']", timeout=30_000)
                     timing = page.evaluate("""() => {
                         const nav = performance.getEntriesByType('navigation')[0];
@@ -166,7 +168,7 @@ def main() -> None:
     data = statistics.median(r[1] for r in rows)
     dcl = statistics.median(r[2] for r in rows)
     print(f"{total:,} lines in {args.files} access logs + 1 JSON log; /stats document {doc_bytes:,} bytes "
-          f"(uncompressed)")
+          f"(uncompressed); page opened on window {args.window}")
     print(f"transferred at load, data included (median of {args.loads}): {sent / 1024:,.1f} KiB  (target < 200 KB)")
     print(f"first paint with data: {data:,.0f} ms after navigation start  (target < 1000 ms)")
     print(f"baseline, same loads: DOMContentLoaded {dcl:,.0f} ms; plain GET /stats from Python "

@@ -64,7 +64,7 @@ def follow(env: dict[str, str], *args: str, lines: int) -> tuple[list[bytes], in
 
 
 def test_follow_json_is_ndjson_until_interrupted(daemon: Daemon) -> None:
-    got, code, err = follow(client_env(daemon), "--json", "--field", "status", lines=3)
+    got, code, err = follow(client_env(daemon), "--json", "--field", "status", "--window", "all", lines=3)
     docs = [orjson.loads(line) for line in got]
     assert [d["stream"]["seq"] for d in docs] == [0, 1, 2]
     assert all(d["totals"]["lines"] == N and set(d["fields"]) == {"status"} for d in docs)

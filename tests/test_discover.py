@@ -73,11 +73,12 @@ def test_stats_top_and_follow_find_the_service_socket(tmp_path: Path) -> None:
         doc = until(lambda: orjson.loads(cli(env, "stats", "--json").stdout),
                     lambda doc: doc["totals"]["lines"] == 37, what="37 lines through the service socket")
         assert doc["daemon"]["pid"] == d.proc.pid  # type: ignore[union-attr]
-        top = cli({**env, "COLUMNS": "300"}, "top", "--iterations", "1")
+        # window all: the lines' own (old) timestamps put them outside the default windows
+        top = cli({**env, "COLUMNS": "300"}, "top", "--iterations", "1", "--window", "all")
         assert top.returncode == 0, top.stderr
         assert f"unix:{sock}" in top.stdout.decode().splitlines()[0]
         proc = subprocess.Popen([sys.executable, "-m", "tailstat", "stats", "--follow", "--json", "--interval",
-                                 "0.2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                 "0.2", "--window", "all"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdout is not None
         first = orjson.loads(proc.stdout.readline())
         proc.send_signal(signal.SIGINT)
@@ -130,3 +131,26 @@ def test_permission_denied_says_which_group(tmp_path: Path) -> None:
         f"tailstat: permission denied on unix:{sock}; the socket {sock} has owner {owner}, group {group}, mode "
         f"0660: run tailstat as a member of group {group} or as root (sudo), or set TAILSTAT_HTTP_ADDR to an "
         "address you may use")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv (to run the client without CAP_DAC_OVERRIDE)")
+def test_discovery_permission_denied_then_nothing_on_loopback(tmp_path: Path) -> None:
+    if not _port_free(9514):
+        pytest.skip("127.0.0.1:9514 is in use on this machine (the fallback address under test)")
+    sock = tmp_path / "run" / "tailstat.sock"
+    sock.parent.mkdir()
+    d = Daemon(tmp_path, TAILSTAT_HTTP_ADDR=f"unix:{sock}")
+    with d:
+        os.chown(sock, 65534, 65534)
+        done = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m",
+                               "tailstat", "stats"], env=_env(tmp_path, sock), capture_output=True, timeout=30,
+                              check=False)
+    import grp
+    import pwd
+    group, owner = grp.getgrgid(65534).gr_name, pwd.getpwuid(65534).pw_name
+    assert (done.returncode, done.stdout) == (1, b"")
+    assert done.stderr.decode().strip() == (
+        f"tailstat: permission denied on unix:{sock}; the socket {sock} has owner {owner}, group {group}, mode "
+        f"0660: run tailstat as a member of group {group} or as root (sudo), or set TAILSTAT_HTTP_ADDR to an "
+        f"address you may use; no tailstat daemon answering at http://127.0.0.1:9514 (Connection refused); {HINT}")

@@ -339,11 +339,12 @@ def test_plain_client_finds_the_service_socket(systemd: Systemd):
         assert doc["totals"]["lines"] == 4 and [f["path"] for f in doc["files"]] == [LOG_FILE], who
 
     # top (not on a terminal: plain frames) and stats --follow find it the same way
-    top = systemd.run([f"{VENV_INSIDE}/bin/tailstat", "top", "--iterations", "1"], check=False)
+    # window all: the lines' own (old) timestamps put them outside the default windows
+    top = systemd.run([f"{VENV_INSIDE}/bin/tailstat", "top", "--iterations", "1", "--window", "all"], check=False)
     assert top.returncode == 0, top.stderr.decode()
     assert top.stdout.decode().count(LOG_FILE) == 1 and "lines 4 " in top.stdout.decode(), top.stdout.decode()
     follow = systemd.run(["timeout", "-s", "INT", "2.5", f"{VENV_INSIDE}/bin/tailstat", "stats", "--follow",
-                          "--json"], check=False)
+                          "--json", "--window", "all"], check=False)
     lines = [orjson.loads(line) for line in follow.stdout.splitlines()]
     assert lines and all(doc["totals"]["lines"] == 4 for doc in lines), follow.stderr.decode()
 

@@ -70,9 +70,20 @@ def test_top_in_a_real_terminal(daemon: Daemon, tmp_path: Path) -> None:
 
 def test_top_without_a_terminal_prints_plain_snapshots(daemon: Daemon) -> None:
     env = base_env(daemon.tmp, TAILSTAT_HTTP_ADDR=f"127.0.0.1:{daemon.port}")
-    done = cli(env, "top", "--iterations", "2", "--interval", "0.1", "--field", "status")
+    done = cli(env, "top", "--iterations", "2", "--interval", "0.1", "--field", "status", "--window", "all")
     assert done.returncode == 0, done.stderr
     text = done.stdout.decode()
     assert "\x1b" not in text and "q quit" not in text
     assert text.count(f"lines {N + 1:,}") + text.count(f"lines {N + 61:,}") == 2
     assert text.count("status (3 distinct)") == 2 and "method" not in text
+
+
+def test_top_opens_on_the_last_5m(daemon: Daemon) -> None:
+    """The 600 access lines are from 2024, older than the ring: only the unparseable line (no time of its own,
+    so counted when read) is in the window."""
+    env = base_env(daemon.tmp, TAILSTAT_HTTP_ADDR=f"127.0.0.1:{daemon.port}")
+    done = cli(env, "top", "--iterations", "1", "--field", "status")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.decode()
+    assert "lines 1 " in text and "errors 1 " in text and "status (0 distinct)" not in text
+    assert "lines/s per 10 s step, 5m: " in text

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from tailstat.web.assets import FILES, read
-from tailstat.web.report import DATA_ID, render_report
+from tailstat.web.report import DATA_ID, render_report, report_title
 from tailstat.web.serve import CSP, accepts_gzip
 from test_http_support import Daemon, access_lines
 
@@ -91,7 +91,8 @@ def test_page_has_no_inline_script_or_style_and_only_relative_urls() -> None:
         "static/icon.svg", "static/uPlot.min.css", "static/app.css", "static/uPlot.iife.min.js", "static/app.js"]
     js = read("app.js").decode()
     assert "innerHTML" not in js and "eval(" not in js and "http://" not in js and "https://" not in js
-    assert re.findall(r'getJSON\("([a-z/]+)', js) == ["stats/series"]  # relative: works under a path prefix
+    # every data URL is relative (works under a path prefix): "stats?…", "stats/series?…", never "/stats"
+    assert sorted(set(re.findall(r'"(/?stats[^"?]*)\?', js))) == ["stats", "stats/series"]
 
 
 def test_accepts_gzip() -> None:
@@ -114,6 +115,12 @@ def test_report_inlines_data_that_cannot_escape_its_element() -> None:
     assert 'src="static/' not in html and 'href="static/' not in html  # self-contained
     csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html).group(1)
     assert csp.startswith("default-src 'none'; script-src 'sha256-") and "unsafe-inline" not in csp
+
+
+def test_report_title() -> None:
+    assert report_title(["/var/log/a.log"]) == "a.log"
+    assert report_title(["-", "/x/b.log.gz"]) == "standard input, b.log.gz"
+    assert report_title([f"/l/{i}.log" for i in range(5)]) == "0.log, 1.log, 2.log and 2 more"
 
 
 def test_scan_html_writes_the_report(tmp_path: Path) -> None:

@@ -6,10 +6,13 @@ One browser for the module; each test opens its own context (fresh sessionStorag
 
 from __future__ import annotations
 
+import http.client
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ from test_http_support import Daemon, access_lines, base_env, cli, expected
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (scripts/test.sh installs it)
 N = 1234
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> not a log line'
-TOKEN = "page-token-Zq9"
+TOKEN = "page+token/Zq9="  # characters a URL fragment could mangle
 SEEN = 3000  # ms: the issue's bound for appended lines to show without a reload
 
 
@@ -147,6 +150,7 @@ def test_token_page_without_it_shows_nothing_and_with_fragment_shows_stats(brows
         page = tab.page
         expect(page.locator("#total-lines")).to_have_text("77")
         assert page.url == origin + "/"  # the token left the address bar
+        assert tab.requests[0].headers.get("authorization") is None  # the shell itself was asked for without it
         assert page.evaluate("sessionStorage.getItem('tailstat-token')") == TOKEN
         stats = [r for r in tab.requests if "/stats" in r.url]
         assert stats and {r.headers.get("authorization") for r in stats} == {f"Bearer {TOKEN}"}
@@ -180,11 +184,88 @@ def test_static_report_from_file_url_shows_the_same_totals(browser: Browser, dae
     assert status_rows(page) == status_rows(live.page)
     expect(page.locator("#samples pre")).to_have_text(HOSTILE)
     expect(page.locator("#windows")).to_be_hidden()
+    expect(page.locator("#rate-1m")).to_be_hidden()  # a scan's wall-clock rates say nothing about the logs
     assert page.locator("#status").text_content().startswith("static report · ")
     assert page.locator("#rate-chart .uplot").count() == 1  # the chart library ran under the report's CSP
     assert [r.url for r in tab.requests if not r.url.startswith(("file://", "data:"))] == []
     assert tab.dialogs == [] and tab.errors() == []  # a CSP violation would be a console error
     live.context.close()
+    tab.context.close()
+
+
+class PrefixProxy(ThreadingHTTPServer):
+    """A reverse proxy serving the daemon under /tailstat/ (what `location /tailstat/ { proxy_pass …/; }` does):
+    the prefix is stripped, the request and its Authorization/Accept-Encoding headers are passed on."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.seen: list[str] = []
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: PrefixProxy
+
+    def do_GET(self) -> None:
+        self.server.seen.append(self.path)
+        if not self.path.startswith("/tailstat/"):
+            self.send_error(404)
+            return
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port, timeout=10)
+        headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "accept-encoding",
+                                                                          "if-none-match", "accept")}
+        conn.request("GET", self.path[len("/tailstat"):], headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        conn.close()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_page_works_under_a_path_prefix_behind_a_reverse_proxy(browser: Browser, daemon: Daemon) -> None:
+    proxy = PrefixProxy(daemon.port)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        origin = f"http://127.0.0.1:{proxy.server_address[1]}"
+        tab = open_tab(browser, origin + "/tailstat/", origin)
+        lines = daemon.stats()["totals"]["lines"]
+        expect(tab.page.locator("#total-lines")).to_have_text(f"{lines:,}")
+        expect(tab.page.locator("#rate-chart .uplot")).to_have_count(1)
+        assert proxy.seen and all(p.startswith("/tailstat/") for p in proxy.seen), proxy.seen
+        assert {"/tailstat/", "/tailstat/static/app.js", "/tailstat/static/uPlot.iife.min.js"} <= set(proxy.seen)
+        assert any(p.startswith("/tailstat/stats?") for p in proxy.seen)
+        assert tab.errors() == [] and tab.foreign() == []
+        tab.context.close()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_a_daemon_that_stops_answering_is_said_and_the_last_data_kept(browser: Browser, tmp_path: Path) -> None:
+    d = Daemon(tmp_path)
+    d.append(access_lines(5))
+    with d:
+        d.wait_lines(5)
+        origin = f"http://127.0.0.1:{d.port}"
+        tab = open_tab(browser, origin + "/", origin)
+        expect(tab.page.locator("#total-lines")).to_have_text("5")
+    assert d.proc.returncode == 0
+    status = tab.page.locator("#status")
+    expect(status).to_contain_text("daemon not answering (Failed to fetch), retrying · showing data of ")
+    assert status.get_attribute("class") == "stale"
+    expect(tab.page.locator("#total-lines")).to_have_text("5")
+    assert all("ERR_CONNECTION_REFUSED" in m for m in tab.errors())  # the browser's own lines, nothing else
     tab.context.close()
 
 
@@ -241,6 +322,14 @@ def windows_or_skip(d: Daemon) -> None:
         pytest.skip("pending: this daemon has no GET /stats?window= yet (windows API, issue 12)")
 
 
+def event_time_windows_or_skip() -> None:
+    from tailstat.parse.spec import ParserSpec
+
+    if not hasattr(ParserSpec, "slot_seconds"):  # the parse functions tag lines with their own time slots
+        pytest.skip("pending: windows count lines at ingestion time until the parsers tag event-time slots "
+                    "(branch windows, commit c10c7f9: ParserSpec.slot_seconds)")
+
+
 def test_window_switch_shows_exact_windowed_counts(browser: Browser, tmp_path: Path) -> None:
     now = time.time()
     d = Daemon(tmp_path)
@@ -248,6 +337,7 @@ def test_window_switch_shows_exact_windowed_counts(browser: Browser, tmp_path: P
     with d:
         d.wait_lines(65)
         windows_or_skip(d)
+        event_time_windows_or_skip()
         origin = f"http://127.0.0.1:{d.port}"
         tab = open_tab(browser, origin + "/", origin)
         page = tab.page
@@ -263,9 +353,15 @@ def test_window_switch_shows_exact_windowed_counts(browser: Browser, tmp_path: P
         page.keyboard.press("Enter")
         expect(page.locator("#window-label")).to_have_text("· window 24h")
         expect(page.locator("#total-lines")).to_have_text("25")
+        assert page.url == origin + "/#window=24h"  # the view can be bookmarked and shared
         page.click("#windows button[data-window='all']")
         expect(page.locator("#total-lines")).to_have_text("65")
+        assert page.url == origin + "/"
         assert tab.errors() == [] and tab.foreign() == []
+        tab.context.close()
+        tab = open_tab(browser, origin + "/#window=1h", origin)  # a shared link opens on its window
+        expect(tab.page.locator("#window-label")).to_have_text("· window 1h")
+        expect(tab.page.locator("#total-lines")).to_have_text("25")
         tab.context.close()
 
 
@@ -292,9 +388,11 @@ def test_daemon_without_windows_is_said_clearly(browser: Browser, daemon: Daemon
         "1m", "5m", "15m", "1h", "24h"]
     expect(page.locator("#windows button[aria-pressed='true']")).to_have_text("all")
     expect(page.locator("#chart-note")).to_contain_text("from /stats minutes")
-    page.wait_for_timeout(1200)  # at least one more poll
+    with page.expect_request(lambda r: r.url.endswith("/stats?top=10"), timeout=10_000):
+        pass  # at least one more poll, without the window it now knows the daemon ignores
     assert not any(u.startswith("/stats/series") for u in asked)  # it does not ask for what is not there
     assert [u for u in asked if u.startswith("/stats?")][:2] == ["/stats?top=10&window=all", "/stats?top=10"]
+    ctx.unroute_all(behavior="ignoreErrors")  # a poll in flight is not an error at teardown
     ctx.close()
 
 
@@ -318,6 +416,41 @@ def test_refused_window_and_missing_series_are_said_clearly(browser: Browser, da
                                                  "per-minute event-time counts from /stats instead.")
     expect(page.locator("#chart-note")).to_contain_text("(the daemon has no /stats/series)")
     expect(page.locator("#window-label")).to_have_text("· window 1h")
-    # the only console errors are the browser's own lines about the two refused requests
-    assert all("status of 40" in m for m in tab.errors()) and len(tab.errors()) == 2
+    # the only console errors are the browser's own lines about the refused requests: window 15m (its series
+    # went out with it) and the series of 1h
+    assert sorted(m.rsplit("status of ", 1)[1] for m in tab.errors()) == [
+        "400 (Bad Request)", "404 (Not Found)", "404 (Not Found)"]
+    page.unroute_all(behavior="ignoreErrors")
     tab.context.close()
+
+
+def test_patterns_panel_marks_new_ones(browser: Browser, daemon: Daemon) -> None:
+    """Contract item 3's `patterns` list (text engineer's PatternRegistry; not in this daemon yet): added to the
+    real document on its way to the page, with first_seen relative to the document's own time."""
+    origin = f"http://127.0.0.1:{daemon.port}"
+    ctx = browser.new_context(locale="en-US")
+
+    def with_patterns(route: Any) -> None:
+        response = route.fetch()
+        doc = response.json()
+        if "patterns" not in doc:
+            now = doc["generated_at"]
+            doc["patterns"] = [
+                {"id": 1, "template": "disk <*> is full", "source": "app", "first_seen": now - 7200, "count": 7},
+                {"id": 2, "template": "user <*> logged in", "source": "app", "first_seen": now - 30, "count": 40},
+                {"id": 3, "template": "<img src=x onerror=alert(1)> <*>", "source": "web", "first_seen": now - 600,
+                 "count": 3}]
+        route.fulfill(response=response, json=doc)
+
+    ctx.route("**/stats?*", with_patterns)
+    page = ctx.new_page()
+    page.on("dialog", lambda d: pytest.fail(f"a dialog opened: {d.message}"))
+    page.goto(origin + "/")
+    expect(page.locator("#patterns-panel")).to_be_visible()
+    expect(page.locator("#patterns .note")).to_have_text("3 patterns · 2 new in the last hour")
+    got = [r[:4] for r in rows(page, "#patterns tbody tr")]
+    assert got == [["user <*> logged innew", "app", "40", "80%"], ["disk <*> is full", "app", "7", "14%"],
+                   ["<img src=x onerror=alert(1)> <*>new", "web", "3", "6%"]]
+    assert page.locator("#patterns img").count() == 0
+    ctx.unroute_all(behavior="ignoreErrors")
+    ctx.close()

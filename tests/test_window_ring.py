@@ -135,3 +135,29 @@ def test_merged_top_lists_keep_their_error_bound_past_capacity() -> None:
     assert {v for v, _ in topk.top(3)} == {"hot0", "hot1", "hot2"}
     distinct = got.distinct_of("v")
     assert distinct.is_estimate and abs(distinct.count() - len(truth)) <= 0.05 * len(truth)
+
+
+def test_sketch_helpers_of_the_slots() -> None:
+    from tailstat.sketches import Distinct, TopK
+
+    values = [f"v{i}" for i in range(30000)]
+    wide, narrow = Distinct(10, 14), Distinct(10, 12)
+    wide.update(values)
+    narrow.update(values)
+    assert wide.reduced(12).count() == narrow.count()  # folding registers == sketching at the lower precision
+    parts = [Distinct(10, 12) for _ in range(5)]
+    for i, part in enumerate(parts):
+        part.update(values[i * 5000:(i + 2) * 5000])
+    one, each = Distinct(10, 12), Distinct(10, 12)
+    one.merge_all(parts)
+    for part in parts:
+        each.merge(part)
+    assert one.count() == each.count() and one.is_estimate
+    topk = TopK(10)
+    gone: set[str] = set()
+    for start in range(0, 300, 7):
+        gone.update(topk.update_values([f"x{i}" for i in range(start, start + 7)] + ["hot"] * 3))
+    assert gone | set(topk.keys()) == {f"x{i}" for i in range(301)} | {"hot"}  # what it drops, it says
+    small = topk.shrunk(3)
+    assert len(small) <= 3 and small.total == topk.total and small.error <= small.total / 4
+    assert small.top(1)[0][0] == "hot"

@@ -7,9 +7,12 @@ long: "1m" is 18 s and "5m" 90 s. The lines are JSON without a time field, so th
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from test_http_support import Daemon, cli, until, wait_for
 
@@ -147,17 +150,47 @@ def test_series_counts_each_step(tmp_path: Path) -> None:
         assert series["fields"]["status"]["values"] == ["200"]
 
 
-def test_process_mode_windows_equal_thread_mode(tmp_path: Path) -> None:
-    data = phase(3000, [f"/p{i}" for i in range(40)], "200", 1, 997) + b"not json\n"
+@pytest.mark.parametrize(("paths", "capacity"), [(40, "10000"), (15, "10")])
+def test_process_mode_windows_equal_thread_mode(tmp_path: Path, paths: int, capacity: str) -> None:
+    """Also when the workers compact their partials (15 paths > TAILSTAT_TOPK_CAPACITY=10: each batch's paths
+    reach the store as a sketch): the windows and the all-time stats come out the same."""
+    data = phase(3000, [f"/p{i}" for i in range(paths)], "200", 1, 997) + b"not json\n"
     docs = []
     for mode in ("thread", "process"):
         d = Daemon(tmp_path / mode, **settings(TAILSTAT_EXECUTOR=mode, TAILSTAT_WORKERS="2",
-                                              TAILSTAT_BATCH_BYTES="16KiB"))
+                                              TAILSTAT_BATCH_BYTES="16KiB", TAILSTAT_TOPK_CAPACITY=capacity))
         d.append(data)
         with d:
             d.wait_lines(3001)
-            doc = comparable(d.stats("window=5m&top=100"))
-        doc["files"] = [(Path(p).name, n, b) for p, n, b in doc["files"]]
+            doc = {w: comparable(d.stats(f"window={w}&top=100")) for w in ("5m", "all")}
+        for w in doc.values():
+            w["files"] = [(Path(p).name, n, b) for p, n, b in w["files"]]
         docs.append(doc)
-    assert docs[0]["totals"]["lines"] == 3001 and docs[0]["totals"]["parse_errors"] == 1
+    assert docs[0]["5m"]["totals"]["lines"] == 3001 and docs[0]["5m"]["totals"]["parse_errors"] == 1
+    assert len(docs[0]["5m"]["fields"]["path"]["top"]) == paths
     assert docs[0] == docs[1]
+
+
+def stamped(n: int, t: float, path: str, ms: int) -> bytes:
+    return "".join(json.dumps({"ts": t + i * 0.001, "path": path, "status": "200", "ms": ms}) + "\n"
+                   for i in range(n)).encode()
+
+
+def test_real_clock_lines_count_in_the_windows_of_their_own_time(tmp_path: Path) -> None:
+    """The real 10 s slots, and the lines' own timestamps: a backlog lands in the minutes it was written."""
+    now = time.time()
+    d = Daemon(tmp_path, TAILSTAT_FORMAT="json", TAILSTAT_GROUP_BY="path", TAILSTAT_MEASURES="ms")
+    d.append(stamped(7, now - 25 * 3600, "/day-old", 1) + stamped(11, now - 150, "/minutes-ago", 2)
+             + stamped(13, now - 5, "/now", 3) + stamped(5, now + 7200, "/future", 4))
+    with d:
+        d.wait_lines(36)
+        one, five, day = (d.stats(f"window={w}") for w in ("1m", "5m", "24h"))
+        everything = d.stats()
+    assert dict(one["fields"]["path"]["top"]) == {"/now": 13, "/future": 5}  # future times count now
+    assert dict(five["fields"]["path"]["top"]) == {"/now": 13, "/future": 5, "/minutes-ago": 11}
+    assert dict(day["fields"]["path"]["top"]) == dict(five["fields"]["path"]["top"])  # 25 h old: only in all
+    assert dict(everything["fields"]["path"]["top"]) == {"/now": 13, "/future": 5, "/minutes-ago": 11,
+                                                         "/day-old": 7}
+    assert [one["totals"]["lines"], five["totals"]["lines"], everything["totals"]["lines"]] == [18, 29, 36]
+    assert (one["measures"]["ms"]["min"], one["measures"]["ms"]["max"]) == (3, 4)
+    assert five["window_seconds"] == 300 and one["window_seconds"] == 60

@@ -18,7 +18,7 @@ from tailstat.partial import Column, FieldSketch, Partial
 from tailstat.pathcounters import PathCounters
 from tailstat.patterns import DEFAULT_MAX_TEMPLATES, PatternRegistry
 from tailstat.sketches import Distinct, Quantiles, TopK
-from tailstat.window import WINDOWS, Ring, Slot
+from tailstat.window import WINDOWS, Ring
 
 STATE_SCHEMA = 2  # 2: + "ring" (the window slots); schema 1 states load with an empty ring
 STATE_SCHEMAS = (1, 2)
@@ -108,6 +108,10 @@ class Store:
         self._checkpoint: dict[str, Any] = {"ok": None, "error": None, "last_success": None, "failures": 0}
         self._health: dict[str, float] = {}
         self._unreadable: list[str] = []  # files that match but cannot be read (retried; see Tailer._unreadable)
+        # `tailstat scan`: lines outside --since/--until, and the earliest and latest event time counted
+        self._outside = 0
+        self._first: float | None = None
+        self._last: float | None = None
         self._patterns_max = patterns_max
         self._patterns: dict[str, PatternRegistry] = {}  # source -> its message templates
         # TAILSTAT_GROUP_BY names per source, and what the source's lines gave: a name none of them has is shown
@@ -185,10 +189,14 @@ class Store:
             if partial.minutes:
                 self._merge_minutes(partial.minutes)
             self._rates.add(now, partial.lines, errors, partial.bytes)
+            if partial.first is not None:
+                self._first = partial.first if self._first is None else min(self._first, partial.first)
+                self._last = partial.last if self._last is None else max(self._last, partial.last)  # type: ignore
+            self._outside += partial.outside
             if commits is None and file_key is not None:
                 commits = [(file_key, end_offset, partial.lines, partial.bytes, errors)]
             if self._ring is not None:
-                self._ring.add(partial, now, translate)
+                self._ring.add(partial, now, translate, dims)
                 if commits:
                     self._ring.add_files(commits, now)
             for key, end, lines, nbytes, errs in commits or ():
@@ -481,7 +489,8 @@ class Store:
                 "rates": rates,
                 "minutes": minutes,
                 "checkpoint": dict(self._checkpoint),
-                "health": {**self._health, "unreadable_files": len(self._unreadable)},
+                "health": {**self._health, "unreadable_files": len(self._unreadable),
+                           **({} if self._ring is None else {"window_slots": self._ring.slot_count()})},
                 "unreadable": self._unreadable[:UNREADABLE_SHOWN],
                 "window": window,
                 "patterns": self._pattern_list() if fields is None or PATTERN_DIM in fields else [],
@@ -500,10 +509,7 @@ class Store:
         """Replace the document's cumulative sections by the window's (under the lock)."""
         ring = self._ring
         assert ring is not None
-        slots = ring.slots_in(window, now)
-        merged = Slot()
-        for _, _, slot in slots:
-            merged.merge(slot)
+        merged = ring.merged(window, now)
         first = ring.advance(now) - WINDOWS[window] + 1
         start = first * ring.slot_seconds
         doc["window_start"] = start
@@ -691,6 +697,11 @@ class Store:
         """The dimensions and measures counted so far."""
         with self._lock:
             return [*self._topk, *self._measures]
+
+    def event_span(self) -> tuple[float | None, float | None, int]:
+        """(earliest, latest) event time of the lines counted, and the lines outside --since/--until (scan)."""
+        with self._lock:
+            return self._first, self._last, self._outside
 
     def files(self) -> dict[str, dict[str, Any]]:
         with self._lock:

@@ -65,6 +65,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
             return _fail_config(ConfigError(f"--format={args.format!r} is not valid; accepted: {', '.join(FORMATS)}"))
         spec = build_spec(args.format, spec.extra_dimensions, spec.extra_measures, spec.regex,
                           log_format=spec.log_format)
+    from dataclasses import replace
+
+    from tailstat.timerange import describe, log_time_rates, parse_time
+
+    bounds: dict[str, float | None] = {}
+    for name in ("since", "until"):
+        raw = getattr(args, name)
+        try:
+            bounds[name] = None if raw is None else parse_time(raw)
+        except ValueError as exc:
+            print(f"tailstat: scan --{name}: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    since, until = bounds["since"], bounds["until"]
+    spec = replace(spec, since=since, until=until, event_span=True)
     report = Report()  # unreadable inputs are told and skipped; the others are counted (exit 1)
     inputs = report.open_all(args.files)
     if not inputs:
@@ -72,6 +86,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty() and sum(i.size for i in inputs) > 64 << 20
     store = scan_files(cfg, spec, inputs, progress=progress, report=report)
     doc = store.snapshot(top=args.top, mergeable=args.mergeable)
+    log_time_rates(doc, *store.event_span(), since, until)
     for f in doc["files"]:
         f.pop("key", None)
     if args.html:
@@ -82,10 +97,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"tailstat: cannot write {args.html}: {exc.strerror or exc}", file=sys.stderr)
             return 1
+    if args.mergeable:
+        from tailstat.merge import stamp
+
+        stamp(doc)  # host, files, time range: `merge` recognises it when it meets it again
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
     elif not args.html:
-        print(table(doc, args.top))
+        print(table(doc, args.top) + "\n" + describe(doc))
     return 1 if report.failed else 0
 
 
@@ -142,7 +161,8 @@ def cmd_top(args: argparse.Namespace) -> int:
     cfg = load_config(require_paths=False)
     try:
         return run_top(open_source(cfg), interval=args.interval, top=args.top,
-                       fields=tuple(args.field) if args.field else None, iterations=args.iterations)
+                       fields=tuple(args.field) if args.field else None, iterations=args.iterations,
+                       window=args.window)
     except Unreachable as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
@@ -152,9 +172,13 @@ def cmd_top(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    from tailstat.globs import describe_files
+
     cfg = load_config(require_paths=False)
     for name, value in cfg.describe():
         print(f"{name}={value}")
+    for line in describe_files(cfg.sources):
+        print(line)
     try:  # what `run` would make of the descriptor limit in this shell (a note: the daemon's own may differ)
         fitted = fit_descriptors(cfg)
     except ConfigError as exc:
@@ -208,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "web page with the data inlined) instead of printing the table")
     scan.add_argument("--workers", type=_workers, help="override TAILSTAT_WORKERS (1..256)")
     scan.add_argument("--executor", choices=("thread", "process"), help="override TAILSTAT_EXECUTOR")
+    scan.add_argument("--since", metavar="T", help="only lines whose own time is at or after T (ISO 8601, or a "
+                      "time ago: 90s, 20m, 2h, 1d)")
+    scan.add_argument("--until", metavar="T", help="only lines whose own time is before T (as --since)")
     scan.add_argument("--mergeable", action="store_true", help="with --json: add the \"state\" section that "
                       "`tailstat merge` needs")
     stats = sub.add_parser("stats", help="the running daemon's current stats (over TAILSTAT_HTTP_ADDR)")
@@ -227,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--field", action="append", metavar="NAME", help="only this dimension or measure "
                      "(repeatable)")
     top.add_argument("--interval", type=_interval, default=1.0, help="seconds between refreshes (default 1)")
+    top.add_argument("--window", choices=WINDOW_CHOICES, default="5m", help="the window it opens on (default "
+                     "5m; keys 1-6 switch)")
     top.add_argument("--iterations", type=_refreshes, help="stop after N frames, 1..100000 (default: until q)")
     sub.add_parser("config", help="print the effective configuration")
     merge = sub.add_parser("merge", help="merge saved stats documents (scan --json --mergeable), e.g. one per host")

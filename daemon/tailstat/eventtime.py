@@ -6,50 +6,107 @@ that turns a key into epoch seconds. The keys are reduced to their distinct valu
 common case -- every line of the batch in one slot -- costs one set() over the keys and a few conversions, and
 only sets `partial.slot`. A batch whose lines fall in several slots gets `partial.slots`: one part per slot,
 built by the caller's `build(line_indices)` from those lines only; the whole batch's counts stay in the partial
-itself (the all-time aggregate's). Unparseable lines, having no time, go with the newest part, and the batch's
-bytes are shared out by lines (the sum is exact).
+itself (the all-time aggregate's). Unparseable lines have no time of their own: they count at ingestion time
+(the part of slot None), and the batch's bytes are shared out by lines (the sum is exact).
 
 A line without a timestamp (or a format without one) counts at the time of ingestion: slot None. Lines older
 than the ring and lines in the future are the ring's business (counted only in `all`, and now, respectively).
 With `slot_seconds` None (`tailstat scan`: no windows) nothing is computed at all.
+
+`tailstat scan --since/--until` uses the same keys: only the lines whose own time is in [since, until) are
+counted; the others -- lines without a time and unparseable ones included -- are counted in `partial.outside`
+only, and `partial.first`/`last` give the earliest and latest event time counted (the scan's rates).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
+from typing import TYPE_CHECKING
 
 from tailstat.partial import Partial
+
+if TYPE_CHECKING:
+    from tailstat.parse.spec import ParserSpec
 
 
 def slot_of(seconds: float | None, slot_seconds: float) -> int | None:
     return None if seconds is None else int(seconds // slot_seconds)
 
 
-def split_slots(partial: Partial, slot_seconds: float | None, keys: Sequence[Hashable],
+def split_slots(partial: Partial, spec: ParserSpec, keys: Sequence[Hashable],
                 to_seconds: Callable[[Hashable], float | None], build: Callable[[list[int]], Partial]) -> None:
-    """Tag `partial` with the slot(s) of its parsed lines; keys[i] is parsed line i's timestamp as written."""
-    if slot_seconds is None or not keys:
+    """Tag `partial` with the slot(s) of its parsed lines (keys[i] is parsed line i's timestamp as written, None
+    for none); with `spec.since`/`spec.until`, first keep only the lines whose time is in range."""
+    ranged = spec.since is not None or spec.until is not None
+    if spec.slot_seconds is None and not ranged and not spec.event_span:
         return
-    slots = {key: slot_of(to_seconds(key), slot_seconds) if key is not None else None for key in set(keys)}
+    if not keys:
+        if ranged:
+            _keep_only(partial, Partial(), 0)
+        return
+    seconds = {key: to_seconds(key) if key is not None else None for key in set(keys)}
+    if ranged:
+        lo = -math.inf if spec.since is None else spec.since
+        hi = math.inf if spec.until is None else spec.until
+        inside = {key for key, t in seconds.items() if t is not None and lo <= t < hi}
+        if len(inside) < len(seconds) or partial.lines > len(keys):
+            lines = [i for i, key in enumerate(keys) if key in inside] if inside else []
+            _keep_only(partial, build(lines) if lines else Partial(), len(lines))
+            keys = [keys[i] for i in lines]
+        times = [seconds[key] for key in inside]
+    else:
+        times = [t for t in seconds.values() if t is not None]
+    if times:
+        partial.first, partial.last = min(times), max(times)
+    if spec.slot_seconds is None:
+        return
+    slot_seconds = spec.slot_seconds
+    assert slot_seconds is not None
+    slots = {key: slot_of(seconds[key], slot_seconds) for key in set(keys)}
     distinct = set(slots.values())
-    if len(distinct) == 1:
-        partial.slot = distinct.pop()
-        return
-    lines_of: defaultdict[int | None, list[int]] = defaultdict(list)
-    for i, key in enumerate(keys):
-        lines_of[slots[key]].append(i)
-    parts: dict[int | None, Partial] = {}
+    unparsed = partial.lines - len(keys)
+    if len(distinct) <= 1:
+        only = distinct.pop() if distinct else None
+        if not unparsed or only is None:
+            partial.slot = only  # the common case: nothing else to do
+            return
+        part = partial.flat_copy()  # the parsed lines in their slot, the others now
+        part.errors, part.samples = type(partial.errors)(), []
+        parts, sizes = {only: part}, {only: len(keys)}
+    else:
+        lines_of: defaultdict[int | None, list[int]] = defaultdict(list)
+        for i, key in enumerate(keys):
+            lines_of[slots[key]].append(i)
+        parts = {index: build(lines) for index, lines in lines_of.items()}
+        sizes = {index: len(lines) for index, lines in lines_of.items()}
     shared = 0
-    for index, lines in lines_of.items():
-        part = build(lines)
-        part.lines = part.parsed = len(lines)
-        part.bytes = partial.bytes * len(lines) // max(1, partial.lines)
+    for index, part in parts.items():
+        part.lines = part.parsed = sizes[index]
+        part.bytes = partial.bytes * sizes[index] // max(1, partial.lines)
         shared += part.bytes
-        parts[index] = part
-    newest = parts[max(parts, key=lambda s: float("inf") if s is None else s)]  # None: now, the newest
-    newest.bytes += partial.bytes - shared
-    newest.lines += partial.lines - len(keys)  # the unparseable lines
-    newest.errors.update(partial.errors)
-    newest.samples.extend(partial.samples)
+    now = parts.get(None)
+    if now is None:
+        now = parts[None] = Partial()
+    now.bytes += partial.bytes - shared
+    now.lines += unparsed  # the unparseable lines: they have no time of their own
+    now.errors.update(partial.errors)
+    now.samples.extend(partial.samples)
     partial.slots = parts
+
+
+def nothing_parsed(partial: Partial, spec: ParserSpec) -> Partial:
+    """For a batch without a parsed line: with --since/--until none of its lines counts."""
+    if spec.since is not None or spec.until is not None:
+        _keep_only(partial, Partial(), 0)
+    return partial
+
+
+def _keep_only(partial: Partial, kept: Partial, lines: int) -> None:
+    """Make `partial` count only `lines` of its lines (aggregated in `kept`); the rest are `outside`."""
+    partial.outside += partial.lines - lines
+    partial.bytes = partial.bytes * lines // max(1, partial.lines)
+    partial.lines = partial.parsed = lines
+    partial.errors, partial.samples, partial.skipped = kept.errors, kept.samples, kept.skipped
+    partial.dims, partial.measures, partial.minutes = kept.dims, kept.measures, kept.minutes

@@ -33,6 +33,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from tailstat.config import http_endpoint
 from tailstat.fieldnames import UnknownField, check, configured
+from tailstat.merge import stamp
 from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
 from tailstat.series import parse_step
 from tailstat.web import serve as web_page
@@ -217,6 +218,8 @@ class HttpApi:
         doc = self.service.document(top=top, fields=self._known(_fields_param(request.query)),
                                     mergeable=mergeable,
                                     window=window)
+        if mergeable:
+            stamp(doc)  # host, files, time range: `tailstat merge` recognises it when it meets it again
         return web.Response(body=orjson.dumps(doc) + b"\n", content_type=JSON)
 
     async def stats_series(self, request: web.Request) -> web.Response:

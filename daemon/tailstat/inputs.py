@@ -10,6 +10,7 @@ opened raises Unreadable with the one line shown to the user.
 from __future__ import annotations
 
 import bz2
+import hashlib
 import io
 import lzma
 import os
@@ -23,6 +24,7 @@ from typing import Any, BinaryIO
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 HEAD = 6  # enough bytes to tell every magic below apart
+FINGERPRINT_BYTES = 1024  # as the daemon's file identity (tail.py)
 
 # magic bytes -> compression (read transparently) ...
 READABLE = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
@@ -43,6 +45,9 @@ class Input:
     compression: str | None = None
     stream: BinaryIO | None = None
     size: int = 0
+    # a regular file's device, inode and fingerprint (as the daemon's file records have them; `merge` tells
+    # documents apart by them); None for standard input and pipes
+    identity: dict[str, Any] | None = None
 
     @property
     def plain(self) -> bool:
@@ -178,6 +183,8 @@ def _read_head(fh: BinaryIO) -> bytes:
 def open_input(arg: str) -> Input:
     """Open one scan argument; raises Unreadable."""
     if arg == STDIN:
+        if sys.stdin.isatty():
+            print("tailstat: reading log lines from the terminal; Ctrl-D ends them", file=sys.stderr)
         raw: BinaryIO = sys.stdin.buffer
         name = STDIN_NAME
         st = None
@@ -210,12 +217,17 @@ def open_input(arg: str) -> Input:
         raise Unreadable("is zstd-compressed, and the Python package zstandard is not installed "
                          "(pip install zstandard), or decompress it first (zstdcat FILE | tailstat scan -)")
     size = st.st_size if regular and st is not None else 0
+    identity = None
+    if regular and st is not None:
+        first = os.pread(raw.fileno(), FINGERPRINT_BYTES, 0)
+        identity = {"dev": st.st_dev, "inode": st.st_ino, "fingerprint": hashlib.blake2b(
+            first, digest_size=16).hexdigest(), "fingerprint_bytes": len(first)}
     if regular and compression is None:
         raw.close()  # read by path (pread; process workers open it themselves)
-        return Input(arg, name, size=size)
+        return Input(arg, name, size=size, identity=identity)
     source: BinaryIO = raw if regular else _Prefixed(head, raw)  # type: ignore[assignment]
     stream = _decompressor(compression, source) if compression else io.BufferedReader(source, 1 << 16)  # type: ignore[arg-type]
-    return Input(arg, name, compression=compression, stream=stream, size=size)
+    return Input(arg, name, compression=compression, stream=stream, size=size, identity=identity)
 
 
 def read_errors() -> tuple[type[BaseException], ...]:

@@ -38,6 +38,11 @@ class Partial:
     # only, `slot` unset) and the fields above still hold the whole batch (the all-time aggregate's).
     slot: int | None = None
     slots: dict[int | None, Partial] | None = None
+    # `tailstat scan --since/--until`: lines not counted (their time is out of range, or they have none), and the
+    # earliest and latest event time (epoch seconds) of the lines counted
+    outside: int = 0
+    first: float | None = None
+    last: float | None = None
 
     def add_error(self, reason: str, line: bytes, count: int = 1) -> None:
         self.errors[reason] += count
@@ -84,6 +89,10 @@ class Partial:
         return copy
 
     def _absorb_flat(self, other: Partial) -> None:
+        self.outside += other.outside
+        if other.first is not None:
+            self.first = other.first if self.first is None else min(self.first, other.first)
+            self.last = other.last if self.last is None else max(self.last, other.last)  # type: ignore[type-var]
         if self.events or other.events:
             self.events = (self.events or self.parsed) + (other.events or other.parsed)
         self.lines += other.lines

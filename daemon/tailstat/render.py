@@ -6,6 +6,7 @@ import time
 from textwrap import wrap
 from typing import Any
 
+from tailstat import hints
 from tailstat.layout import cut_end, file_table, measure_line, terminal_width
 
 MINUTES_SHOWN = 5  # the table shows the newest few; the document holds them all
@@ -44,7 +45,10 @@ def table(doc: dict[str, Any], top: int = 10, width: int | None = None) -> str:
             doc["skipped_measures"].items())), width, subsequent_indent="  "))
     if doc.get("files"):
         out.append("")
-        out.extend(file_table(doc["files"], width))
+        out.extend(file_table(doc["files"], width, note=hints.note))
+        hint = hints.waiting_hint(doc)
+        if hint:
+            out.extend(wrap(hint, width, subsequent_indent="  "))
     for name, field in doc.get("fields", {}).items():
         total = field.get("total") or 1
         est = "~" if field.get("distinct_is_estimate") else ""

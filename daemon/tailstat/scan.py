@@ -178,7 +178,7 @@ def scan_files(cfg: Config, spec: ParserSpec, paths: list[str | Input], progress
                 continue
             path, size = inp.arg, inp.size
             file_spec = resolve_spec(spec, path)
-            store.upsert_file(path, path=path, format=file_spec.format, size=size)
+            store.upsert_file(path, path=path, format=file_spec.format, size=size, **_identity(inp))
             if cfg.executor == "process":
                 # workers read their own byte ranges; only offsets and bounded partials cross processes
                 starts = range_starts(file_spec, path, size)
@@ -219,10 +219,14 @@ def _merge_chunk(store: Store, spec: ParserSpec, data: bytes, path: str, end: in
                  dropped: int) -> None:
     """Parse and merge one chunk of a file scanned in this process; `added`: a newline the file lacks."""
     partial, _ = timed_parse(spec, data)
-    partial.bytes -= added
+    partial.bytes = max(0, partial.bytes - added)  # (0 when --since/--until kept no line)
     store.merge(partial, path, end)
     if bar is not None:
         bar.advance(partial.bytes + dropped)
+
+
+def _identity(inp: Input) -> dict:
+    return {"identity": inp.identity} if inp.identity else {}
 
 
 def _scan_stream(cfg: Config, spec: ParserSpec, inp: Input, store: Store, executor, inflight: deque, bar,
@@ -252,7 +256,8 @@ def _scan_stream(cfg: Config, spec: ParserSpec, inp: Input, store: Store, execut
         for end, data in stream_chunks(inp.stream, cfg.batch_bytes):
             if file_spec is None:
                 file_spec = resolve_head(spec, data[:65536], name)
-                store.upsert_file(name, path=name, format=file_spec.format, compression=inp.compression)
+                store.upsert_file(name, path=name, format=file_spec.format, compression=inp.compression,
+                                  **_identity(inp))
                 joiner = Joiner.for_spec(file_spec)  # multiline text: chunks cut between events
             added = last_added = len(data) - (end - done)
             done = end
@@ -271,7 +276,7 @@ def _scan_stream(cfg: Config, spec: ParserSpec, inp: Input, store: Store, execut
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         report(name, f"cannot read {what} past byte {done:,} ({reason}); the complete lines before are counted")
     if file_spec is None:  # empty
-        store.upsert_file(name, path=name, format=spec.format, compression=inp.compression)
+        store.upsert_file(name, path=name, format=spec.format, compression=inp.compression, **_identity(inp))
     store.upsert_file(name, size=done)
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from tailstat.sketches import Quantiles
-from tailstat.window import DEFAULT_STEPS, STEPS, WINDOWS, Slot
+from tailstat.window import DEFAULT_STEPS, STEPS, WINDOWS, Slot, merge_slots
 
 CLASS_FIELD = "class"  # the per-line class of the event minutes ("2xx", "5xx", "err", level names ...)
 PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
@@ -66,10 +66,7 @@ def _field(name: str, per_step: list[list[Slot]], slots: list[tuple[int, int, Sl
         def counts_of(slot: Slot) -> tuple[Any, int]:
             return slot.classes, slot.lines
     else:
-        merged = Slot()
-        for _, _, slot in slots:
-            if name in slot.dims:
-                merged.merge(_only(slot, name))
+        merged = merge_slots([_only(slot, name) for _, _, slot in slots if name in slot.dims])
         topk = merged.dims.get(name)
         values = [v for v, _ in topk.top(top)] if topk is not None else []
 
@@ -97,6 +94,7 @@ def _only(slot: Slot, name: str) -> Slot:
     view = Slot()
     view.dims[name] = slot.dims[name]
     view.distinct[name] = slot.distinct[name]
+    view.hot = slot.hot
     return view
 
 

@@ -28,7 +28,7 @@ from tailstat.notify import Notifier
 from tailstat.pipeline import ParsePool, group_batches, group_bytes
 from tailstat.tail import Batch, Tailer, pass_budget
 from tailstat.watch import Watcher
-from tailstat.window import Ring
+from tailstat.window import Ring, with_window_slots
 
 RESCAN = "\0rescan"
 MISSING_AFTER = 1000  # parsed lines of a source after which a GROUP_BY name none of them had is logged
@@ -38,11 +38,11 @@ EXIT_OK, EXIT_TIMEOUT, EXIT_CRASH = 0, 1, 1
 
 class Service:
     def __init__(self, cfg: Config, notifier: Notifier | None = None, log_sink: LogSink | None = None) -> None:
-        self.cfg = cfg
+        cfg = self.cfg = with_window_slots(cfg)  # the parse functions tag lines with their window slots
         self.log_sink = log_sink
         self.notifier = notifier or Notifier()
-        self.store = Store(cfg.topk_capacity, cfg.event_minutes, Ring(cfg.window_slot, cfg.window_topk),
-                           patterns_max=cfg.patterns_max)
+        self.store = Store(cfg.topk_capacity, cfg.event_minutes,
+                           Ring(cfg.window_slot, cfg.window_topk, cfg.topk_capacity), patterns_max=cfg.patterns_max)
         for src in cfg.sources:  # GROUP_BY names no line of the source has are reported (log and document)
             self.store.expect_fields(src.name, src.spec.extra_dimensions)
         self._missing_reported: set[tuple[str, str]] = set()

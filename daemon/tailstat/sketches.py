@@ -76,29 +76,29 @@ class TopK:
     def __repr__(self) -> str:
         return f"TopK(capacity={self._capacity}, tracked={len(self._counts)}, error={self._error})"
 
-    def update(self, counts: Mapping[str, int]) -> None:
+    def update(self, counts: Mapping[str, int]) -> list[str]:
         if min(counts.values(), default=1) <= 0:
             # A Counter left over from subtraction can hold zero or negative counts; they are not
             # occurrences and would break the lower-bound invariant.
             counts = {value: n for value, n in counts.items() if n > 0}
         _add_counts(self._counts, counts)
         self._total += sum(counts.values())
-        self._prune_if_full()
+        return self._prune_if_full()
 
-    def update_values(self, values: Sequence[str]) -> None:
+    def update_values(self, values: Sequence[str]) -> list[str]:
         """Count one occurrence of each value (a batch's raw column, not yet counted): Counter.update over a
         sequence runs in C, so the batch is counted straight into the summary without a Counter of its own."""
         self._counts.update(values)
         self._total += len(values)
-        self._prune_if_full()
+        return self._prune_if_full()
 
-    def merge(self, other: TopK) -> None:
+    def merge(self, other: TopK) -> list[str]:
         if other is self:
             other = other.copy()
         _add_counts(self._counts, other._counts)
         self._error += other._error
         self._total += other._total
-        self._prune_if_full()
+        return self._prune_if_full()
 
     def top(self, n: int) -> list[tuple[str, int]]:
         """The ``n`` largest counts, ties broken by value ascending so output is deterministic."""
@@ -144,14 +144,21 @@ class TopK:
         sketch._total = int(data["total"])
         return sketch
 
-    def _prune_if_full(self) -> None:
+    def _prune_if_full(self) -> list[str]:
+        """Prune when full; returns the values it stopped tracking (update/update_values/merge return them, for
+        a distinct count kept beside, see window.Slot)."""
         # Pruning is a pass over every count, so the dict may grow to twice the capacity before being cut
         # back to at most capacity: the cost is amortised over many batches.
         if len(self._counts) <= 2 * self._capacity:
-            return
+            return _NONE
         threshold = heapq.nlargest(self._capacity + 1, self._counts.values())[-1]
+        dropped = [value for value, n in self._counts.items() if n <= threshold]
         self._counts = Counter({value: n - threshold for value, n in self._counts.items() if n > threshold})
         self._error += threshold
+        return dropped
+
+
+_NONE: list[str] = []  # (never appended to)
 
 
 def _add_counts(tracked: Counter, counts: Mapping[str, int]) -> None:
@@ -229,6 +236,22 @@ class Distinct:
             self._registers = bytearray(map(max, self._registers, other._registers))
         else:
             _hll_add(self._registers, self._precision, other._values)
+
+    def merge_all(self, others: list[Distinct]) -> None:
+        """merge() of each of `others`, with the registers of all of them maxed in one pass (a window's union
+        of many slot sketches: one C-level max per register instead of one per register and sketch)."""
+        estimates = [o for o in others if o.is_estimate and o is not self]
+        for other in others:
+            if not other.is_estimate and other is not self:
+                self.merge(other)
+        if not estimates:
+            return
+        for other in estimates:
+            if other._precision != self._precision:
+                raise ValueError(f"cannot merge HyperLogLog precision {other._precision} into {self._precision}")
+        if not self.is_estimate:
+            self._switch_to_registers()
+        self._registers = bytearray(map(max, self._registers, *(o._registers for o in estimates)))
 
     def count(self) -> int:
         if self.is_estimate:

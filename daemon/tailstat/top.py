@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tailstat.client import Source, Unreachable
+from tailstat.hints import waiting_hint
 from tailstat.layout import DEFAULT_WIDTH, cut_middle, fit_parts
 from tailstat.windowview import DEFAULT_TOP_WINDOW, chosen, footer, rate_line
 
@@ -89,7 +90,7 @@ def _budget(doc: dict[str, Any], height: int | None, top: int, error: bool) -> t
         return files, measures, top
     file_rows = min(files, MAX_FILE_ROWS)
     measure_rows = min(measures, MAX_MEASURE_ROWS)
-    used = 2 + 1 + error  # header lines, footer, the error line
+    used = 2 + 1 + error + (waiting_hint(doc) is not None)  # header lines, footer, the error line, the hint
     used += 1 + 1 + file_rows + (1 if files > file_rows else 0)  # blank, table header, rows, "more"
     used += (1 + 1 + measure_rows) if measure_rows else 0
     pairs = (len(doc["fields"]) + 1) // 2
@@ -117,6 +118,9 @@ def _header(doc: dict[str, Any], rates: Rates, where: str, error: str | None) ->
     out: list[RenderableType] = [line1, line2]
     if error:
         out.append(Text(error, style="bold red", no_wrap=True, overflow="ellipsis"))
+    hint = waiting_hint(doc, short=True)
+    if hint:  # files only waiting for new lines (first start, TAILSTAT_READ_FROM=end): say why they show 0
+        out.append(Text(hint, style="yellow", no_wrap=True, overflow="ellipsis"))
     return out
 
 

@@ -36,7 +36,8 @@ from tailstat.sketches import Distinct, Quantiles, TopK
 DEFAULT_SLOT_SECONDS = 10.0
 DISTINCT_PRECISION = 12  # 4 KiB of registers per slot and high-cardinality dimension
 EXACT_DISTINCT = 100  # a slot's Distinct holds at most this many values exactly before it becomes registers
-HOT_SLOTS = 4  # slots written with the all-time TopK capacity at once (the newest ones written to)
+HOT_SLOTS = 2  # slots written with HOT_CAPACITY at once (the most recently written ones)
+HOT_CAPACITY = 2000  # a hot slot's TopK size (at most the all-time one): prunes seldom, shrinks when sealed
 WINDOWS: dict[str, int] = {"1m": 6, "5m": 30, "15m": 90, "1h": 360, "24h": 8640}  # in slots (of 10 s)
 ACCEPTED = (*WINDOWS, "all")
 STEPS: dict[str, int] = {"10s": 1, "1m": 6, "5m": 30, "1h": 360}  # series steps, in slots
@@ -77,8 +78,11 @@ class Slot:
         self.classes: Counter = Counter()  # "2xx", "err", ... -> lines (the event-minute classes)
 
     # ------------------------------------------------------------------------------------------ adding
-    def add(self, part: Partial, capacity: int, translate: Translate = _identity) -> None:
-        """Count one partial's lines; `capacity`: the TopK size of a new dimension (hot or sealed)."""
+    def add(self, part: Partial, capacity: int, translate: Translate = _identity,
+            dims: dict[str, Any] | None = None, exact: int = EXACT_DISTINCT) -> None:
+        """Count one partial's lines; `capacity`: the TopK size of a new dimension (hot or sealed). `dims`: the
+        partial's dimensions already translated (else each goes through `translate`); `exact`: the values a new
+        dimension's Distinct holds exactly."""
         self.lines += part.lines
         self.bytes += part.bytes
         self.parsed += part.parsed
@@ -86,27 +90,30 @@ class Slot:
             self.errors.update(part.errors)
         if part.skipped:
             self.skipped.update(part.skipped)
-        for name, counts in part.dims.items():
-            counts = translate(name, counts)
+        for name, counts in (dims if dims is not None else part.dims).items():
+            if dims is None:
+                counts = translate(name, counts)
             topk = self.dims.get(name)
             if topk is None:
                 topk = self.dims[name] = TopK(capacity)
-                self.distinct[name] = Distinct(min(capacity, EXACT_DISTINCT), DISTINCT_PRECISION)
+                self.distinct[name] = Distinct(exact, DISTINCT_PRECISION)
+            # A hot slot's Distinct gets only what its TopK stops tracking (the keys count at reading); a
+            # sealed one's holds every value, so late lines go straight in.
             if isinstance(counts, Column):
-                if len(topk) + len(counts.raw) > 2 * topk.capacity:  # it may prune: keep what it drops
-                    self._spill(name, counts.raw)
-                topk.update_values(counts.raw)
+                if not self.hot:
+                    self.distinct[name].update(counts.raw)
+                dropped = topk.update_values(counts.raw)
             elif isinstance(counts, FieldSketch):
                 self.distinct[name].merge(counts.distinct.reduced(DISTINCT_PRECISION))
-                if len(topk) + len(counts.topk) > 2 * topk.capacity:
-                    self._spill(name, ())
-                topk.merge(counts.topk)
+                dropped = topk.merge(counts.topk)
             else:
                 if min(counts.values(), default=1) <= 0:
                     counts = {v: n for v, n in counts.items() if n > 0}
-                if len(topk) + len(counts) > 2 * topk.capacity:
-                    self._spill(name, counts.keys())
-                topk.update(counts)
+                if not self.hot:
+                    self.distinct[name].update(counts.keys())
+                dropped = topk.update(counts)
+            if dropped and self.hot:
+                self.distinct[name].update(dropped)
         for name, sketch in part.measures.items():
             q = self.measures.get(name)
             if q is None:
@@ -137,12 +144,17 @@ class Slot:
         d[1] += nbytes
 
     def distinct_of(self, name: str) -> Distinct:
+        """The dimension's distinct values. A sealed slot's Distinct has them all already (seal() adds the
+        TopK's keys), so reading or merging it hashes nothing; a hot one's adds its TopK's keys."""
+        if not self.hot:
+            return self.distinct[name]
         view = self.distinct[name].copy()
         view.update(self.dims[name].keys())
         return view
 
     # ----------------------------------------------------------------------------------------- merging
-    def merge(self, other: Slot) -> None:
+    def merge(self, other: Slot, deferred: dict[str, list[Distinct]] | None = None) -> None:
+        """Add `other` in. `deferred`: collect the Distincts to union there instead (see merge_slots)."""
         self.lines += other.lines
         self.bytes += other.bytes
         self.parsed += other.parsed
@@ -154,15 +166,19 @@ class Slot:
         for key, (lines, nbytes, errors) in other.files.items():
             self.add_file(key, lines, nbytes, errors)
         for name, topk in other.dims.items():
+            theirs = other.distinct_of(name)
             mine = self.dims.get(name)
             if mine is None:
                 self.dims[name] = topk.copy()
-                self.distinct[name] = other.distinct[name].copy()
+                self.distinct[name] = theirs.copy() if theirs is other.distinct[name] else theirs
                 continue
-            self.distinct[name].merge(other.distinct[name])
-            if len(mine) + len(topk) > 2 * mine.capacity:
-                self._spill(name, topk.keys())
-            mine.merge(topk)
+            if deferred is None:
+                self.distinct[name].merge(theirs)
+            else:
+                deferred.setdefault(name, []).append(theirs)
+            dropped = mine.merge(topk)
+            if dropped and self.hot:
+                self.distinct[name].update(dropped)
         for name, q in other.measures.items():
             mine_q = self.measures.get(name)
             if mine_q is None:
@@ -172,11 +188,12 @@ class Slot:
 
     def seal(self, capacity: int) -> None:
         """No longer written to (often): TopKs shrink to `capacity`, caches go (memory, not state)."""
+        if self.hot:
+            for name in self.dims:
+                self._spill(name, ())  # from now on the Distinct holds every value
         self.hot = False
         for name, topk in self.dims.items():
             if topk.capacity > capacity:
-                if len(topk) > capacity:
-                    self._spill(name, ())
                 self.dims[name] = topk.shrunk(capacity)
         for distinct in self.distinct.values():
             distinct.forget_recent()
@@ -191,6 +208,7 @@ class Slot:
             "dims": {n: {"topk": t.to_dict(), "distinct": self.distinct[n].to_dict()} for n, t in self.dims.items()},
             "measures": {n: q.to_dict() for n, q in self.measures.items()},
             "classes": dict(self.classes),
+            "hot": self.hot,
         }
 
     @classmethod
@@ -206,7 +224,19 @@ class Slot:
             slot.distinct[name] = Distinct.from_dict(d["distinct"])
         slot.measures = {n: Quantiles.from_dict(d) for n, d in data["measures"].items()}
         slot.classes = Counter({str(k): int(v) for k, v in data["classes"].items()})
+        slot.hot = bool(data.get("hot", False))
         return slot
+
+
+def merge_slots(slots: Iterable[Slot]) -> Slot:
+    """One new Slot counting all of `slots` (a window's answer); the inputs are not changed."""
+    total = Slot()
+    deferred: dict[str, list[Distinct]] = {}
+    for slot in slots:
+        total.merge(slot, deferred)
+    for name, sketches in deferred.items():
+        total.distinct[name].merge_all(sketches)
+    return total
 
 
 class Ring:
@@ -218,9 +248,16 @@ class Ring:
             raise ValueError(f"slot_seconds must be > 0, got {slot_seconds}")
         self.slot_seconds = slot_seconds
         self.capacity = capacity
-        self.hot_capacity = max(capacity, hot_capacity)
+        self.hot_capacity = max(capacity, min(hot_capacity, HOT_CAPACITY))
+        # a slot's Distinct is exact up to EXACT_DISTINCT values, or the all-time capacity if smaller: a process
+        # worker's compacted partial (a sketch past that capacity) then counts as in thread mode
+        self.exact = min(EXACT_DISTINCT, hot_capacity)
         self.tiers: list[dict[int, Slot]] = [{} for _ in TIERS]
         self.hot: dict[tuple[int, int], Slot] = {}  # (tier, start) -> slot, least recently written first
+        # each window's merge of its sealed slots, valid while no sealed slot changes (cold_version) and the
+        # current slot stays: a query then merges only that and the hot slots
+        self.cold_version = 0
+        self._cache: dict[str, tuple[tuple[int | None, int], Slot]] = {}
         self.now_slot: int | None = None  # the slot index the tiers were last advanced to
 
     def index(self, t: float) -> int:
@@ -264,24 +301,28 @@ class Ring:
                     self.hot[(level, start)] = slot
                     if len(self.hot) > HOT_SLOTS:
                         self.hot.pop(next(iter(self.hot))).seal(self.capacity)
-                elif slot.hot and next(reversed(self.hot)) != (level, start):
+                        self.cold_version += 1
+                elif not slot.hot:
+                    self.cold_version += 1  # a sealed slot is about to change (late lines)
+                elif next(reversed(self.hot)) != (level, start):
                     self.hot[(level, start)] = self.hot.pop((level, start))  # the newest written
                 return slot
         return None
 
-    def add(self, partial: Partial, now: float, translate: Translate = _identity) -> None:
+    def add(self, partial: Partial, now: float, translate: Translate = _identity,
+            dims: dict[str, Any] | None = None) -> None:
         """Count a merged partial in the slot(s) of its lines' event times (its own `slot`, or its `slots`
-        parts when its lines span several)."""
+        parts when its lines span several). `dims`: the partial's own dimensions, already translated."""
         current = self.advance(now)
         if partial.slots is None:
             slot = self.slot_for(partial.slot, current)
             if slot is not None:
-                slot.add(partial, self.hot_capacity if slot.hot else self.capacity, translate)
+                slot.add(partial, self.hot_capacity if slot.hot else self.capacity, translate, dims, self.exact)
             return
         for index, part in partial.slots.items():
             slot = self.slot_for(index, current)
             if slot is not None:
-                slot.add(part, self.hot_capacity if slot.hot else self.capacity, translate)
+                slot.add(part, self.hot_capacity if slot.hot else self.capacity, translate, None, self.exact)
 
     def add_files(self, commits: Iterable[tuple[str, int | None, int, int, int]], now: float) -> None:
         """Per-file counts go to the slot of their ingestion time (the file records are about reading)."""
@@ -307,10 +348,13 @@ class Ring:
         return out
 
     def merged(self, window: str, now: float) -> Slot:
-        total = Slot()
-        for _, _, slot in self.slots_in(window, now):
-            total.merge(slot)
-        return total
+        """The window's slots merged into one new Slot (sealed ones through the cache)."""
+        slots = [slot for _, _, slot in self.slots_in(window, now)]
+        key = (self.now_slot, self.cold_version)
+        hit = self._cache.get(window)
+        if hit is None or hit[0] != key:
+            hit = self._cache[window] = (key, merge_slots([s for s in slots if not s.hot]))
+        return merge_slots([hit[1], *(s for s in slots if s.hot)])
 
     def slot_count(self) -> int:
         return sum(map(len, self.tiers))
@@ -333,7 +377,18 @@ class Ring:
             for slot in tier.values():
                 slot.seal(self.capacity)  # a restart starts with no hot slot
         self.tiers = tiers
+        self.hot = {}
+        self._cache = {}
+        self.cold_version += 1
         self.now_slot = None if data.get("now_slot") is None else int(data["now_slot"])
+
+
+def with_window_slots(cfg: Any) -> Any:
+    """`cfg` (a Config) with every source's parser spec set to tag lines with TAILSTAT_WINDOW_SLOT slots."""
+    from dataclasses import replace
+
+    sources = tuple(replace(s, spec=replace(s.spec, slot_seconds=cfg.window_slot)) for s in cfg.sources)
+    return cfg.with_overrides(sources=sources)
 
 
 def parse_window(raw: str | None) -> str:

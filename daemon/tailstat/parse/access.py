@@ -12,9 +12,17 @@ from collections import Counter
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from tailstat.eventtime import nothing_parsed, split_slots
 from tailstat.parse.common import DIGIT_MEASURE_FORMATS, measure_sketch
 from tailstat.parse.logformat import REQUEST_PIECES, compile_log_format
-from tailstat.parse.timestamps import MAX_EPOCH, clf_minute, iso_minute
+from tailstat.parse.timestamps import (
+    MAX_EPOCH,
+    clf_minute,
+    clf_seconds,
+    epoch_text_seconds,
+    iso_minute,
+    iso_seconds,
+)
 from tailstat.partial import SAMPLE_CHARS, Column, Partial
 
 if TYPE_CHECKING:
@@ -118,9 +126,32 @@ def parse_access(spec: ParserSpec, data: bytes) -> Partial:
     if partial.parsed < partial.lines:
         _sample_failures(pattern, text, partial, "no_match", partial.lines - partial.parsed)
     if not matches:
-        return partial
+        return nothing_parsed(partial, spec)
     # findall gives tuples for two groups or more, the group itself for one
     cols = list(zip(*matches)) if pattern.groups > 1 else [tuple(matches)]
+    _aggregate_columns(spec, cols, columns, partial)
+    keys, to_seconds = (None,) * len(matches), clf_seconds  # a log_format without a time: no event times
+    for name, convert in (("_time", clf_seconds), ("_time_iso", iso_seconds), ("_msec", epoch_text_seconds)):
+        idx = columns.get(name)
+        if idx is not None:
+            keys, to_seconds = cols[idx], convert
+            break
+    split_slots(partial, spec, keys, to_seconds, lambda lines: _columns_part(spec, cols, columns, lines))
+    return partial
+
+
+def _columns_part(spec: ParserSpec, cols: list[tuple[str, ...]], columns: dict[str, int],
+                  lines: list[int]) -> Partial:
+    """The partial of some of a batch's matched lines (one window slot's)."""
+    pick = operator.itemgetter(*lines) if len(lines) > 1 else (lambda col: (col[lines[0]],))
+    part = Partial()
+    _aggregate_columns(spec, [pick(col) for col in cols], columns, part)
+    return part
+
+
+def _aggregate_columns(spec: ParserSpec, cols: list[tuple[str, ...]], columns: dict[str, int],
+                       partial: Partial) -> None:
+    """Dimensions, measures and event minutes of matched lines, given as columns."""
     for name in spec.dimensions:
         idx = columns.get(name)
         if idx is not None:
@@ -131,7 +162,6 @@ def parse_access(spec: ParserSpec, data: bytes) -> Partial:
             partial.measures[name] = measure_sketch(cols[idx], name, partial, dash_is_zero=name == "bytes_sent",
                                                     digits_only=spec.format in DIGIT_MEASURE_FORMATS)
     _access_minutes(cols, columns, partial)
-    return partial
 
 
 def _access_minutes(cols: list[tuple[str, ...]], columns: dict[str, int], partial: Partial) -> None:

@@ -68,6 +68,13 @@ class ParserSpec:
     log_format: str | None = None  # the nginx log_format string of format "nginx"
     # "now" for the year of RFC 3164 timestamps (they have none); None: the wall clock when a batch is parsed
     reference_time: float | None = None
+    # seconds per window slot (the daemon's TAILSTAT_WINDOW_SLOT): parse functions tag each batch's lines with
+    # their event-time slots (eventtime.split_slots); None: no windows (`tailstat scan`), nothing computed
+    slot_seconds: float | None = None
+    # `tailstat scan --since/--until`: only lines whose own time is in [since, until) are counted (epoch seconds)
+    since: float | None = None
+    until: float | None = None
+    event_span: bool = False  # `tailstat scan`: note each batch's earliest and latest event time (its rates)
     source: str = "default"  # the source's name: patterns are mined per source
     # `text`: the header layout learned from the file's first lines (None: learned from each batch)
     layout: str | None = None
@@ -91,6 +98,10 @@ class ParserSpec:
             extra_measures=self.extra_measures,
             log_format=self.log_format,
             reference_time=self.reference_time,
+            slot_seconds=self.slot_seconds,
+            since=self.since,
+            until=self.until,
+            event_span=self.event_span,
             source=self.source,
             multiline=self.multiline,
             multiline_max_lines=self.multiline_max_lines,

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from tailstat.eventtime import split_slots
 from tailstat.parse.common import to_number
-from tailstat.parse.timestamps import any_minute
+from tailstat.parse.timestamps import any_seconds
 from tailstat.partial import Partial
 from tailstat.sketches import Quantiles
 
@@ -53,12 +54,14 @@ MINUTE_LEVELS = frozenset(("trace", "debug", "info", "notice", "warn", "warning"
                            "critical", "fatal", "panic", "alert", "emerg", "emergency"))
 
 
-def aggregate_records(spec: ParserSpec, records: list[dict], partial: Partial) -> None:
-    """Dimensions, measures and event minutes from already-decoded records (JSON, logfmt, regex)."""
+def aggregate_records(spec: ParserSpec, records: list[dict], partial: Partial, split: bool = True) -> None:
+    """Dimensions, measures and event minutes from already-decoded records (JSON, logfmt, regex), and (with
+    `split`) the window slots of their event times."""
     dims = {name: Counter() for name in spec.dimensions}
     values: dict[str, list[float]] = {name: [] for name in spec.measures}
     skipped = partial.skipped
     minutes: Counter = Counter()
+    stamps: list = []  # each record's event time as written (None: none), for the window slots
     for record in records:
         for name, counter in dims.items():
             value = lookup(record, name)
@@ -79,7 +82,10 @@ def aggregate_records(spec: ParserSpec, records: list[dict], partial: Partial) -
         for key in _TIME_KEYS:
             if key in record:
                 ts = record[key]
+                if not isinstance(ts, (str, int, float)):
+                    ts = None
                 break
+        stamps.append(ts)
         if ts is not None:
             level = ""
             for key in _LEVEL_KEYS:
@@ -88,16 +94,27 @@ def aggregate_records(spec: ParserSpec, records: list[dict], partial: Partial) -
                     if level not in MINUTE_LEVELS:
                         level = "other"
                     break
-            minutes[(ts if isinstance(ts, (str, int, float)) else None, level)] += 1
+            minutes[(ts, level)] += 1
     partial.dims.update({k: v for k, v in dims.items() if v})
     for name, numbers in values.items():
         if numbers:
             sketch = partial.measures[name] = Quantiles()
             sketch.add_values(numbers)
+    seconds = {ts: any_seconds(ts) for ts in {ts for ts, _ in minutes}}  # each distinct time parsed once
     for (ts, level), n in minutes.items():
-        epoch = any_minute(ts)
+        epoch = seconds[ts]
         if epoch is not None:
-            partial.minutes[(epoch, level)] += n
+            partial.minutes[(int(epoch // 60), level)] += n
+    if split:
+        split_slots(partial, spec, stamps, seconds.get,
+                    lambda lines: _records_part(spec, records, lines))
+
+
+def _records_part(spec: ParserSpec, records: list[dict], lines: list[int]) -> Partial:
+    """The partial of some of a batch's records (one window slot's)."""
+    part = Partial()
+    aggregate_records(spec, [records[i] for i in lines], part, split=False)
+    return part
 
 
 def parse_json(spec: ParserSpec, data: bytes) -> Partial:

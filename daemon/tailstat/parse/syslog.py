@@ -19,12 +19,14 @@ header whose structured data does not parse), `no_match` (anything else), `empty
 from __future__ import annotations
 
 import calendar
+import operator
 import re
 import time
 from collections import Counter
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from tailstat.eventtime import nothing_parsed, split_slots
 from tailstat.parse.common import measure_sketch
 from tailstat.partial import SAMPLE_CHARS, Partial
 
@@ -44,8 +46,8 @@ _SD = rf"(?:\[{_SD_NAME}(?: {_SD_NAME}={_SD_VALUE})*\])+"
 # group. Named groups; `syslog_pattern` turns the ones a spec does not use into non-capturing groups.
 _SYSLOG = (
     r"^(?:(?:<(?P<pri>1[0-8]\d|19[01]|[1-9]?\d)>(?P<v>1 )?)?"
-    r"(?:(?P<bsd>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d):\d\d"
-    r"|(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d):\d\d(?:\.\d{1,9})?(?P<tz>Z|[+-]\d\d:\d\d)"
+    r"(?:(?P<bsd>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d)"
+    r"|(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d{1,9})?(?P<tz>Z|[+-]\d\d:\d\d)"
     r"|(?(v)-|(?!)))"  # the nil timestamp, 5424 only
     r" (?P<host>\S+) "
     r"(?(v)"
@@ -80,7 +82,7 @@ def parse_syslog(spec: ParserSpec, data: bytes) -> Partial:
     rows = pattern.findall(data.decode("utf-8", "replace"))
     if not rows:
         _count_failures((), partial)
-        return partial
+        return nothing_parsed(partial, spec)
     cols = list(zip(*rows))
     bad = cols[col["bad"]]
     failed = len(bad) - bad.count("")
@@ -88,7 +90,41 @@ def parse_syslog(spec: ParserSpec, data: bytes) -> Partial:
     if partial.parsed < partial.lines:
         _count_failures(bad if failed else (), partial)
     if not partial.parsed:
-        return partial
+        return nothing_parsed(partial, spec)
+    now = time.time() if spec.reference_time is None else spec.reference_time
+    year = time.localtime(now).tm_year
+    _aggregate_rows(spec, cols, col, partial, now, year)
+    if spec.slot_seconds is not None or spec.since is not None or spec.until is not None or spec.event_span:
+        good = [i for i, b in enumerate(bad) if not b] if failed else None
+        if good is not None:
+            cols = [operator.itemgetter(*good)(c) if len(good) > 1 else (c[good[0]],) for c in cols]
+
+        def part(lines: list[int]) -> Partial:
+            pick = operator.itemgetter(*lines) if len(lines) > 1 else (lambda c: (c[lines[0]],))
+            one = Partial()
+            _aggregate_rows(spec, [pick(c) for c in cols], col, one, now, year)
+            return one
+
+        split_slots(partial, spec, list(zip(cols[col["bsd"]], cols[col["iso"]], cols[col["tz"]])),
+                    lambda key: _seconds(key, year, now), part)
+    return partial
+
+
+def _seconds(key: tuple[str, str, str], year: int, now: float) -> int | None:
+    """A row's (bsd, iso, tz) timestamp -> epoch seconds; None for the 5424 nil timestamp."""
+    bsd, iso, tz = key
+    if bsd:
+        minute = bsd_minute(bsd[:12], year, now)
+        return None if minute is None else minute * 60 + int(bsd[13:15])
+    if iso:
+        minute = _iso_minute(iso[:16], tz)
+        return None if minute is None else minute * 60 + int(iso[17:19])
+    return None
+
+
+def _aggregate_rows(spec: ParserSpec, cols: list[tuple[str, ...]], col: dict[str, int], partial: Partial,
+                    now: float, year: int) -> None:
+    """Dimensions, measures and event minutes of parsed rows, given as columns."""
     pri = cols[col["pri"]]
     for name in spec.dimensions:
         groups = _FIELD_GROUPS.get(name)
@@ -120,18 +156,15 @@ def parse_syslog(spec: ParserSpec, data: bytes) -> Partial:
             values = tuple(v for g in groups for v in cols[col[g]] if v and v != "-")
             if values:
                 partial.measures[name] = measure_sketch(values, name, partial)
-    now = time.time() if spec.reference_time is None else spec.reference_time
-    year = time.localtime(now).tm_year
     for (bsd, iso, tz, p), n in Counter(zip(cols[col["bsd"]], cols[col["iso"]], cols[col["tz"]], pri)).items():
         if bsd:
-            minute = bsd_minute(bsd, year, now)
+            minute = bsd_minute(bsd[:12], year, now)
         elif iso:
-            minute = _iso_minute(iso, tz)
+            minute = _iso_minute(iso[:16], tz)
         else:
             continue  # a failed line, or a 5424 nil timestamp
         if minute is not None:
             partial.minutes[(minute, _PRI_NAMES[p][1] if p else "")] += n
-    return partial
 
 
 def _clean_messages(counts: Counter) -> Counter:

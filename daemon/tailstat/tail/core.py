@@ -174,14 +174,17 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
                     s.uhead is not None and any(matches_fingerprint(s.uhead, fp, n) for fp, n in fps)):
                 plan.unrecoverable.append((s, "compressed_before_read", s.usize or 0))
             continue
-        if any(matches_fingerprint(s.head, fp, n) for fp, n in fps):
-            plan.remember.append((s, origin or s.path))  # a copy of a stream we know: counted there
-            continue
         if watched(s.path):
+            if any(matches_fingerprint(s.head, k.fp, k.fp_len) for k in retired if k.fp_len):
+                plan.remember.append((s, origin or s.path))  # a copy of a finished file: counted there
+                continue
             if origin is not None and since_ns and s.mtime_ns <= since_ns:
                 plan.remember.append((s, origin))  # a rotation we had counted and forgotten: unchanged since
             else:
+                # new at a watched path (the tailer still checks it for a copytruncate copy of a live file)
                 plan.adopt.append((s, s.path if origin is None else origin, "new"))
+        elif any(matches_fingerprint(s.head, fp, n) for fp, n in fps):
+            plan.remember.append((s, origin or s.path))  # a copy of a stream we know: counted there
         elif origin is not None and since_ns and s.mtime_ns > since_ns:
             plan.adopt.append((s, origin, "rotated_while_stopped"))
     return plan

@@ -4,7 +4,6 @@ decides on (stat and head of each file that matters in the watched directories a
 from __future__ import annotations
 
 import bz2
-import fnmatch
 import glob
 import lzma
 import os
@@ -14,6 +13,7 @@ from collections.abc import Iterable
 
 import structlog
 
+from tailstat import globs
 from tailstat.config import Config, Source
 from tailstat.formats import COMPRESSED_MAGIC
 from tailstat.tail.core import Seen, origin_of
@@ -27,23 +27,11 @@ class Discovery:
         self.log = structlog.get_logger("tailstat.tail")
 
     def source_for(self, path: str) -> Source | None:
-        """The first source (in TAILSTAT_SOURCES order) whose globs match `path`; a path that several match is
-        reported once."""
+        """The source whose most specific glob matches `path` (globs.py; a tie goes to the first named); a path
+        that several match is reported once."""
         if is_compressed_name(path):
             return None
-        found = None
-        for src in self.cfg.sources:
-            if any(fnmatch.fnmatchcase(path, pattern) for pattern in src.globs):
-                if found is None:
-                    found = src
-                    if len(self.cfg.sources) == 1:
-                        break
-                else:
-                    if path not in self.overlaps:
-                        self.overlaps.add(path)
-                        self.log.warning("file_in_several_sources", path=path, used=found.name, ignored=src.name)
-                    break
-        return found
+        return globs.source_for(path, self.cfg.sources, self.overlaps, self.log)
 
     def source_by_name(self, name: str) -> Source | None:
         return next((s for s in self.cfg.sources if s.name == name), None)

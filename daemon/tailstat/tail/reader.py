@@ -151,7 +151,8 @@ class LineCutter:
         self.max_line = cfg.max_line_bytes
         self._dropped = dropped
         self._detect = detect
-        self.unit_end = unit_end
+        self.unit_end = unit_end  # the default, for sources without their own
+        self._unit_ends: dict[str, Callable[[bytes], int]] = {}
         # multiline text (parse/multiline.py): a file's unit is an event; key -> (spec, its Joiner or None)
         self._joiners: dict[str, tuple[ParserSpec | None, Joiner | None]] = {}
 
@@ -169,7 +170,13 @@ class LineCutter:
         if t.spec is None and b"\n" in buf:  # detect first: the unit of a multiline text file is an event
             self._detect(t, buf[: buf.rfind(b"\n") + 1])
         joiner = self._joiner(t)
-        return self.unit_end(buf) if joiner is None else joiner.unit_end(buf)
+        if joiner is not None:
+            return joiner.unit_end(buf)
+        return (self._unit_ends.get(t.source.name, self.unit_end) if self._unit_ends else self.unit_end)(buf)
+
+    def set_unit_end(self, source: str, unit_end: Callable[[bytes], int]) -> None:
+        """Where the last complete unit of `source`'s files ends (e.g. a multiline event instead of a line)."""
+        self._unit_ends[source] = unit_end
 
     def forget(self, key: str) -> None:
         self._joiners.pop(key, None)

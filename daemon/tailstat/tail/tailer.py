@@ -173,7 +173,10 @@ class Tailer:
         origins = set(present) | {k.origin for k in known} | {k.path for k in known if not k.retired}
         dirs = self.discovery.glob_dirs() | {os.path.dirname(p) for p in present}
         dirs |= {os.path.dirname(k.path) for k in known}
-        seen, listed = self.discovery.observe(dirs, origins, {k.ino for k in known})
+        if known or since:
+            seen, listed = self.discovery.observe(dirs, origins, {k.ino for k in known})
+        else:  # a first start: nothing to locate, and no listing to date rotated files against
+            seen, listed = {}, set()
         plan = core.reconcile(known, seen, max(0, since - LISTING_SLACK_NS) if since else 0,
                               lambda p: self.source_for(p) is not None, origins, listed)
         claimed: set[str] = set()

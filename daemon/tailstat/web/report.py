@@ -75,7 +75,7 @@ def _escape(text: str) -> str:
 
 
 def report_title(paths: list[str]) -> str:
-    names = [os.path.basename(p) for p in paths]
+    names = ["standard input" if p == "-" else os.path.basename(p) or p for p in paths]
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 

@@ -5,10 +5,12 @@
 (() => {
   "use strict";
 
+  const WINDOWS = ["1m", "5m", "15m", "1h", "24h", "all"];
   const WINDOW_SECONDS = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "24h": 86400 };
   const NEW_FOR_ALL = 3600; // window "all": a pattern first seen in the last hour is marked new
   const TOKEN_KEY = "tailstat-token";
   const PERIOD = 1000;
+  const COST_FACTOR = 5;
   const TOP = 10;
   const MAX_FILES = 200;
   const CLASS_COLORS = {
@@ -79,7 +81,7 @@
   async function getJSON(url) {
     const headers = { Accept: "application/json" };
     if (state.token) headers.Authorization = "Bearer " + state.token;
-    const r = await fetch(url, { headers, cache: "no-store", credentials: "omit", redirect: "error" });
+    const r = await fetch(url, { headers, cache: "no-store", credentials: "same-origin", redirect: "error" });
     let body = null;
     try { body = await r.json(); } catch (e) { body = null; }
     return { status: r.status, body };
@@ -100,6 +102,11 @@
     const win = state.window;
     try {
       const query = "stats?top=" + TOP + (state.windows === false ? "" : "&window=" + encodeURIComponent(win));
+      const seriesUrl = "stats/series?window=" + encodeURIComponent(win) + "&fields=class";
+      const wantSeries = () => state.windows === true && state.series !== false && win !== "all" && !state.seriesRefused[win];
+      // both requests go out together (unless the daemon is known to lack windows or series)
+      const early = state.windows !== false && state.series !== false && win !== "all" && !state.seriesRefused[win]
+        ? getJSON(seriesUrl).catch(() => null) : null;
       const r = await getJSON(query);
       if (gen !== state.gen) return; // the window changed meanwhile: a newer tick is running
       if (r.status === 401) { askToken(state.token ? "The daemon did not accept this token." : ""); return; }
@@ -114,8 +121,8 @@
       learnWindows(doc);
       let series = null;
       // "all" has no series (unbounded): its chart is the event-time minutes of the document itself
-      if (state.windows && state.series !== false && win !== "all" && !state.seriesRefused[win]) {
-        const s = await getJSON("stats/series?window=" + encodeURIComponent(win) + "&fields=class");
+      if (wantSeries()) {
+        const s = (await (early || getJSON(seriesUrl).catch(() => null))) || { status: 0, body: null };
         if (gen !== state.gen) return;
         if (s.status === 200 && s.body) { state.series = true; series = s.body; }
         else if (s.status === 404) {
@@ -136,7 +143,10 @@
       setStatus(state.last ? "stale" : "error", "daemon not answering (" + e.message + "), retrying" +
         (state.last ? " · showing data of " + clock(state.last.generated_at) : ""));
     }
-    schedule(Math.max(0, PERIOD - (performance.now() - started)) + Math.min(state.failures, 5) * 1000);
+    // once a second; a window that is costly for the daemon to compute is asked for less often, so that one
+    // page never keeps the daemon busy more than about a fifth of the time
+    const took = performance.now() - started;
+    schedule(Math.max(0, Math.max(PERIOD, COST_FACTOR * took) - took) + Math.min(state.failures, 5) * 1000);
   }
 
   function learnWindows(doc) {
@@ -162,7 +172,7 @@
   function selectWindow(w, refresh) {
     state.window = w;
     for (const b of document.querySelectorAll("#windows button")) b.setAttribute("aria-pressed", String(b.dataset.window === w));
-    if (refresh) { state.gen++; clearTimeout(state.timer); tick(); }
+    if (refresh) { writeFragment(w); state.gen++; clearTimeout(state.timer); tick(); }
   }
 
   // ---------------------------------------------------------------------------------------------- token
@@ -184,12 +194,21 @@
       if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
     } catch (e) { /* storage disabled: the token lives in this page only */ }
   }
-  function tokenFromFragment() {
-    const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
-    if (!m) return null;
-    // the fragment is never sent to the server; drop it from the address bar (history, screenshots) too
-    history.replaceState(null, "", location.pathname + location.search);
-    return decodeURIComponent(m[1]);
+  // The fragment (never sent to the server) may hold token=… and window=…; the token is taken out of the
+  // address bar at once (history, bookmarks, screenshots), the window stays so that a view can be shared.
+  function readFragment() {
+    const params = new Map();
+    for (const part of location.hash.replace(/^#/, "").split("&")) {
+      const at = part.indexOf("=");
+      if (at > 0) { try { params.set(part.slice(0, at), decodeURIComponent(part.slice(at + 1))); } catch (e) { /* bad escape */ } }
+    }
+    const token = params.has("token") ? params.get("token") : null;
+    const win = params.get("window");
+    if (token !== null) writeFragment(WINDOWS.includes(win) ? win : "all");
+    return { token, window: WINDOWS.includes(win) ? win : null };
+  }
+  function writeFragment(win) {
+    history.replaceState(null, "", location.pathname + location.search + (win && win !== "all" ? "#window=" + win : ""));
   }
 
   // --------------------------------------------------------------------------------------------- render
@@ -208,12 +227,13 @@
     for (const w of ["1m", "5m", "15m"]) {
       const r = doc.rates && doc.rates[w];
       $("rate-" + w).textContent = r ? dec(r.lines) : "–";
+      $("rate-" + w).parentElement.hidden = Boolean(state.report); // a scan's wall-clock rates say nothing
     }
     const win = doc.window || (state.report ? "all" : state.window);
     $("window-label").textContent = doc.window ? "· window " + doc.window : (state.windows === false ? "· all-time" : "");
     renderRateChart(doc, series, win);
     renderFields(doc);
-    renderMeasures(doc, series);
+    renderMeasures(doc, series, win);
     renderPatterns(doc, win);
     renderFiles(doc);
     renderHealth(doc);
@@ -246,7 +266,7 @@
         : "lines/s per minute of the logs' own time, from /stats minutes" +
           (state.series === false ? " (the daemon has no /stats/series)" : state.seriesRefused[win] ? " (series refused)" : "");
     }
-    $("chart-note").textContent = xs.length ? note : "no lines in this window yet";
+    $("chart-note").textContent = xs.length ? note : "no lines in this window yet · " + note;
     chart("rate", $("rate-chart"), labels, labels.map(classColor), [xs, ...cols], 220, (v) => dec(v));
   }
 
@@ -333,7 +353,7 @@
     return bar;
   }
 
-  function renderMeasures(doc, series) {
+  function renderMeasures(doc, series, win) {
     const measures = Object.entries(doc.measures || {});
     const rows = measures.map(([name, m]) => [td(name, "value"), tdNum(num(m.count)), tdNum(dec(m.p50)), tdNum(dec(m.p90)),
       tdNum(dec(m.p99)), tdNum(dec(m.max)), tdNum(dec(m.mean))]);
@@ -349,7 +369,9 @@
       if (charts) { charts.remove(); }
       let n = box.querySelector(":scope > .note");
       if (!n) { n = el("p", { className: "note" }); box.append(n); }
-      n.textContent = state.report ? "" : "p50/p90/p99 over time need the daemon's /stats/series.";
+      n.textContent = state.report ? ""
+        : state.windows && state.series !== false && win === "all" ? "p50/p90/p99 over time: choose a window (1m … 24h)."
+          : "p50/p90/p99 over time need the daemon's /stats/series.";
       return;
     }
     const note = box.querySelector(":scope > .note");
@@ -489,9 +511,10 @@
         tick();
       }
     });
-    const fromFragment = tokenFromFragment();
-    if (fromFragment) useToken(fromFragment);
+    const fragment = readFragment();
+    if (fragment.token) useToken(fragment.token);
     else { try { state.token = sessionStorage.getItem(TOKEN_KEY); } catch (e) { state.token = null; } }
+    if (fragment.window) selectWindow(fragment.window, false);
     tick();
   }
 
