@@ -259,7 +259,7 @@ def test_templates_are_bounded_under_a_flood_of_distinct_messages() -> None:
     assert doc["fields"]["pattern"]["total"] == len(shapes)
     saved = store.export_state()["patterns"]["default"]
     assert len(saved["templates"]) == 50
-    assert len(saved["cache"]) <= PatternRegistry(50).cache_size  # the shape cache is bounded too
+    assert len(saved["cache"]) <= min(PatternRegistry(50).cache_size, 4096)  # the shape cache is bounded too
 
 
 def test_patterns_survive_a_checkpoint_with_their_ids_and_first_appearance() -> None:
@@ -480,3 +480,30 @@ def test_pid_and_thread_are_fields_on_request() -> None:
     assert "thread" not in p.dims  # not a default dimension
     p = parse_batch(build_spec("auto", ("thread",), (), None).resolved(detect(LOG4J.encode())), LOG4J.encode())
     assert dict(p.dims["thread"]) == {"main": 4, "pool-1": 1, "worker-2": 1}
+
+
+def test_window_slots_keep_each_event_whole() -> None:
+    """With the daemon's window slots (spec.slot_seconds, set by the daemon), every line of an event counts in
+    the slot of its event's time: the stack trace of a 10:00:02 error stays in the 10:00 slot."""
+    import dataclasses
+
+    spec = dataclasses.replace(text_spec(LOG4J.encode()), slot_seconds=60.0)
+    p = parse_batch(spec, LOG4J.encode())
+    m0 = 1796119200 // 60  # 2026-12-01 10:00 UTC
+    assert p.slots is not None and sorted(k for k in p.slots if k is not None) == [m0, m0 + 1]
+    assert p.slots.get(None) is None or p.slots[None].lines == 0  # no line counts at ingestion time
+    first, second = p.slots[m0], p.slots[m0 + 1]
+    assert (first.lines, first.events, second.lines, second.events) == (8, 3, 3, 3)
+    assert dict(first.dims["level"]) == {"info": 1, "warn": 1, "error": 1}
+    assert dict(second.dims["level"]) == {"info": 1, "critical": 1, "debug": 1}
+    assert Counter(first.dims["pattern"]) + Counter(second.dims["pattern"]) == Counter(p.dims["pattern"])
+    assert (p.lines, p.events) == (11, 6)
+
+
+def test_scan_since_until_keeps_whole_events(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text(LOG4J)
+    doc = scan(log, "--since", "2026-12-01T10:00:02Z", "--until", "2026-12-01T10:01:01Z")
+    # the 10:00:02 error with its 5 stack lines and the 10:01:00 info: 2 events, 7 lines
+    assert (doc["totals"]["lines"], doc["totals"]["events"]) == (7, 2)
+    assert dict(map(tuple, doc["fields"]["level"]["top"])) == {"error": 1, "info": 1}

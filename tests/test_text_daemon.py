@@ -98,3 +98,29 @@ def test_kill_9_inside_an_event_reads_it_again_from_its_first_line(tmp_path: Pat
         assert dict(map(tuple, doc["fields"]["pattern"]["top"])) == {"job <*> done": 7}
     finally:
         assert d2.stop(signal.SIGTERM) == 0
+
+
+def test_process_mode_daemon_counts_the_same_events_and_templates(tmp_path: Path) -> None:
+    messages = ("job {i} done", "cache users refreshed in {i} ms", "connection to 10.0.3.{n}:5432 lost")
+    text = "".join(event(i).replace(f"job {i} done", messages[i % 3].format(i=i, n=i % 250), 1)
+                   for i in range(2000))
+    docs = {}
+    for kind in ("thread", "process"):
+        logs = tmp_path / kind / "logs"
+        logs.mkdir(parents=True)
+        (logs / "app.log").write_text(text)
+        d = Daemon(tmp_path / kind, str(logs / "*.log"), TAILSTAT_EXECUTOR=kind, TAILSTAT_WORKERS="2",
+                   TAILSTAT_BATCH_BYTES="8KiB", TAILSTAT_MULTILINE_TIMEOUT="0.3",
+                   TAILSTAT_RESCAN_INTERVAL="0.2").start()
+        try:
+            wait_until(lambda d=d: d.stats()["totals"]["events"] == 2000, 90, what=f"2000 events ({kind})")
+            docs[kind] = d.stats()
+        finally:
+            assert d.stop() == 0
+    thread, process = docs["thread"], docs["process"]
+    assert thread["totals"]["lines"] == process["totals"]["lines"] == text.count("\n")
+    assert levels_of(thread) == levels_of(process) == {"info": 500, "warn": 500, "error": 500, "debug": 500}
+    shown = [[(e["id"], e["template"], e["count"]) for e in doc["patterns"]] for doc in (thread, process)]
+    assert shown[0] == shown[1]
+    assert sorted((t, n) for _, t, n in shown[0]) == [
+        ("cache users refreshed in <*> ms", 667), ("connection to <*> lost", 666), ("job <*> done", 667)]

@@ -23,6 +23,7 @@ OTHER = 0  # the id of `other`: shapes that arrive once the registry is full
 DEFAULT_MAX_TEMPLATES = 2000
 DEFAULT_SIMILARITY = 0.7
 PREFIX_TOKENS = 1  # leading tokens that route a shape (Drain uses depth - 2 = 2; one keeps variable second words together)
+CACHE_SAVED = 4096  # shapes of the cache kept in a checkpoint
 LEAF_MAX = 200  # templates compared per route at most; a fuller route starts no new template (-> other)
 
 
@@ -159,7 +160,8 @@ class PatternRegistry:
             "max_templates": self.max_templates,
             "similarity": self.similarity,
             "templates": [[t.id, t.text, t.first_seen, t.count] for t in self._templates.values()],
-            "cache": [[s, tid] for s, tid in self._cache.items()] if cache else [],
+            # the newest shapes only: a checkpoint stays small; an older shape finds its template again
+            "cache": [[s, tid] for s, tid in list(self._cache.items())[-CACHE_SAVED:]] if cache else [],
             "other": [self.other, self.other_first_seen],
         }
 

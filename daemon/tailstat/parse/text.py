@@ -27,13 +27,17 @@ began in an earlier batch the reader did not hold back) counts them as one event
 from __future__ import annotations
 
 import calendar
+import math
 import re
 import time
 from collections import Counter
+from dataclasses import replace
 from functools import lru_cache
-from itertools import compress
+from itertools import accumulate, compress
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
+from tailstat.eventtime import nothing_parsed, split_slots
 from tailstat.parse.mask import mask_messages
 from tailstat.parse.syslog import bsd_minute
 from tailstat.parse.timestamps import clf_minute, iso_minute
@@ -293,7 +297,7 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     if len(rows) > partial.lines:  # findall's empty match after the last newline
         rows = rows[:partial.lines]
     if not rows:
-        return partial
+        return nothing_parsed(partial, spec)
     cols = list(zip(*rows))
     idx = {name: i - 1 for name, i in pattern.groupindex.items()}
     ts_col, level_col, msg_col = cols[idx["ts"]], cols[idx["level"]], cols[idx["msg"]]
@@ -320,9 +324,30 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
         partial.errors["empty_line"] += nblank
     events = sum(is_event)
     partial.events = events
-    all_events = events == len(rows)
-    pick = (lambda col: col) if all_events else (lambda col: tuple(compress(col, is_event)))
-    levels_raw = pick(level_col)
+    event_rows = None if events == len(rows) else list(compress(range(len(rows)), is_event))
+    _aggregate_events(spec, layout, cols, idx, event_rows, partial)
+    if has_ts:
+        _tag_slots(spec, layout, partial, cols, idx, is_event, blank, event_rows)
+    elif spec.since is not None or spec.until is not None:  # lines without a time are outside any range
+        nothing_parsed(partial, spec)
+        partial.events = 0
+    return partial
+
+
+def _aggregate_events(spec: ParserSpec, layout: str, cols: list[tuple[str, ...]], idx: dict[str, int],
+                      event_rows: list[int] | None, partial: Partial) -> None:
+    """Dimensions and event minutes of the events starting at `event_rows` (None: every row)."""
+    if event_rows is None:
+        def pick(col: tuple[str, ...]) -> tuple[str, ...]:
+            return col
+    else:
+        take = itemgetter(*event_rows) if len(event_rows) > 1 else None
+
+        def pick(col: tuple[str, ...]) -> tuple[str, ...]:
+            if take is None:
+                return (col[event_rows[0]],) if event_rows else ()
+            return take(col)
+    levels_raw = pick(cols[idx["level"]])
     level_counts = Counter(levels_raw)
     canonical: Counter = Counter()
     canon = _canonical_letter if "level=letter" in layout else _canonical
@@ -346,7 +371,7 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
             counts.pop("", None)
             if counts:
                 partial.dims[name] = counts
-    messages = pick(msg_col)
+    messages = pick(cols[idx["msg"]])
     if "pattern" in wanted:
         partial.dims["pattern"] = Column(tuple(mask_messages(list(messages))))
     if "message" in wanted:
@@ -354,9 +379,62 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
         counts.pop("", None)
         if counts:
             partial.dims["message"] = counts
-    if has_ts:
-        _text_minutes(layout, pick(ts_col), levels_raw, spec, partial, canon)
-    return partial
+    if "ts=-" not in layout:
+        _text_minutes(layout, pick(cols[idx["ts"]]), levels_raw, spec, partial, canon)
+
+
+def _tag_slots(spec: ParserSpec, layout: str, partial: Partial, cols: list[tuple[str, ...]],
+               idx: dict[str, int], is_event: list[bool], blank: list[bool] | None,
+               event_rows: list[int] | None) -> None:
+    """Event time for the windows and for `scan --since/--until` (eventtime.split_slots): every parsed line
+    counts at its event's time, so an event is never split between window slots or cut by a time range."""
+    ranged = spec.since is not None or spec.until is not None
+    if spec.slot_seconds is None and not ranged and not spec.event_span:
+        return
+    ts_col = cols[idx["ts"]]
+    rows_all = range(len(ts_col))
+    if event_rows is None:  # one event per line: its own timestamp
+        parsed_rows = list(rows_all)
+        keys = [t or None for t in ts_col]
+    else:
+        starts = list(accumulate(map(int, is_event)))  # row -> its event's number (1-based; 0: none)
+        times = [ts_col[r] or None for r in event_rows]
+        parsed_rows = [r for r in rows_all if blank is None or not blank[r]]
+        keys = [times[starts[r] - 1] if starts[r] else None for r in parsed_rows]
+    kind = layout.split(",", 1)[0][3:].split("/")[0]
+    now = time.time() if spec.reference_time is None else spec.reference_time
+    year = time.localtime(now).tm_year
+    seconds_of: dict[str | None, float | None] = {}
+
+    def seconds(key: str | None) -> float | None:
+        if key not in seconds_of:
+            seconds_of[key] = None if key is None else _to_seconds(kind, key, year, int(now))
+        return seconds_of[key]
+
+    def build(lines: list[int]) -> Partial:
+        rows = {parsed_rows[j] for j in lines}
+        part = Partial()
+        mine = [r for r in (event_rows if event_rows is not None else rows_all) if r in rows]
+        part.events = len(mine)
+        _aggregate_events(spec, layout, cols, idx, mine, part)
+        return part
+
+    if ranged:  # only the events whose own time is in [since, until) count: whole events, never a part
+        lo = -math.inf if spec.since is None else spec.since
+        hi = math.inf if spec.until is None else spec.until
+        inside = [j for j, key in enumerate(keys) if (t := seconds(key)) is not None and lo <= t < hi]
+        if len(inside) < partial.lines:
+            kept = build(inside) if inside else Partial()
+            partial.outside += partial.lines - len(inside)
+            partial.bytes = partial.bytes * len(inside) // max(1, partial.lines)
+            partial.lines = partial.parsed = len(inside)
+            partial.events = kept.events
+            partial.errors, partial.samples, partial.skipped = kept.errors, kept.samples, kept.skipped
+            partial.dims, partial.measures, partial.minutes = kept.dims, kept.measures, kept.minutes
+            parsed_rows = [parsed_rows[j] for j in inside]
+            keys = [keys[j] for j in inside]
+        spec = replace(spec, since=None, until=None)  # filtered here: split_slots only tags the slots
+    split_slots(partial, spec, keys, seconds, build)
 
 
 def _bound_events(is_event: list[bool], blank: list[bool] | None, max_lines: int) -> list[bool]:
@@ -437,6 +515,28 @@ def _to_minute(kind: str, ts: str, year: int, now: int) -> int | None:
     except (ValueError, KeyError, IndexError, OverflowError):
         return None
     return None
+
+
+def _to_seconds(kind: str, ts: str, year: int, now: int) -> float | None:
+    """A raw timestamp -> epoch seconds (for the window slots): its minute plus its seconds."""
+    if kind == "epoch":
+        try:
+            return float(ts)
+        except ValueError:
+            return None
+    if kind == "yymmdd":
+        minute, secs = _to_minute(kind, ts[:11], year, now), ts[11:13]
+    elif kind == "ymd8":
+        minute = _to_minute(kind, ts, year, now)
+        digits = ts[9:].replace(":", "")
+        secs = digits[4:6]
+    else:
+        m = _SECONDS.search(ts)
+        minute = _to_minute(kind, _SECONDS.sub("", ts), year, now)
+        secs = m.group(0)[1:3] if m else "0"
+    if minute is None:
+        return None
+    return minute * 60 + (int(secs) if secs.isdigit() else 0)
 
 
 _MONTH = {m: i for i, m in enumerate(_MON[3:-1].split("|"), start=1)}
