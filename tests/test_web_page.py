@@ -318,27 +318,12 @@ def lines_at(epoch: float, statuses: tuple[str, ...], n: int, start: int = 0) ->
                    f'"t/1"\n' for i in range(start, start + n)).encode()
 
 
-def windows_or_skip(d: Daemon) -> None:
-    if "window" not in d.stats("window=1h"):
-        pytest.skip("pending: this daemon has no GET /stats?window= yet (windows API, issue 12)")
-
-
-def event_time_windows_or_skip() -> None:
-    from tailstat.parse.spec import ParserSpec
-
-    if not hasattr(ParserSpec, "slot_seconds"):  # the parse functions tag lines with their own time slots
-        pytest.skip("pending: windows count lines at ingestion time until the parsers tag event-time slots "
-                    "(branch windows, commit c10c7f9: ParserSpec.slot_seconds)")
-
-
 def test_window_switch_shows_exact_windowed_counts(browser: Browser, tmp_path: Path) -> None:
     now = time.time()
     d = Daemon(tmp_path)
     d.append(lines_at(now - 2 * 86400, ("200", "301"), 40) + lines_at(now - 30, ("404", "500", "200"), 25))
     with d:
         d.wait_lines(65)
-        windows_or_skip(d)
-        event_time_windows_or_skip()
         origin = f"http://127.0.0.1:{d.port}"
         tab = open_tab(browser, origin + "/", origin)
         page = tab.page
@@ -398,7 +383,6 @@ def test_daemon_without_windows_is_said_clearly(browser: Browser, daemon: Daemon
 
 
 def test_refused_window_and_missing_series_are_said_clearly(browser: Browser, daemon: Daemon) -> None:
-    windows_or_skip(daemon)
     origin = f"http://127.0.0.1:{daemon.port}"
     tab = open_tab(browser, origin + "/", origin)
     page = tab.page
