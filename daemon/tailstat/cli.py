@@ -184,13 +184,16 @@ def cmd_top(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from tailstat.globs import describe_files
+    from tailstat.globs import describe_files, missing_directories
 
     cfg = load_config(require_paths=False)
     for name, value in cfg.describe():
         print(f"{name}={value}")
     for line in describe_files(cfg.sources):
         print(line)
+    for name, pattern, directory in missing_directories(cfg.sources):
+        print(f"tailstat: note: directory {directory} does not exist (glob {pattern}, source {name}): nothing "
+              "is read from it until it exists", file=sys.stderr)
     try:  # what `run` would make of the descriptor limit in this shell (a note: the daemon's own may differ)
         fitted = fit_descriptors(cfg)
     except ConfigError as exc:
