@@ -69,8 +69,8 @@ def table(doc: dict[str, Any], top: int = 10, width: int | None = None) -> str:
     rates = doc.get("rates") or {}
     if any(r.get("lines") for r in rates.values()):
         out.append("")
-        out.append("lines/s " + "  ".join(f"{label} {_num(r['lines'])}" for label, r in rates.items())
-                   + "   bytes/s " + "  ".join(f"{label} {_num(r['bytes'])}" for label, r in rates.items()))
+        out.append("lines/s " + "  ".join(f"{label} {r['lines']:,.1f}" for label, r in rates.items())
+                   + "   bytes/s " + "  ".join(f"{label} {r['bytes']:,.1f}" for label, r in rates.items()))
     minutes = doc.get("minutes") or []
     if minutes:
         out.append("")
