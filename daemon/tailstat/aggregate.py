@@ -520,6 +520,7 @@ class Store:
         seconds = WINDOWS[window] * ring.slot_seconds
         doc["window_start"] = int(start) if float(start).is_integer() else start
         doc["window_seconds"] = int(seconds) if float(seconds).is_integer() else seconds
+        doc["all_lines"] = doc["totals"]["lines"]  # every line read (window all): says why a window may be empty
         dropped = {k: {"lines": v[0], "bytes": v[1]} for k, v in merged.dropped.items()}
         doc["totals"] = {"lines": merged.lines, "bytes": merged.bytes, "parsed": merged.parsed,
                          "parse_errors": merged.lines - merged.parsed,
