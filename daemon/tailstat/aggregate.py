@@ -179,6 +179,7 @@ class Store:
                 rec["lines"] += lines
                 rec["bytes"] += nbytes
                 rec["parse_errors"] += errs
+                self._paths.add(rec["path"], lines, nbytes, errs)
                 if end is not None:
                     rec["offset"] = end
                     if rec.get("retire_at", -1) >= 0 and end >= rec["retire_at"]:
