@@ -7,6 +7,9 @@ long: "1m" is 18 s and "5m" 90 s. The lines are JSON without a time field, so th
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -148,6 +151,17 @@ def test_series_counts_each_step(tmp_path: Path) -> None:
         assert sum(ms["count"]) == 60 and len(ms["p50"]) == n
         assert all((p is None) == (c == 0) for p, c in zip(ms["p50"], ms["count"]))
         assert series["fields"]["status"]["values"] == ["200"]
+        # stats --follow shows the last 1m by default
+        for args, check_line in ((["--json"], lambda ln: json.loads(ln)["window"] == "1m"
+                                  and json.loads(ln)["totals"]["lines"] == 60),
+                                 ([], lambda ln: " last 1m: lines 60 (" in ln.decode())):
+            proc = subprocess.Popen([sys.executable, "-m", "tailstat", "stats", "--follow", *args], env=d.env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=20)
+            assert check_line(line), line
 
 
 @pytest.mark.parametrize(("paths", "capacity"), [(40, "10000"), (15, "10")])

@@ -344,7 +344,7 @@ class RegisterCodes:
 
     __slots__ = ("_codes", "limit", "precision")
 
-    def __init__(self, precision: int, limit: int = 20000) -> None:
+    def __init__(self, precision: int, limit: int = 10000) -> None:
         self.precision = precision
         self.limit = limit
         self._codes: dict[str, int] = {}
