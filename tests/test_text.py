@@ -512,3 +512,11 @@ def test_scan_since_until_keeps_whole_events(tmp_path: Path) -> None:
     # the 10:00:02 error with its 5 stack lines and the 10:01:00 info: 2 events, 7 lines
     assert (doc["totals"]["lines"], doc["totals"]["events"]) == (7, 2)
     assert dict(map(tuple, doc["fields"]["level"]["top"])) == {"error": 1, "info": 1}
+
+
+def test_scan_table_shows_events_beside_lines() -> None:
+    out = subprocess.run([sys.executable, "-m", "tailstat", "scan", str(SAMPLES / "java_app.log")], capture_output=True,
+                         text=True, timeout=60, check=False, env={"PATH": os.environ["PATH"], "COLUMNS": "100"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "lines 65  parsed 65  parse errors 0  events 40  bytes 5,967"
+    assert "            15   37.5%  order <*> placed by <*> total <*> EUR" in out.stdout.splitlines()

@@ -20,26 +20,51 @@ MAX_MESSAGE_CHARS = 400  # a shape keeps this much of a message: a huge message 
 # much. Each pattern starts with a character class when it can (sre then skips to candidate positions without
 # trying the pattern) and checks the character before the match with a lookbehind, so it starts only where a
 # token (or a token's digits) starts. A pass whose marker is absent from the batch is not run at all.
-_PASSES: tuple[tuple[str | None, re.Pattern], ...] = tuple((marker, re.compile(p)) for marker, p in (
-    ('"', r"\"[^\"\n]*\""),  # quoted values
-    ("'", r"'[^'\n]*'"),
-    ("://", r"(?<![\w.+-])[a-z][a-z0-9+.-]{1,15}://\S+"),  # URLs
-    ("/", r"/(?<![\w/.]/)(?:[^\s/,;:()\[\]{}\"']+/?)+"),  # absolute paths: /var/log/x.log
-    (None, r"(?<=[=:])(?<!::)[^\s,;()\[\]{}<]+"),  # key=value / key:value values (right after = or :)
+_PASSES: tuple[tuple[str | None, re.Pattern, str], ...] = tuple((marker, re.compile(p), by) for marker, p, by in (
+    ('"', r"\"[^\"\n]*\"", WILDCARD),  # quoted values
+    ("'", r"'[^'\n]*'", WILDCARD),
+    ("/", r"/(?<![\w/.]/)(?:[^\s/,;:()\[\]{}\"']+/?)+", WILDCARD),  # absolute paths: /var/log/x.log
+    ("=", r"=[^\s,;()\[\]{}<]+", "=" + WILDCARD),  # key=value
+    (":", r":(?<!::)(?=[^\s,;()\[\]{}<:])[^\s,;()\[\]{}<]+", ":" + WILDCARD),  # key:value, not a C++ a::b
     (None, (r"[-\d](?<![A-Za-z0-9][-\d])(?:"  # numbers, starting at a digit (or a minus) that starts a token
-     r"[0-9a-fA-F]{7}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # UUIDs
-     r"|[0-9a-fA-F](?:[:-][0-9a-fA-F]{2}){5}"  # MACs
-     r"|\d{0,2}(?:\.\d{1,3}){3}(?::\d+)?"  # IPv4 with an optional port
-     r"|[xX][0-9a-fA-F]+"  # 0x1f
-     r"|[0-9a-fA-F]*(?:[.:,_-][0-9a-fA-F]*\d[0-9a-fA-F]*)*)")),  # 42, -7, 3.5, 1.2.3, 12:30:01, 9f4ef63
-    (None, r"[a-fA-F](?<![\w.-][a-fA-F])[0-9a-fA-F]*\d[0-9a-fA-F]*(?![\w.-])"),  # hex ids that start with a letter
+            r"[0-9a-fA-F]{7}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # UUIDs
+            r"|[0-9a-fA-F](?:[:-][0-9a-fA-F]{2}){5}"  # MACs
+            r"|\d{0,2}(?:\.\d{1,3}){3}(?::\d+)?"  # IPv4 with an optional port
+            r"|[xX][0-9a-fA-F]+"  # 0x1f
+            r"|[0-9a-fA-F]*(?:[.:,_-][0-9a-fA-F]*\d[0-9a-fA-F]*)*)"), WILDCARD),  # 42, -7, 3.5, 1.2.3, 9f4ef63
+    (None, r"[a-fA-F](?<![\w.-][a-fA-F])[0-9a-fA-F]*\d[0-9a-fA-F]*(?![\w.-])", WILDCARD),  # hex ids: a64f992
 ))
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{1,15}\Z")
 # a token made only of wildcards and punctuation around them is one wildcard: `<*>:<*>`, `(<*>)` stay apart
 # from words, but `<*>.<*>`, `-<*>`, `<*>ms` would otherwise split one variable into many shapes
-_JOINED = re.compile(r"[-+#.:_<](?<!\S[-+#.:_<])(?:(?<=<)|[-+#.:_]*<)\*>(?:[-+.:_/]*<\*>)*"
+_JOINED = re.compile(r"[-+#.:_=<](?<!\S[-+#.:_=<])(?:(?<=<)|[-+#.:_]*<)\*>(?:[-+.:_/]*<\*>)*"
                      r"(?:[.,;:]?(?!\S)|[a-zA-Z%]{1,3}(?![^\s,;.:)\]]))")
-_SPACES = re.compile(r"[ \t\r\f\v]{2,}|[\t\r\f\v]")  # runs: a single space (the usual case) is no match
-_EDGES = re.compile(r"^ | $", re.MULTILINE)
+_SPACE_RUNS = re.compile("  +")  # a literal prefix: sre jumps from one double space to the next
+_BLANKS = str.maketrans("\t\r\f\v", "    ")
+
+
+def _mask_urls(text: str) -> str:
+    """URLs (`scheme://...` up to the next blank) as one wildcard: found from their `://`, which is rare, so
+    no pattern is tried at every word."""
+    out, pos = [], 0
+    i = text.find("://")
+    while i >= 0:
+        start = i
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "+.-"):
+            start -= 1
+        end = i + 3
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        if _SCHEME.match(text, start, i) and (start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "_.+-")) \
+                and end > i + 3:
+            out.append(text[pos:start])
+            out.append(WILDCARD)
+            pos = end
+        i = text.find("://", max(end, i + 3))
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def mask_messages(messages: list[str] | tuple[str, ...]) -> list[str]:
@@ -56,16 +81,18 @@ def mask_messages(messages: list[str] | tuple[str, ...]) -> list[str]:
 
 def _mask(messages: list[str] | tuple[str, ...]) -> list[str]:
     text = "\n".join(m if len(m) <= MAX_MESSAGE_CHARS else m[:MAX_MESSAGE_CHARS] for m in messages)
-    for marker, variable in _PASSES:
+    if "://" in text:
+        text = _mask_urls(text)
+    for marker, variable, by in _PASSES:
         if marker is None or marker in text:
-            text = variable.sub(WILDCARD, text)
+            text = variable.sub(by, text)
     text = _JOINED.sub(WILDCARD, text)
-    if "  " in text or "\t" in text or "\r" in text or "\f" in text or "\v" in text:
-        text = _SPACES.sub(" ", text)
-    if " \n" in text or "\n " in text or text[:1] == " " or text[-1:] == " ":
-        text = _EDGES.sub("", text)
+    if "\t" in text or "\r" in text or "\f" in text or "\v" in text:
+        text = text.translate(_BLANKS)
+    if "  " in text:
+        text = _SPACE_RUNS.sub(" ", text)
+    if " \n" in text or "\n " in text:
+        text = text.replace(" \n", "\n").replace("\n ", "\n")
+    if text[:1] == " " or text[-1:] == " ":
+        text = text.strip(" ")
     return text.split("\n")
-
-
-def mask_message(message: str) -> str:
-    return mask_messages([message])[0]

@@ -13,6 +13,7 @@ for a finished file's unterminated last line.)
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import time
@@ -24,6 +25,7 @@ from typing import Any
 from tailstat.config import Config, Source
 from tailstat.formats import ParserSpec, cut_long_lines
 from tailstat.parse.multiline import Joiner
+from tailstat.parse.text import learn_layout
 from tailstat.tail.identity import FP_BYTES, fingerprint
 
 
@@ -157,6 +159,10 @@ class LineCutter:
         self._joiners: dict[str, tuple[ParserSpec | None, Joiner | None]] = {}
 
     def _joiner(self, t: Tracked) -> Joiner | None:
+        if t.spec is not None and t.spec.format == "text" and t.spec.layout is None and b"\n" in t.head:
+            # a text file resumed from a checkpoint (whose record says only "text"): its header layout again,
+            # from its first lines, for the whole file rather than per batch
+            t.spec = dataclasses.replace(t.spec, layout=learn_layout(t.head[: t.head.rfind(b"\n") + 1]))
         known = self._joiners.get(t.key)
         if known is None or known[0] is not t.spec:
             # an event held back stays below half the line limit (never taken for one too long line) and below
