@@ -35,13 +35,17 @@ echo "tailstat is running (pid $pid, state in $demo, HTTP API on $TAILSTAT_HTTP_
 # The hints must work when typed in another terminal: name the address unless it is the clients' default.
 addr=
 [ "$TAILSTAT_HTTP_ADDR" = 127.0.0.1:9514 ] || addr="TAILSTAT_HTTP_ADDR=$TAILSTAT_HTTP_ADDR "
+page=
 case $TAILSTAT_HTTP_ADDR in
   unix:*) curl="curl -s --unix-socket ${TAILSTAT_HTTP_ADDR#unix:} http://localhost/metrics" ;;
-  *) curl="curl -s http://$TAILSTAT_HTTP_ADDR/metrics" ;;
+  *) curl="curl -s http://$TAILSTAT_HTTP_ADDR/metrics"; page="http://$TAILSTAT_HTTP_ADDR/" ;;
 esac
 echo "  ${addr}.venv/bin/tailstat top              # live view; q quits"
 echo "  ${addr}.venv/bin/tailstat stats --follow   # one line per second"
 echo "  $curl      # Prometheus"
+[ -z "$page" ] || echo "  $page      # the web page, in a browser"
+echo "The sample logs' own timestamps are old, so top's 5m and --follow's 1m windows count few of their lines"
+echo "(press 6 in top, or use --window all, for every line)."
 echo "Append lines to sample_logs/*.log to watch them counted (git checkout sample_logs undoes that)."
 echo "Ctrl-C stops the daemon."
 wait "$pid"

@@ -115,3 +115,12 @@ def test_measures_may_name_nginx_header_variables_and_upstream_status() -> None:
                        '$remote_addr [$time_local] "$request" $status $upstream_status $upstream_http_x_runtime',
                        "TAILSTAT_MEASURES": "upstream_http_x_runtime,upstream_status"})
     assert cfg.sources[0].spec.measures == ("upstream_http_x_runtime", "upstream_status")
+
+
+def test_config_without_paths_notes_that_run_would_refuse() -> None:
+    result = run_cli("config", env={})
+    assert result.returncode == 0
+    assert "TAILSTAT_PATHS=\n" in result.stdout
+    assert result.stderr == ("tailstat: note: `tailstat run` would refuse this: TAILSTAT_PATHS is not set; set it "
+                             "to comma-separated absolute file globs, e.g. TAILSTAT_PATHS=/var/log/nginx/*.log, "
+                             "or set TAILSTAT_SOURCES to source names, each with TAILSTAT_SOURCE_<NAME>_PATHS\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import urllib.request
 from pathlib import Path
 
 from helpers import REPO, clean_env
@@ -27,7 +28,10 @@ def test_demo_hints_use_the_overridden_address(tmp_path: Path) -> None:
         assert hints == [
             f"TAILSTAT_HTTP_ADDR=127.0.0.1:{port} .venv/bin/tailstat top              # live view; q quits",
             f"TAILSTAT_HTTP_ADDR=127.0.0.1:{port} .venv/bin/tailstat stats --follow   # one line per second",
-            f"curl -s http://127.0.0.1:{port}/metrics      # Prometheus"], out
+            f"curl -s http://127.0.0.1:{port}/metrics      # Prometheus",
+            f"http://127.0.0.1:{port}/      # the web page, in a browser"], out
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
+            assert (page.status, page.headers.get_content_type()) == (200, "text/html")
         typed = hints[0].split("#")[0].strip() + " --iterations 1"
         done = subprocess.run(["sh", "-c", typed], cwd=REPO, env=clean_env(COLUMNS="200"), capture_output=True,
                               text=True, timeout=60, check=False)

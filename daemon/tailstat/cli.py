@@ -191,6 +191,10 @@ def cmd_config(args: argparse.Namespace) -> int:
         print(f"{name}={value}")
     for line in describe_files(cfg.sources):
         print(line)
+    try:  # what `run` needs beyond what `config` does: the paths to read
+        load_config(require_paths=True)
+    except ConfigError as exc:
+        print(f"tailstat: note: `tailstat run` would refuse this: {exc}", file=sys.stderr)
     for name, pattern, directory in missing_directories(cfg.sources):
         print(f"tailstat: note: directory {directory} does not exist (glob {pattern}, source {name}): nothing "
               "is read from it until it exists", file=sys.stderr)

@@ -225,7 +225,11 @@ class HttpApi:
     async def stats_series(self, request: web.Request) -> web.Response:
         window = _window_param(request.query)
         if window == "all":
-            raise BadQuery(f"window='all' has no series; accepted: {', '.join(ACCEPTED[:-1])}")
+            said = "a series needs a window" if "window" not in request.query else "window='all' has no series"
+            windows = f"{', '.join(ACCEPTED[:-2])} or {ACCEPTED[-2]}"
+            bad = BadQuery(f"{said}; accepted: window={windows} (e.g. ?window=1h)")
+            bad.accepted = list(ACCEPTED[:-1])
+            raise bad
         try:
             step = parse_step(request.query.get("step"), window)
         except ValueError as exc:

@@ -28,9 +28,11 @@ def table(doc: dict[str, Any], top: int = 10, width: int | None = None) -> str:
     out = [
         (f"last {window} (since {time.strftime('%H:%M:%S', time.localtime(doc['window_start']))}): "
          if window != "all" and "window_start" in doc else "")
-        + f"lines {t['lines']:,}  parsed {t['parsed']:,}  parse errors {t['parse_errors']:,}  "
-        + (f"events {t['events']:,}  " if t.get("events", t["parsed"]) != t["parsed"] else "")  # multiline
-        + f"bytes {t['bytes']:,}" + (f"  dropped {t['dropped_bytes']:,} B" if t.get("dropped_bytes") else ""),
+        + f"lines {t['lines']:,}"
+        # multiline text: the shares below are of events, say how many
+        + (f" ({t['events']:,} events)" if t.get("events") not in (None, t["parsed"]) else "")
+        + f"  parsed {t['parsed']:,}  parse errors {t['parse_errors']:,}  "
+        f"bytes {t['bytes']:,}" + (f"  dropped {t['dropped_bytes']:,} B" if t.get("dropped_bytes") else ""),
     ]
     late = hints.window_hint(doc, "--window all counts them")
     if late:  # a window counts event time: lines read from an old backlog are not in it

@@ -82,21 +82,27 @@ class Rates:
         self.files = {f.get("key"): (f["lines"] - before.get(f.get("key"), 0)) / seconds for f in doc["files"]}
 
 
-def _budget(doc: dict[str, Any], height: int | None, top: int, error: bool) -> tuple[int, int, int]:
-    """(file rows, measure rows, values per dimension) that fit in `height` lines (None: no limit)."""
+def _budget(doc: dict[str, Any], height: int | None, top: int, error: bool) -> tuple[int, int, int, int]:
+    """(file rows, measure rows, values per dimension, pairs of dimensions shown) that fit in `height` lines
+    (None: no limit)."""
     files = len(doc["files"])
     measures = sum(1 for m in doc["measures"].values() if m.get("count"))
+    pairs = (len(doc["fields"]) + 1) // 2
     if height is None:
-        return files, measures, top
+        return files, measures, top, pairs
     file_rows = min(files, MAX_FILE_ROWS)
     measure_rows = min(measures, MAX_MEASURE_ROWS)
     used = 2 + 1 + error + (waiting_hint(doc) is not None)  # header lines, footer, the error line, the hint
     used += window_hint(doc, "") is not None  # lines read but timed before the window
     used += 1 + 1 + file_rows + (1 if files > file_rows else 0)  # blank, table header, rows, "more"
     used += (1 + 1 + measure_rows) if measure_rows else 0
-    pairs = (len(doc["fields"]) + 1) // 2
-    per_value = (height - used) // pairs - 2 if pairs else 0  # blank + title per pair of dimensions
-    return file_rows, measure_rows, max(1, min(top, per_value, MAX_FIELD_ROWS))
+    room = height - used
+    shown = pairs
+    if pairs and room // pairs - 2 < 1:  # not one value each: fewer dimensions, and a line saying so
+        shown = max(0, (room - 1) // 3)
+        room -= 1
+    per_value = room // shown - 2 if shown else 0  # blank + title per pair of dimensions
+    return file_rows, measure_rows, max(1, min(top, per_value, MAX_FIELD_ROWS)), shown
 
 
 def _header(doc: dict[str, Any], rates: Rates, where: str, error: str | None,
@@ -159,11 +165,11 @@ def _field_table(name: str, field: dict[str, Any], values: int) -> Table:
     return table
 
 
-def _fields_grid(doc: dict[str, Any], values: int) -> Table:
+def _fields_grid(doc: dict[str, Any], values: int, pairs: int) -> Table:
     grid = Table.grid(expand=True, padding=(0, 2))
     grid.add_column(ratio=1)
     grid.add_column(ratio=1)
-    tables = [_field_table(n, f, values) for n, f in doc["fields"].items()]
+    tables = [_field_table(n, f, values) for n, f in list(doc["fields"].items())[:2 * pairs]]
     for i in range(0, len(tables), 2):
         if i:
             grid.add_row("", "")
@@ -187,14 +193,18 @@ def view(doc: dict[str, Any], rates: Rates, where: str, *, width: int = 80, heig
          top: int = 5, error: str | None = None, footer: bool = True,
          series: dict[str, Any] | None = None) -> RenderableType:
     spark = rate_line(series, width)
-    file_rows, measure_rows, values = _budget(doc, None if height is None else height - (spark is not None),
+    file_rows, measure_rows, values, pairs = _budget(doc, None if height is None else height - (spark is not None),
                                               top, error is not None)
     parts: list[RenderableType] = _header(doc, rates, where, error, keys=footer)
     if spark is not None:
         parts.append(Text(spark, no_wrap=True, overflow="ellipsis"))
     parts += [Text(""), _files_table(doc, rates, file_rows, width)]
-    if doc["fields"]:
-        parts += [Text(""), _fields_grid(doc, values)]
+    if doc["fields"] and pairs:
+        parts += [Text(""), _fields_grid(doc, values, pairs)]
+    hidden = len(doc["fields"]) - 2 * pairs
+    if hidden > 0:  # the terminal is too short for every dimension
+        parts.append(Text(f"\u2026 {hidden} more dimensions (a taller terminal, or --field NAME)", style="dim",
+                          no_wrap=True, overflow="ellipsis"))
     if measure_rows:
         parts += [Text(""), _measures_table(doc, measure_rows)]
     if footer:
