@@ -21,9 +21,9 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     ("env", "message"),
     [
         ({"TAILSTAT_PATHS": ""}, "TAILSTAT_PATHS is empty; accepted: comma-separated absolute file globs"),
-        ({}, "tailstat: configuration error: TAILSTAT_PATHS is not set; set it to comma-separated absolute file "
-             "globs, e.g. TAILSTAT_PATHS=/var/log/nginx/*.log, or set TAILSTAT_SOURCES to source names, each with "
-             "TAILSTAT_SOURCE_<NAME>_PATHS"),
+        ({}, ("tailstat: configuration error: TAILSTAT_PATHS is not set; set it to comma-separated absolute file "
+              "globs, e.g. TAILSTAT_PATHS=/var/log/nginx/*.log, or set TAILSTAT_SOURCES to source names, each with "
+              "TAILSTAT_SOURCE_<NAME>_PATHS")),
         ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_WORKERS": "many"},
          "TAILSTAT_WORKERS='many' is not an integer; accepted: 1..256"),
         ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_WORKERS": "0"},

@@ -486,7 +486,6 @@ def test_window_slots_keep_each_event_whole() -> None:
     """With the daemon's window slots (spec.slot_seconds, set by the daemon), every line of an event counts in
     the slot of its event's time: the stack trace of a 10:00:02 error stays in the 10:00 slot."""
     import dataclasses
-
     import time
 
     # the last two minutes: the ring keeps 1-minute slots there (older lines share coarser slots)
@@ -518,5 +517,5 @@ def test_scan_table_shows_events_beside_lines() -> None:
     out = subprocess.run([sys.executable, "-m", "tailstat", "scan", str(SAMPLES / "java_app.log")], capture_output=True,
                          text=True, timeout=60, check=False, env={"PATH": os.environ["PATH"], "COLUMNS": "100"})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[0] == "lines 65  parsed 65  parse errors 0  events 40  bytes 5,967"
+    assert out.stdout.splitlines()[0] == "lines 65 (40 events)  parsed 65  parse errors 0  bytes 5,967"
     assert "            15   37.5%  order <*> placed by <*> total <*> EUR" in out.stdout.splitlines()
