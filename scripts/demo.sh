@@ -32,9 +32,9 @@ sleep 1
 .venv/bin/tailstat stats --top 5
 echo
 echo "tailstat is running (pid $pid, state in $demo, HTTP API on $TAILSTAT_HTTP_ADDR). In another terminal:"
-# The hints must work when typed in another terminal: name the address unless it is the clients' default.
-addr=
-[ "$TAILSTAT_HTTP_ADDR" = 127.0.0.1:9514 ] || addr="TAILSTAT_HTTP_ADDR=$TAILSTAT_HTTP_ADDR "
+# The hints must reach this daemon when typed in another terminal: always name its address (without it the
+# clients try an installed service's /run/tailstat/tailstat.sock first).
+addr="TAILSTAT_HTTP_ADDR=$TAILSTAT_HTTP_ADDR "
 page=
 case $TAILSTAT_HTTP_ADDR in
   unix:*) curl="curl -s --unix-socket ${TAILSTAT_HTTP_ADDR#unix:} http://localhost/metrics" ;;
