@@ -32,7 +32,7 @@ def test_cli_names_the_missing_field_and_lists_the_others(daemon: Daemon, comman
 
 
 @pytest.mark.parametrize("path", ["/stats?fields=nosuch", "/stats?fields=status,nosuch",
-                                  "/stats/stream?fields=nosuch"])
+                                  "/stats/stream?fields=nosuch", "/stats/series?window=1h&fields=class,nosuch"])
 def test_http_400_with_the_accepted_list(daemon: Daemon, path: str) -> None:
     status, headers, body = daemon.request(path)
     assert (status, headers["content-type"]) == (400, "application/json")
@@ -41,6 +41,8 @@ def test_http_400_with_the_accepted_list(daemon: Daemon, path: str) -> None:
 
 def test_existing_fields_still_answer(daemon: Daemon) -> None:
     assert set(daemon.stats("fields=status,bytes_sent")["fields"]) == {"status"}
+    status, _, body = daemon.request("/stats/series?window=1h&fields=class,status")
+    assert status == 200 and set(orjson.loads(body)["fields"]) == {"class", "status"}
     done = cli(base_env(daemon.tmp, TAILSTAT_HTTP_ADDR=f"127.0.0.1:{daemon.port}"), "stats", "--field", "method")
     assert done.returncode == 0 and "method" in done.stdout.decode()
 

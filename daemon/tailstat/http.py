@@ -35,7 +35,7 @@ from tailstat.config import http_endpoint
 from tailstat.fieldnames import UnknownField, check, configured
 from tailstat.merge import stamp
 from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
-from tailstat.series import parse_step
+from tailstat.series import CLASS_FIELD, parse_step
 from tailstat.web import serve as web_page
 from tailstat.window import ACCEPTED, parse_window
 
@@ -235,7 +235,11 @@ class HttpApi:
         except ValueError as exc:
             raise BadQuery(str(exc)) from None
         top = _int_param(request.query, "top", 10, 0, MAX_STREAM_TOP)
-        doc = self.service.store.series(window, step, _fields_param(request.query) or (), top)
+        fields = _fields_param(request.query) or ()
+        if fields:  # the per-line class of the minutes is a series field too
+            check([f for f in fields if f != CLASS_FIELD],
+                  [*self.service.store.field_names(), *configured(self.service.cfg.sources)])
+        doc = self.service.store.series(window, step, fields, top)
         return web.Response(body=orjson.dumps(doc) + b"\n", content_type=JSON)
 
     async def metrics(self, request: web.Request) -> web.Response:
