@@ -8,6 +8,7 @@ file-source):
   `.backup`, olddir), gzip's recorded size;
 - `core`: the rotation core, a pure function from (the streams the checkpoint knows, one observation of the
   file system) to decisions (resume here, adopt, retire/remember, forget, count lost) -- no I/O;
+- `registry`: finished (retired) files, remembered while they can come back under a watched name;
 - `reader`: a stream's state, the bounded LRU of descriptors, reads, line cutting (with the hook for
   "where does the last complete event end", see its docstring), batches;
 - `tailer`: the loop that ties them (events, rescans, restore) and owns the streams.

@@ -31,7 +31,6 @@ from tailstat.tail.identity import (
     FP_BYTES,
     heads_agree,
     is_compressed_name,
-    matches_fingerprint,
     named_after,
     possible_originals,
     read_head,
@@ -47,6 +46,7 @@ from tailstat.tail.reader import (
     set_head,
     tail_sample,
 )
+from tailstat.tail.registry import Retired
 
 KEY_MARK = "\0key:"  # a dirty entry naming a key (read more of it), not a path
 RETIRED_MAX = 20000  # retired files remembered (identity and end offset) while they exist; the oldest go first
@@ -71,9 +71,7 @@ class Tailer:
         self.suspects: dict[str, float] = {}  # path -> monotonic time: looks like a copy of a tracked file
         self.history: dict[str, tuple[int, int]] = {}  # origin path -> (rotations, truncations) so far
         self.unreadable: set[str] = set()
-        # retired files: key -> record (path, origin, dev, inode, fingerprint, end offset), oldest first
-        self.retired: dict[str, dict[str, Any]] = {}
-        self.retired_by_inode: dict[tuple[int, int], str] = {}
+        self.retired = Retired(RETIRED_MAX)  # finished files, remembered while they can come back
         self.listed_at_ns = 0  # start of the last complete listing the store's records reflect
         self._listing_ns = 0  # a rescan's listing, complete once its paths were all checked
         # keys with bytes to read in a later pass (budget spent, or queued at start-up), oldest first
@@ -110,50 +108,12 @@ class Tailer:
     # ---------------------------------------------------------------------------------- retired files
     def _remember(self, key: str, path: str, origin: str, dev: int, ino: int, fp: str, fp_len: int,
                   end: int, size: int) -> None:
-        """A finished file: never read again while it can reappear under a watched name (renamed by a later
-        rotation, moved aside as .backup, matched by a glob of rotated names)."""
-        if not fp_len:
-            return
-        self._forget(key)
-        old = self.retired_by_inode.get((dev, ino))
-        if old is not None:
-            self._forget(old)  # the inode holds this file now
-        self.retired[key] = {"path": path, "origin": origin, "dev": dev, "inode": ino, "fingerprint": fp,
-                             "fingerprint_bytes": fp_len, "offset": end, "size": size}
-        self.retired_by_inode[(dev, ino)] = key
-        while len(self.retired) > RETIRED_MAX:
-            oldest = next(iter(self.retired))
-            self.log.warning("retired_file_forgotten", key=oldest, path=self.retired[oldest]["path"],
-                             limit=RETIRED_MAX, note="met again under a watched name it would be read again")
-            self._forget(oldest)
+        self.retired.remember(key, path, origin, dev, ino, fp, fp_len, end, size)
         self._publish_tail_state()
-
-    def _forget(self, key: str) -> None:
-        rec = self.retired.pop(key, None)
-        if rec is not None:
-            ident = (rec["dev"], rec["inode"])
-            if self.retired_by_inode.get(ident) == key:
-                del self.retired_by_inode[ident]
-
-    def _retired_at(self, path: str, st: os.stat_result) -> str | None:
-        """The retired file `path` now holds (same inode and head), whose record then follows it there."""
-        key = self.retired_by_inode.get((st.st_dev, st.st_ino))
-        if key is None:
-            return None
-        rec = self.retired[key]
-        head = self._head_at(path, int(rec["fingerprint_bytes"]))
-        if head is None or not matches_fingerprint(head, rec["fingerprint"], int(rec["fingerprint_bytes"])):
-            self._forget(key)  # the inode was reused by a new file
-            self._publish_tail_state()
-            return None
-        if rec["path"] != path:
-            rec["path"] = path
-            self._publish_tail_state()
-        return key
 
     def _publish_tail_state(self, changed: bool = True) -> None:
         self.store.set_tail_state({"listed_at_ns": self.listed_at_ns,
-                                   "retired": {k: dict(v) for k, v in self.retired.items()}}, changed)
+                                   "retired": self.retired.to_dict()}, changed)
 
     # --------------------------------------------------------------------------------------- start-up
     def restore(self, out: list[Batch]) -> list[str]:
@@ -192,22 +152,19 @@ class Tailer:
             self._lost_bytes("truncated", lost, records[key]["path"], key)
         for key, reason, lost in plan.lost:
             self._record_lost(key, records[key], reason, lost)
-        for key, rec in retired.items():
-            self.retired[key] = rec
-            self.retired_by_inode[(int(rec["dev"]), int(rec["inode"]))] = key
+        self.retired.load(retired)
         for key, s in plan.moved:
             claimed.add(s.path)
-            rec = self.retired[key]
+            rec = self.retired.records[key]
             src = self.source_for(s.path)
             if src is not None and s.path not in self.by_path:
                 # a finished file now at a watched path: followed from where it was read to
-                self._forget(key)
+                self.retired.forget(key)
                 self._start_seen(s, rec["origin"], src, min(int(rec["offset"]), s.size), out)
             else:
-                rec["path"] = s.path
-                self.retired_by_inode[(s.dev, s.ino)] = key
+                self.retired.moved(key, s.path, s.dev, s.ino)
         for key in plan.forget:
-            self._forget(key)
+            self.retired.forget(key)
         for s, origin in plan.remember:
             claimed.add(s.path)
             src = self.source_for(s.path)
@@ -366,39 +323,9 @@ class Tailer:
             self.store.set_unreadable(sorted(self.unreadable))
         for path in [p for p in self.history if self.source_for(p) is None and not os.path.exists(p)]:
             del self.history[path]  # rotation counts of a path only matter while a file can appear there
-        self._prune_retired()
+        if self.retired and self.retired.prune():
+            self._publish_tail_state()
         return dirty
-
-    def _prune_retired(self) -> None:
-        """Retired records follow their file (renamed: found again by inode in its directory or a
-        subdirectory) and are forgotten when it is gone."""
-        missing: dict[str, list[str]] = {}
-        for key, rec in self.retired.items():
-            try:
-                st = os.stat(rec["path"])
-            except OSError:
-                st = None
-            if st is None or (st.st_dev, st.st_ino) != (int(rec["dev"]), int(rec["inode"])):
-                missing.setdefault(os.path.dirname(rec["path"]), []).append(key)
-        if not missing:
-            return
-        for directory, keys in missing.items():
-            where: dict[int, str] = {}
-            for d in [directory, *[e for e in _subdirs(directory)]]:
-                for path in dir_files(d):
-                    try:
-                        where.setdefault(os.stat(path).st_ino, path)
-                    except OSError:
-                        continue
-            for key in keys:
-                rec = self.retired[key]
-                path = where.get(int(rec["inode"]))
-                if path is None:
-                    self._forget(key)
-                    self.log.info("retired_file_gone", key=key, path=rec["path"])
-                else:
-                    rec["path"] = path
-        self._publish_tail_state()
 
     def listing_done(self) -> None:
         """Every path of the last rescan was checked: each file at a watched path then is in the store."""
@@ -434,15 +361,20 @@ class Tailer:
                 return
             self._gone(other, "inode_reused", out)
         src = self.source_for(path)
-        if self.retired_by_inode and (key := self._retired_at(path, st)) is not None:
+        key, changed = self.retired.at(path, st, self._head_at) if self.retired else (None, False)
+        if changed and key is None:
+            self._publish_tail_state()
+        if key is not None:
             # a finished file met again: renamed by a later rotation, moved aside as .backup, or matched by a
             # glob of rotated names. Counted already; back at a watched path, it is followed from its end.
             if src is not None:
-                end = min(int(self.retired[key]["offset"]), st.st_size)
-                self._forget(key)
+                end = min(int(self.retired.records[key]["offset"]), st.st_size)
+                self.retired.forget(key)
                 self._publish_tail_state()
                 head = self._head_at(path, FP_BYTES) or b""
                 self._start(path, st, head, src, end, out, read=not at_start)
+            elif changed:
+                self._publish_tail_state()
             return
         if src is not None:
             self._new_file(path, st, src, out, at_start)
@@ -836,14 +768,6 @@ class Tailer:
         self._read(t, out, may_relocate=False)
         if displaced is not None and displaced is not t:
             self._relocate_all([displaced], out)
-
-
-def _subdirs(directory: str) -> list[str]:
-    try:
-        with os.scandir(directory) as it:
-            return [e.path for e in it if e.is_dir(follow_symlinks=False)]
-    except OSError:
-        return []
 
 
 def _seq(key: str) -> int:
