@@ -44,7 +44,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
@@ -94,8 +94,10 @@ class Report:
     rows: list[Row] = field(default_factory=list)  # throughput rows for measure.markdown_table
     notes: list[str] = field(default_factory=list)
     failures: int = 0
+    label: str = ""  # "old " while --against runs the other checkout
 
     def add(self, scenario: str, metric: str, value: str, target: str = "", ok: bool | None = None) -> None:
+        scenario = self.label + scenario
         verdict = "" if ok is None else ("ok" if ok else "MISS")
         self.results.append(Result(scenario, metric, value, target, verdict))
         print(f"  {scenario}: {metric} = {value}" + (f"  [{target}: {verdict}]" if target else ""), flush=True)
@@ -104,6 +106,7 @@ class Report:
         """An exact-outcome check. Passed checks of a scenario share one "exact checks" row; a failed one gets
         its own FAIL row and raises (the scenario stops there: its other numbers mean nothing)."""
         ok = got == want
+        scenario = self.label + scenario
         shown = f"{got:,}" if isinstance(got, int) else str(got)
         print(f"  {scenario}: check {what}: {shown} (want {want}) {'ok' if ok else 'FAIL'}", flush=True)
         if not ok:
@@ -117,6 +120,7 @@ class Report:
         row.value += ("; " if row.value else "") + f"{what}: {shown}"
 
     def fail(self, scenario: str, error: str) -> None:
+        scenario = self.label + scenario
         self.failures += 1
         self.results.append(Result(scenario, "error", error.replace("|", "/").replace("\n", " ")[:300], "", "FAIL"))
         print(f"  {scenario}: FAIL {error}", flush=True)
@@ -965,6 +969,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", action="store_true",
                         help="record the daemon with py-spy during busy, latency and the idle window")
     parser.add_argument("--out", default=str(RESULTS / "daemon.md"), help="markdown report (default %(default)s)")
+    parser.add_argument("--against", type=Path, metavar="DIR",
+                        help="also run each scenario, just before this checkout's, with the daemon of another "
+                             "checkout (its daemon/ first on PYTHONPATH; rows and results marked 'old'), e.g. "
+                             "`git archive 4d9c34a | tar -x -C /tmp/old`")
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (3.0 if args.quick else 10.0)
     args.idle_seconds = 3.0 if args.quick else 10.0
@@ -983,11 +991,23 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(header), flush=True)
     report = Report()
     started = time.perf_counter()
+    plain_path = os.environ.get("PYTHONPATH")
     for scenario in chosen:
-        try:
-            SCENARIOS[scenario](report, args)
-        except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the others' numbers
-            report.fail(scenario, f"{type(exc).__name__}: {exc}")
+        for label in (["old ", ""] if args.against else [""]):
+            if label:
+                os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.against / "daemon"), plain_path]))
+            elif plain_path is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = plain_path
+            report.label = label
+            first_row = len(report.rows)
+            try:
+                SCENARIOS[scenario](report, args)
+            except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the others' numbers
+                report.fail(scenario, f"{type(exc).__name__}: {exc}")
+            report.rows[first_row:] = [replace(r, name=label + r.name) for r in report.rows[first_row:]]
+        report.label = ""
     header.append(f"- load average at end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}; "
                   f"total {time.perf_counter() - started:.0f} s")
     parts = ["# tailstat daemon benchmark", "", *header, "", report.table()]

@@ -32,9 +32,16 @@ sleep 1
 .venv/bin/tailstat stats --top 5
 echo
 echo "tailstat is running (pid $pid, state in $demo, HTTP API on $TAILSTAT_HTTP_ADDR). In another terminal:"
-echo "  .venv/bin/tailstat top              # live view; q quits"
-echo "  .venv/bin/tailstat stats --follow   # one line per second"
-echo "  curl -s $TAILSTAT_HTTP_ADDR/metrics      # Prometheus"
+# The hints must work when typed in another terminal: name the address unless it is the clients' default.
+addr=
+[ "$TAILSTAT_HTTP_ADDR" = 127.0.0.1:9514 ] || addr="TAILSTAT_HTTP_ADDR=$TAILSTAT_HTTP_ADDR "
+case $TAILSTAT_HTTP_ADDR in
+  unix:*) curl="curl -s --unix-socket ${TAILSTAT_HTTP_ADDR#unix:} http://localhost/metrics" ;;
+  *) curl="curl -s http://$TAILSTAT_HTTP_ADDR/metrics" ;;
+esac
+echo "  ${addr}.venv/bin/tailstat top              # live view; q quits"
+echo "  ${addr}.venv/bin/tailstat stats --follow   # one line per second"
+echo "  $curl      # Prometheus"
 echo "Append lines to sample_logs/*.log to watch them counted (git checkout sample_logs undoes that)."
 echo "Ctrl-C stops the daemon."
 wait "$pid"

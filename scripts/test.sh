@@ -5,12 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests drive for real: logrotate, tmux (terminal UI), promtool (metrics lint),
-# systemd (sysd-ns.sh boots it), mtail/goaccess only for bench/.
+# systemd + util-linux/mount (tests/tools/sysd_ns.py boots systemd in namespaces with unshare, nsenter,
+# setpriv, mount), chromium (the web page's tests drive it through Playwright; no browser is ever
+# downloaded), mtail/goaccess only for bench/.
 need=()
 command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need+=(logrotate)
 command -v tmux >/dev/null || need+=(tmux)
 command -v promtool >/dev/null || need+=(prometheus)
-command -v systemd-analyze >/dev/null || need+=(systemd)
+{ command -v systemd-analyze >/dev/null && [ -x /lib/systemd/systemd ]; } || need+=(systemd)
+for tool in unshare nsenter setpriv; do command -v $tool >/dev/null || { need+=(util-linux); break; }; done
+command -v mount >/dev/null || need+=(mount)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 # the live systemd test runs the service with Debian's python3.11 (pyenv under /root is hidden by ProtectHome)
 [ -x /usr/bin/python3.11 ] || need+=(python3.11 python3-venv)
 if [ ${#need[@]} -gt 0 ]; then

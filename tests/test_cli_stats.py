@@ -73,9 +73,9 @@ def test_follow_json_is_ndjson_until_interrupted(daemon: Daemon) -> None:
 
 
 def test_follow_human_line(daemon: Daemon) -> None:
-    got, code, _ = follow(client_env(daemon), "--window", "all", lines=2)  # (the default is the last 1m)
+    got, code, _ = follow({**client_env(daemon), "COLUMNS": "200"}, "--window", "all", lines=2)  # wide; all: deltas
     first, second = (line.decode() for line in got)
-    assert f"lines +{N:,} " in first and "lines +0 (0.0/s)" in second
+    assert f"lines {N:,} total " in first and "lines +0 (0.0/s)" in second
     assert "errors +0 (0 total)" in second
     assert "status=200 50%" in second and "method=GET 50%" in second and "client=10.0.0." in second
     assert code == 130

@@ -38,7 +38,7 @@ def test_split_writes_counted_exactly_and_sigterm_is_clean(tmp_path: Path) -> No
                 time.sleep(0.05)
         doc = d.wait_lines(40)
         assert doc["totals"] == {"lines": 40, "bytes": log.stat().st_size, "parsed": 40, "parse_errors": 0,
-                                 "dropped_lines": 0, "dropped_bytes": 0}
+                                 "events": 40, "dropped_lines": 0, "dropped_bytes": 0}
         (record,) = doc["files"]  # its size follows each read, not only the first one
         assert (record["size"], record["offset"], record["lag_bytes"]) == (log.stat().st_size, log.stat().st_size, 0)
         status = dict(map(tuple, doc["fields"]["status"]["top"]))
@@ -317,12 +317,12 @@ def test_lines_longer_than_max_line_bytes_are_cut_however_they_arrive(tmp_path: 
     assert dict(map(tuple, doc["fields"]["level"]["top"])) == {"info": 11, "warn": 1}
 
 
-def test_a_file_two_sources_match_goes_to_the_first_and_is_reported_once(tmp_path: Path) -> None:
+def test_a_file_two_equally_specific_globs_match_goes_to_the_first_and_is_reported_once(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "app.log").write_bytes(b"level=info a=1\n" * 3)
     d = Daemon(tmp_path, "", TAILSTAT_SOURCES="first,second", TAILSTAT_SOURCE_FIRST_PATHS=str(logs / "*.log"),
-               TAILSTAT_SOURCE_FIRST_FORMAT="logfmt", TAILSTAT_SOURCE_SECOND_PATHS=str(logs / "app.*"),
+               TAILSTAT_SOURCE_FIRST_FORMAT="logfmt", TAILSTAT_SOURCE_SECOND_PATHS=str(logs / "*.log"),
                TAILSTAT_SOURCE_SECOND_FORMAT="json", TAILSTAT_RESCAN_INTERVAL="0.2")
     d.env.pop("TAILSTAT_PATHS")
     d.start()

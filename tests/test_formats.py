@@ -271,9 +271,15 @@ def test_unknown_field_for_a_fixed_format_is_a_config_error() -> None:
     (b'1.1.1.1 - - [10/Oct/2025:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "c"\n', "combined"),
     (b'1.1.1.1 - - [10/Oct/2025:13:55:36 +0000] "GET / HTTP/1.1" 200 5\n', "common"),
     (b'time=2025-10-10T13:55:36Z level=info msg="x"\nlevel=warn y=1\n', "logfmt"),
-    (b"hello world\nsecond line\n", None),
+    (b"hello world\nsecond line\n", "text:ts=-,skip=,level=-,logger=-"),  # no header: one event per line
     (b"", None),
-    (b'{"a": 1}\nnot json\nnot json either\n', None),  # no format fits most lines: reported, not guessed
+    # no known format fits most lines: the text format, not a guess
+    (b'{"a": 1}\nnot json\nnot json either\n', "text:ts=-,skip=,level=-,logger=-"),
+    (b"2026-12-01 10:00:00,123 INFO [main] com.example.Foo: started\n", "text:ts=iso/0,skip=,level=word,logger=bc"),
+    # key=value pairs inside messages do not make a logcat file logfmt
+    ((b"03-17 16:13:38.819  1702  8671 D PowerManagerService: acquire lock=233570404, flags=0x1\n"
+     b"03-17 16:13:38.820  1702  8671 I PowerManagerService: ready=true,policy=3\n"),
+     "text:ts=mmdd/0,skip=dd,level=letter,logger=c"),
 ])
 def test_detect(head: bytes, fmt: str | None) -> None:
     assert detect(head) == fmt

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -58,9 +59,18 @@ def test_auto_detects_each_sample(name: str, fmt: str) -> None:
     assert detect((SAMPLES / name).read_bytes()[:65536]) == fmt
 
 
-def test_regex_sample_is_not_guessed_and_custom_nginx_reads_as_combined() -> None:
-    # auto reports what it cannot classify instead of guessing: these need TAILSTAT_REGEX / _NGINX_LOG_FORMAT
-    assert detect((SAMPLES / "regex/app_python.log").read_bytes()) is None
+def test_regex_sample_reads_as_text_and_custom_nginx_reads_as_combined() -> None:
+    # no known format fits the Python logging sample: `auto` learns its header as `text` (no regex needed)
+    data = (SAMPLES / "regex/app_python.log").read_bytes()
+    fmt = detect(data)
+    assert fmt == "text:ts=iso/0,skip=,level=word,logger=bc"
+    p = parse_batch(build_spec("auto", (), (), None).resolved(fmt), data)
+    lines = data.decode().splitlines()
+    heads = [ln for ln in lines if ln[:4].isdigit()]  # its traceback lines belong to the event before
+    by_split = {"INFO": "info", "DEBUG": "debug", "WARNING": "warn", "WARN": "warn", "ERROR": "error"}
+    assert dict(p.dims["level"]) == dict(Counter(by_split[ln.split()[2]] for ln in heads))
+    assert dict(p.dims["logger"]) == dict(Counter(ln.split()[4].rstrip(":") for ln in heads))
+    assert (p.lines, p.parsed, p.events, len(heads)) == (34, 34, 30, 30)
     assert detect((SAMPLES / "nginx_custom.log").read_bytes()) == "combined"  # a combined line + extra fields
 
 

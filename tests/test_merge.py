@@ -114,7 +114,7 @@ def test_cli_scan_mergeable_then_merge(tmp_path: Path) -> None:
     doc = json.loads(merged.stdout)
     assert doc["schema"] == 1
     assert doc["totals"] == {"lines": 51, "bytes": host1.stat().st_size + host2.stat().st_size, "parsed": 50,
-                             "parse_errors": 1, "dropped_lines": 0, "dropped_bytes": 0}
+                             "parse_errors": 1, "events": 50, "dropped_lines": 0, "dropped_bytes": 0}
     assert doc["errors"] == {"no_match": 1}
     assert doc["fields"]["status"]["top"] == [["200", 30], ["503", 20]]
     assert doc["fields"]["client"]["distinct"] == 5

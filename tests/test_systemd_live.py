@@ -1,10 +1,12 @@
-"""tailstat under the machine's real systemd 252, booted in private namespaces by ../shared/tools/sysd-ns.sh
+"""tailstat under the machine's real systemd 252, booted as PID 1 of private namespaces by
+tests/tools/sysd_ns.py (one fresh systemd per test, about 0.4 s to boot and power off: each test gets its own
+/etc, /var, network and journal).
 
 The real systemd/tailstat.service is installed with a drop-in that changes only what a test must: ExecStart=
-(the virtualenv lives in SYSD_SHARE, which the service sees at /run/sysd-try) and an ExecStopPost= that writes
-the exit status to the journal; the watchdog test adds a 2 s WatchdogSec=. Everything else (DynamicUser=, the
-sandbox, the system call filter, MemoryDenyWriteExecute=, StateDirectory=/RuntimeDirectory=, EnvironmentFile=)
-runs as an admin installs it.
+(the virtualenv lives in the share, which the service sees read-only at SHARE_INSIDE) and an ExecStopPost=
+that writes the exit status to the journal; the watchdog test adds a 2 s WatchdogSec=. Everything else
+(DynamicUser=, Group=, the sandbox, the system call filter, MemoryDenyWriteExecute=,
+StateDirectory=/RuntimeDirectory=, EnvironmentFile=) runs as an admin installs it.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ import orjson
 import pytest
 from packaging.requirements import Requirement
 
+from tools.sysd_ns import SHARE_INSIDE, SysdNs, unavailable
+
 ROOT = Path(__file__).resolve().parents[1]
-SYSD_NS = ROOT.parent / "shared" / "tools" / "sysd-ns.sh"
-SHARE_INSIDE = "/run/sysd-try"  # where sysd-ns.sh shows SYSD_SHARE inside
 VENV_INSIDE = f"{SHARE_INSIDE}/venv"
 LOG_DIR = "/var/log/tailstat-test"
 LOG_FILE = f"{LOG_DIR}/access.log"
@@ -38,7 +40,7 @@ HIDDEN = ("/root", "/home", "/run/user", "/tmp", "/var/tmp")
 
 DROP_IN = f"""\
 [Service]
-# The virtualenv is in SYSD_SHARE, visible read-only at {SHARE_INSIDE} inside.
+# The virtualenv is in the test's share, visible read-only at {SHARE_INSIDE} inside.
 ExecStart=
 ExecStart={VENV_INSIDE}/bin/tailstat run
 # A clean exit is not visible in `systemctl show` once the unit is unloaded: put it in the journal.
@@ -54,8 +56,7 @@ TAILSTAT_SOURCE_WEB_FORMAT=combined
 TAILSTAT_READ_FROM=beginning
 TAILSTAT_WORKERS=2
 TAILSTAT_CHECKPOINT_INTERVAL=1
-# the HTTP API on a unix socket in RuntimeDirectory= (no TCP port: the host's network namespace is shared)
-TAILSTAT_HTTP_ADDR=unix:/run/tailstat/tailstat.sock
+# TAILSTAT_HTTP_ADDR unset: under systemd the API defaults to unix:$RUNTIME_DIRECTORY/tailstat.sock
 """
 
 
@@ -81,19 +82,17 @@ def service_python() -> Path | None:
 
 
 def _skip_reason() -> str | None:
-    if sys.platform != "linux" or os.geteuid() != 0:
-        return "needs root: sysd-ns.sh boots systemd in private namespaces"
-    if not SYSD_NS.is_file():
-        return f"{SYSD_NS} is missing (the shared tools belong in ../shared beside the checkout)"
-    if not os.path.exists("/lib/systemd/systemd"):
-        return "systemd is not installed (Debian package systemd)"
+    reason = unavailable()
+    if reason is not None:
+        return f"no systemd in namespaces: {reason}"
     if service_python() is None:
         return (f"no python{PY_VERSION} outside {', '.join(HIDDEN)} for the sandboxed service to run "
                 f"(install Debian's python{PY_VERSION})")
     return None
 
 
-pytestmark = [pytest.mark.systemd, pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))]
+SKIP_REASON = _skip_reason()
+pytestmark = [pytest.mark.systemd, pytest.mark.skipif(SKIP_REASON is not None, reason=str(SKIP_REASON))]
 
 
 # ------------------------------------------------------------------------------------------------ the venv
@@ -114,7 +113,7 @@ def _runtime_distributions() -> list[metadata.Distribution]:
 
 
 def build_venv(share: Path) -> None:
-    """A virtualenv at SYSD_SHARE/venv that works at /run/sysd-try/venv: the service's python, tailstat's
+    """A virtualenv at share/venv that works at SHARE_INSIDE/venv: the service's python, tailstat's
     installed dependencies copied in (with their bytecode), tailstat from this checkout, a console script."""
     venv = share / "venv"
     subprocess.run([str(service_python()), "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -145,7 +144,7 @@ def build_venv(share: Path) -> None:
 @pytest.fixture(scope="module")
 def share(tmp_path_factory: pytest.TempPathFactory) -> Path:
     share = tmp_path_factory.mktemp("sysd-share")
-    share.chmod(0o755)  # bind-mounted at /run/sysd-try: its own mode is what the DynamicUser meets
+    share.chmod(0o755)  # bind-mounted at SHARE_INSIDE: its own mode is what the DynamicUser meets
     build_venv(share)
     units = share / "units"
     (units / f"{UNIT}.d").mkdir(parents=True)
@@ -157,29 +156,8 @@ def share(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- systemd
-class Systemd:
-    def __init__(self, share: Path, work: Path, name: str) -> None:
-        self.env = {**os.environ, "SYSD_DIR": str(work), "SYSD_SHARE": str(share), "SYSD_NAME": name}
-
-    def _tool(self, *args: str, input: bytes | None = None, check: bool = True,
-              timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-        res = subprocess.run(["bash", str(SYSD_NS), *args], check=False, env=self.env, input=input,
-                             capture_output=True, timeout=timeout)
-        if check and res.returncode != 0:
-            raise AssertionError(f"sysd-ns.sh {' '.join(args)}: exit {res.returncode}\n"
-                                 + (res.stdout + res.stderr).decode(errors="replace"))
-        return res
-
-    def start(self) -> None:
-        self._tool("start")
-
-    def stop(self) -> None:
-        self._tool("stop", check=False)
-
-    def sh(self, script: str, input: bytes | None = None, check: bool = True, timeout: float = 60) -> str:
-        """Run a shell script inside (as root, in the namespaces), return its stdout."""
-        return self._tool("run", "sh", "-c", script, input=input, check=check,
-                          timeout=timeout).stdout.decode()
+class Systemd(SysdNs):
+    """A booted systemd (tests/tools/sysd_ns.py) with what the tests ask of it."""
 
     def show(self, *props: str) -> dict[str, str]:
         out = self.sh(f"systemctl show {UNIT} " + " ".join(f"-p {p}" for p in props))
@@ -208,11 +186,10 @@ class Systemd:
 
 @pytest.fixture
 def systemd(share: Path, tmp_path: Path) -> Iterator[Systemd]:
-    sd = Systemd(share, tmp_path / "sysd", f"tailstat-test-{os.getpid()}")
+    sd = Systemd(tmp_path / "sysd", share, f"tailstat-test-{os.getpid()}")
     try:
         sd.start()
-        # a log directory only root and group adm can read, as on Debian: the service reads it through
-        # SupplementaryGroups=adm
+        # a log directory only root and group adm can read, as on Debian: the service reads it as Group=adm
         sd.sh(f"install -d -m 0750 -o root -g adm {LOG_DIR} && "
               f"install -m 0640 -o root -g adm /dev/null {LOG_FILE}")
         yield sd
@@ -249,10 +226,10 @@ def test_lifecycle_under_systemd(systemd: Systemd):
     assert re.fullmatch(r"watching \d+ files", props["StatusText"]), props  # READY=1's STATUS=
     pid = props["MainPID"]
 
-    # a dynamic unprivileged identity with group adm; StateDirectory=/RuntimeDirectory= handed over by systemd
+    # a dynamic unprivileged identity in group adm (gid 4); StateDirectory=/RuntimeDirectory= handed over
     status = systemd.sh(f"cat /proc/{pid}/status")
     uid = re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE).group(1)
-    assert uid != "0" and "4" in re.search(r"^Groups:\s*(.*)$", status, re.MULTILINE).group(1).split()
+    assert uid != "0" and re.search(r"^Gid:\s+(.*)$", status, re.MULTILINE).group(1).split() == ["4"] * 4
     # the sandbox is on and CPython lives with it: no capabilities, no new privileges, a seccomp filter
     # (SystemCallFilter=, MemoryDenyWriteExecute=, RestrictAddressFamilies=, ... are all seccomp)
     for line in ("NoNewPrivs:\t1", "Seccomp:\t2", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000"):
@@ -338,3 +315,44 @@ def test_configuration_error_fails_once_without_restart_loop(systemd: Systemd):
     props = systemd.show("ActiveState", "Result", "ExecMainStatus", "NRestarts")
     assert props == {"ActiveState": "failed", "Result": "exit-code", "ExecMainStatus": "2", "NRestarts": "0"}
     assert any("TAILSTAT_WORKER" in line and "not a known setting" in line for line in systemd.journal())
+
+
+# ------------------------------------------------------------------------------ clients finding the service
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534"]  # user nobody, group nogroup
+
+
+def test_plain_client_finds_the_service_socket(systemd: Systemd):
+    """Issue 15: with the service running, `tailstat stats` with no TAILSTAT_HTTP_ADDR on the same host finds
+    /run/tailstat/tailstat.sock (nothing answers on 127.0.0.1:9514 in the namespaces); the socket belongs to
+    group adm, whose members may use it; anyone else is told to be in group adm."""
+    systemd.append(combined_lines(4))
+    systemd.sh(f"systemctl start {UNIT}")
+    wait_until(lambda: systemd.lines_counted() == 4, 20, "the 4 lines in the snapshot")
+    assert systemd.sh("stat -c '%G %a %F' /run/tailstat /run/tailstat/tailstat.sock").splitlines() == \
+        ["adm 755 directory", "adm 660 socket"]
+    tailstat = [f"{VENV_INSIDE}/bin/tailstat", "stats", "--json"]
+
+    for who, prefix in (("root", []), ("a member of group adm", [*NOBODY, "--groups=4"])):
+        res = systemd.run([*prefix, *tailstat], check=False)
+        assert res.returncode == 0, (who, res.stderr.decode())
+        doc = orjson.loads(res.stdout)
+        assert doc["totals"]["lines"] == 4 and [f["path"] for f in doc["files"]] == [LOG_FILE], who
+
+    # top (not on a terminal: plain frames) and stats --follow find it the same way
+    # window all: the lines' own (old) timestamps put them outside the default windows
+    top = systemd.run([f"{VENV_INSIDE}/bin/tailstat", "top", "--iterations", "1", "--window", "all"], check=False)
+    assert top.returncode == 0, top.stderr.decode()
+    assert top.stdout.decode().count(LOG_FILE) == 1 and "lines 4 " in top.stdout.decode(), top.stdout.decode()
+    follow = systemd.run(["timeout", "-s", "INT", "2.5", f"{VENV_INSIDE}/bin/tailstat", "stats", "--follow",
+                          "--json", "--window", "all"], check=False)
+    lines = [orjson.loads(line) for line in follow.stdout.splitlines()]
+    assert lines and all(doc["totals"]["lines"] == 4 for doc in lines), follow.stderr.decode()
+
+    # not in group adm: exit 1, one line on stderr that names the socket and the group to be in
+    res = systemd.run([*NOBODY, "--clear-groups", *tailstat], check=False)
+    err = res.stderr.decode()
+    assert (res.returncode, res.stdout) == (1, b""), err
+    assert len(err.splitlines()) == 1 and err.startswith("tailstat: "), err
+    assert "permission denied on unix:/run/tailstat/tailstat.sock" in err, err
+    assert "group adm" in err, err
+    systemd.sh(f"systemctl stop {UNIT}")

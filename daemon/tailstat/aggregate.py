@@ -14,6 +14,8 @@ from collections import Counter, deque
 from typing import Any
 
 from tailstat.partial import Column, FieldSketch, Partial
+from tailstat.pathcounters import PathCounters
+from tailstat.patterns import DEFAULT_MAX_TEMPLATES, PatternRegistry
 from tailstat.sketches import Distinct, Quantiles, TopK
 from tailstat.window import WINDOWS, Ring
 
@@ -71,12 +73,15 @@ class _Rates:
 
 FEW_VALUES = 1024  # a dimension with at most this many values so far is counted once per batch (see _count)
 UNREADABLE_SHOWN = 20  # paths listed in the stats document ("health.unreadable_files" counts them all)
+PATTERN_DIM = "pattern"  # the dimension whose values are message shapes, counted as template ids
+PATTERNS_SHOWN = 500  # templates listed under "patterns": the most frequent, and the newest 100 among them
 
 
 class Store:
     """All aggregated statistics plus per-file committed offsets, behind one threading.Lock."""
 
-    def __init__(self, topk_capacity: int = 10000, event_minutes: int = 180, ring: Ring | None = None) -> None:
+    def __init__(self, topk_capacity: int = 10000, event_minutes: int = 180, ring: Ring | None = None,
+                 patterns_max: int = DEFAULT_MAX_TEMPLATES) -> None:
         self._lock = threading.Lock()
         # the window slots (None: no windows, as in `scan` and `merge`); only touched under the lock
         self._ring = ring
@@ -96,6 +101,8 @@ class Store:
         self._measures: dict[str, Quantiles] = {}
         self._minutes: dict[int, Counter] = {}
         self._files: dict[str, dict[str, Any]] = {}
+        self._paths = PathCounters()  # per-path totals across the files that lived there (Prometheus)
+        self._tail: dict[str, Any] = {}  # the tailer's own state (retired files, last listing), checkpointed as is
         self._samples: deque[str] = deque(maxlen=5)
         self._rates = _Rates()
         self._checkpoint: dict[str, Any] = {"ok": None, "error": None, "last_success": None, "failures": 0}
@@ -105,14 +112,23 @@ class Store:
         self._outside = 0
         self._first: float | None = None
         self._last: float | None = None
+        self._patterns_max = patterns_max
+        self._patterns: dict[str, PatternRegistry] = {}  # source -> its message templates
+        # TAILSTAT_GROUP_BY names per source, and what the source's lines gave: a name none of them has is shown
+        self._expected: dict[str, tuple[str, ...]] = {}
+        self._seen_fields: dict[str, set[str]] = {}
+        self._source_parsed: Counter = Counter()
+        self._totals["events"] = 0
         self.started = time.time()
 
     # ------------------------------------------------------------------------------------------ merging
     def merge(self, partial: Partial, file_key: str | None = None, end_offset: int | None = None,
-              commits: list[tuple[str, int, int, int, int]] | None = None, cut_bytes: int = 0) -> None:
+              commits: list[tuple[str, int, int, int, int]] | None = None, cut_bytes: int = 0,
+              source: str | None = None) -> None:
         """Fold one batch's partial in and commit its file's offset, atomically. A grouped partial (several
         files' batches parsed in one call) passes `commits`: (key, end offset, lines, bytes, parse errors) each.
-        `cut_bytes`: bytes cut off over-long lines of these batches (dropped.line_too_long), counted with them."""
+        `cut_bytes`: bytes cut off over-long lines of these batches (dropped.line_too_long), counted with them.
+        `source`: whose templates the partial's message shapes join (default: the file record's source)."""
         now = time.time()
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
@@ -120,6 +136,18 @@ class Store:
             t["lines"] += partial.lines
             t["bytes"] += partial.bytes
             t["parsed"] += partial.parsed
+            t["events"] += partial.events or partial.parsed
+            parts = partial.pieces()
+            src = "default"
+            if self._expected or any(PATTERN_DIM in piece.dims for piece in parts):
+                key = file_key if file_key is not None else (commits[0][0] if commits else None)
+                rec = self._files.get(key) if key is not None else None
+                src = source or (rec.get("source") if rec else None) or "default"
+                if src in self._expected:
+                    seen = self._seen_fields.setdefault(src, set())
+                    for piece in parts:
+                        seen.update(piece.dims)
+                    self._source_parsed[src] += partial.parsed
             errors = partial.lines - partial.parsed
             t["parse_errors"] += errors
             self._errors.update(partial.errors)
@@ -127,9 +155,10 @@ class Store:
             if cut_bytes:
                 self._count_dropped("line_too_long", 0, cut_bytes, now)
             # A batch over several window slots holds its dimensions, measures and minutes in one part per slot.
-            # Each piece's dimensions are translated once (the pattern hook), for the aggregate and the slot.
-            pieces = [(piece, {name: self._translate(name, counts) for name, counts in piece.dims.items()})
-                      for piece in partial.pieces()]
+            # Each piece's dimensions are translated once (the pattern hook: message shapes become template ids
+            # of the source's registry), for the aggregate and the slot alike.
+            pieces = [(piece, {name: self._translate(name, counts, src, now) for name, counts in piece.dims.items()})
+                      for piece in parts]
             for piece, dims in pieces:
                 self._count(piece, dims)
             self._rates.add(now, partial.lines, errors, partial.bytes)
@@ -150,10 +179,13 @@ class Store:
                 rec["lines"] += lines
                 rec["bytes"] += nbytes
                 rec["parse_errors"] += errs
+                self._paths.add(rec["path"], lines, nbytes, errs)
                 if end is not None:
                     rec["offset"] = end
                     if rec.get("retire_at", -1) >= 0 and end >= rec["retire_at"]:
                         del self._files[key]
+            if self._paths.needs_prune(len(self._files)):
+                self._paths.prune(r["path"] for r in self._files.values())
 
     def _count(self, piece: Partial, dims: dict[str, Any]) -> None:
         """A piece's dimensions (translated), measures, skipped values and minutes into the all-time aggregate.
@@ -193,16 +225,68 @@ class Store:
         if piece.minutes:
             self._merge_minutes(piece.minutes)
 
-    def _translate(self, name: str, counts: Any) -> Any:
-        """The one place a dimension's counts of a merged partial may be rewritten before they are counted,
-        in the all-time aggregate and in the window slots alike (the pattern registry maps masked message
-        shapes to template ids here). Today: unchanged. (under the lock)"""
-        return counts
+    def _translate(self, name: str, counts: Any, source: str, now: float) -> Any:
+        """The one place a dimension's counts of a merged partial are rewritten before they are counted, once
+        per piece, for the all-time aggregate and its window slot alike: the pattern dimension's message
+        shapes become the source's template ids (recording the templates' own counts). (under the lock)"""
+        if name != PATTERN_DIM:
+            return counts
+        return self._template_counts(source, counts, now)
 
     def _display(self, name: str, value: str) -> str:
-        """A dimension's value as the stats document shows it (all-time and windows alike): the pattern
-        registry shows a template id as its text here. Today: unchanged. (under the lock)"""
-        return value
+        """A dimension's value as the stats document shows it (all-time and windows alike): a template id
+        `source#n` as the template's text. (under the lock)"""
+        return self._template_text(value) if name == PATTERN_DIM else value
+
+    def expect_fields(self, source: str, fields: tuple[str, ...]) -> None:
+        """The TAILSTAT_GROUP_BY names of a source: those that none of its parsed lines has are reported."""
+        with self._lock:
+            self._expected[source] = tuple(fields)
+
+    def missing_fields(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self._missing_fields()
+
+    def _missing_fields(self) -> list[dict[str, Any]]:
+        """(under the lock) Each GROUP_BY name that no parsed line of its source had so far."""
+        seen = self._seen_fields
+        return [{"source": src, "field": name, "parsed_lines": self._source_parsed[src]}
+                for src, names in self._expected.items() if self._source_parsed[src]
+                for name in names if name not in seen.get(src, ())]
+
+    def _template_counts(self, source: str, shapes: object, now: float, record: bool = True) -> Counter:
+        """(under the lock) A partial's message shapes -> counts of template keys `source#id`; `record`: the
+        templates' own counts follow (once per merged partial, not again for its window slots)."""
+        registry = self._patterns.get(source)
+        if registry is None:
+            registry = self._patterns[source] = PatternRegistry(self._patterns_max)
+        if isinstance(shapes, Column):
+            counts = Counter(shapes.raw)
+        elif isinstance(shapes, FieldSketch):  # a worker compacted > capacity shapes: its heavy hitters
+            counts = Counter(dict(shapes.topk.top(len(shapes.topk))))
+        else:
+            counts = shapes
+        ids = registry.count(counts, now, record=record)
+        return Counter({f"{source}#{tid}": n for tid, n in ids.items()})
+
+    def _template_text(self, key: str) -> str:
+        """(under the lock) `source#id` -> the template's current text."""
+        source, _, tid = key.rpartition("#")
+        registry = self._patterns.get(source)
+        return registry.template(int(tid)) if registry is not None and tid.isdigit() else key
+
+    def _pattern_list(self) -> list[dict[str, Any]]:
+        """(under the lock) The top-level "patterns": the most frequent templates and the newest, each with
+        its id, text, source, first appearance (epoch seconds) and count."""
+        entries = [{"id": f"{src}#{e['id']}", "template": e["template"], "source": src,
+                    "first_seen": e["first_seen"], "count": e["count"]}
+                   for src, registry in self._patterns.items() for e in registry.entries()]
+        if len(entries) > PATTERNS_SHOWN:
+            newest = heapq.nlargest(100, entries, key=lambda e: e["first_seen"] or 0)
+            chosen = {e["id"] for e in newest}
+            rest = [e for e in entries if e["id"] not in chosen]
+            entries = newest + heapq.nlargest(PATTERNS_SHOWN - len(newest), rest, key=lambda e: e["count"])
+        return sorted(entries, key=lambda e: (-e["count"], e["id"]))
 
     def _merge_minutes(self, minutes: Counter) -> None:
         # a day of clock skew is allowed; later "event times" are bad timestamps and must not push the real
@@ -243,6 +327,8 @@ class Store:
                     rec["identity"] = dict(value)
                 else:
                     rec[name] = value
+            if rec["path"] and ("rotations" in fields or "truncations" in fields):
+                self._paths.saw(rec["path"], rec["rotations"], rec["truncations"])
 
     def _unshadow(self, name: str) -> Distinct:
         """`name`'s Distinct, filled from its TopK's keys if it was shadowed (before the TopK may prune)."""
@@ -278,6 +364,8 @@ class Store:
             rec = self._files.get(key)
             if rec is not None:
                 rec[name] = rec.get(name, 0) + amount
+                if name in ("rotations", "truncations") and rec["path"]:
+                    self._paths.saw(rec["path"], rec["rotations"], rec["truncations"])
 
     def drop_file_when_committed(self, key: str, end: int) -> None:
         """Forget a retired file once everything queued for it (up to `end`) is merged; until then its
@@ -349,7 +437,7 @@ class Store:
 
     # ---------------------------------------------------------------------------------------- reading
     def snapshot(self, top: int = 10, fields: tuple[str, ...] | None = None,
-                 mergeable: bool = False, window: str = "all") -> dict[str, Any]:
+                 mergeable: bool = False, paths: bool = False, window: str = "all") -> dict[str, Any]:
         """The stats document (schema 1): a fresh, JSON-ready copy. With `mergeable`, a "state" section holds
         the full sketches, so that `tailstat merge` can combine documents (see merge.py). `window` (1m, 5m,
         15m, 1h, 24h; window.WINDOWS): totals, errors, dropped, per-file counts, fields, measures and minutes
@@ -411,9 +499,13 @@ class Store:
                            **({} if self._ring is None else {"window_slots": self._ring.slot_count()})},
                 "unreadable": self._unreadable[:UNREADABLE_SHOWN],
                 "window": window,
+                "patterns": self._pattern_list() if fields is None or PATTERN_DIM in fields else [],
+                "group_by_missing": self._missing_fields(),
             }
             if mergeable:
                 doc["state"] = self._mergeable_state(names, fields)
+            if paths:  # cumulative per-path counters (pathcounters.py), for /metrics
+                doc["paths"] = self._paths.snapshot()
             if window != "all":
                 self._window_sections(doc, window, now, top, fields)
         return doc
@@ -429,6 +521,7 @@ class Store:
         seconds = WINDOWS[window] * ring.slot_seconds
         doc["window_start"] = int(start) if float(start).is_integer() else start
         doc["window_seconds"] = int(seconds) if float(seconds).is_integer() else seconds
+        doc["all_lines"] = doc["totals"]["lines"]  # every line read (window all): says why a window may be empty
         dropped = {k: {"lines": v[0], "bytes": v[1]} for k, v in merged.dropped.items()}
         doc["totals"] = {"lines": merged.lines, "bytes": merged.bytes, "parsed": merged.parsed,
                          "parse_errors": merged.lines - merged.parsed,
@@ -481,6 +574,7 @@ class Store:
             "fields": {n: {"topk": self._topk[n].to_dict(), "distinct": self._distinct_of(n).to_dict()}
                        for n in names},
             "measures": {n: q.to_dict() for n, q in self._measures.items() if fields is None or n in fields},
+            "patterns": {src: r.to_dict(cache=False) for src, r in self._patterns.items()},
         }
 
     def merge_document(self, doc: dict[str, Any]) -> None:
@@ -490,14 +584,25 @@ class Store:
         state = doc["state"]
         if state.get("version") != MERGEABLE_VERSION:
             raise ValueError(f"unknown state version {state.get('version')!r}")
-        topk = {n: TopK.from_dict(f["topk"]) for n, f in state["fields"].items()}
-        distinct = {n: Distinct.from_dict(f["distinct"]) for n, f in state["fields"].items()}
+        theirs = {str(src): PatternRegistry.from_dict(d) for src, d in state.get("patterns", {}).items()}
+        fields = state["fields"]
+        with self._lock:  # their template ids -> ours (equal or similar templates meet), before the sketches
+            renames = {}
+            for src, registry in theirs.items():
+                mine = self._patterns.get(src)
+                if mine is None:
+                    mine = self._patterns[src] = PatternRegistry(self._patterns_max)
+                renames.update({f"{src}#{a}": f"{src}#{b}" for a, b in mine.merge(registry).items()})
+        if renames and PATTERN_DIM in fields:
+            fields = {**fields, PATTERN_DIM: _renamed(fields[PATTERN_DIM], renames)}
+        topk = {n: TopK.from_dict(f["topk"]) for n, f in fields.items()}
+        distinct = {n: Distinct.from_dict(f["distinct"]) for n, f in fields.items()}
         measures = {n: Quantiles.from_dict(d) for n, d in state["measures"].items()}
         minutes: dict[int, Counter] = {}
         for bucket in doc.get("minutes", []):
             counts = minutes.setdefault(int(bucket["minute"]), Counter())
             counts.update({k: int(v) for k, v in bucket.items() if k != "minute"})  # "lines" and the classes
-        totals = {k: int(doc["totals"][k]) for k in self._totals}
+        totals = _totals_of(doc["totals"], self._totals)
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
             for k, v in totals.items():
@@ -539,7 +644,10 @@ class Store:
                 "measures": {n: s.to_dict() for n, s in self._measures.items()},
                 "minutes": [[m, dict(c)] for m, c in self._minutes.items()],
                 "files": {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()},
+                "paths": self._paths.to_list(),
+                "tail": self._tail,  # replaced, never mutated, by set_tail_state
                 "ring": None if self._ring is None else self._ring.to_dict(),
+                "patterns": {src: r.to_dict() for src, r in self._patterns.items()},
             }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -550,7 +658,9 @@ class Store:
         if self._ring is not None and state.get("ring"):
             ring = Ring(self._ring.slot_seconds, self._ring.capacity)
             ring.load(state["ring"])
-        totals = {k: int(state["totals"][k]) for k in self._totals}
+        totals = _totals_of(state["totals"], self._totals)
+        patterns = {str(src): PatternRegistry.from_dict(d, max_templates=self._patterns_max)
+                    for src, d in state.get("patterns", {}).items()}
         topk = {n: TopK.from_dict(d) for n, d in state["topk"].items()}
         distinct = {n: Distinct.from_dict(d) for n, d in state["distinct"].items()}
         measures = {n: Quantiles.from_dict(d) for n, d in state["measures"].items()}
@@ -558,6 +668,9 @@ class Store:
         files = {str(k): dict(v) for k, v in state["files"].items()}
         for rec in files.values():
             int(rec["offset"]), rec["identity"]["inode"], rec["path"]
+        # a checkpoint from before the per-path counters: each record's counts at its path
+        paths = PathCounters.from_list(state["paths"]) if "paths" in state else PathCounters.from_records(
+            files.values())
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
             self._totals = totals
@@ -570,8 +683,28 @@ class Store:
                               and n in distinct and not distinct[n].is_estimate and distinct[n].count() == len(s)}
             self._minutes = minutes
             self._files = files
+            self._patterns = patterns
+            self._paths = paths
+            self._tail = dict(state.get("tail") or {})
             if ring is not None:
                 self._ring = ring
+
+    def set_tail_state(self, state: dict[str, Any], changed: bool = True) -> None:
+        """The tailer's state beside its file records (a fresh dict: the store keeps it as given). Not
+        `changed`: it rides along with the next checkpoint instead of causing one."""
+        with self._lock:
+            self._tail = state
+            if changed:
+                self.version += 1
+
+    def tail_state(self) -> dict[str, Any]:
+        with self._lock:
+            return self._tail
+
+    def field_names(self) -> list[str]:
+        """The dimensions and measures counted so far."""
+        with self._lock:
+            return [*self._topk, *self._measures]
 
     def event_span(self) -> tuple[float | None, float | None, int]:
         """(earliest, latest) event time of the lines counted, and the lines outside --since/--until (scan)."""
@@ -581,3 +714,23 @@ class Store:
     def files(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()}
+
+
+def _totals_of(saved: dict[str, Any], names: dict[str, int]) -> dict[str, int]:
+    """Saved totals (a checkpoint or a document); one saved before events were counted has events = parsed."""
+    totals = {k: int(saved[k]) for k in names if k != "events"}
+    totals["events"] = int(saved.get("events", totals["parsed"]))
+    return totals
+
+
+def _renamed(field: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
+    """A mergeable field state with its values renamed (another document's template ids to ours)."""
+    topk = dict(field["topk"])
+    counts: Counter = Counter()
+    for value, n in topk["counts"].items():
+        counts[renames.get(value, value)] += int(n)
+    topk["counts"] = dict(counts)
+    distinct = dict(field["distinct"])
+    if "exact" in distinct:
+        distinct["exact"] = sorted({renames.get(v, v) for v in distinct["exact"]})
+    return {**field, "topk": topk, "distinct": distinct}

@@ -33,9 +33,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = fit_descriptors(load_config())  # room for TAILSTAT_MAX_OPEN_FILES tailed files, sockets, state files
     lock_state_dir(cfg)  # held until the process exits
-    configure_logging(cfg.log_level, cfg.log_format)
+    sink = configure_logging(cfg.log_level, cfg.log_format)
     try:
-        code = asyncio.run(serve(cfg))
+        code = asyncio.run(serve(cfg, log_sink=sink))
     except StateCorrupt as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
@@ -50,6 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from tailstat.formats import FORMATS, build_spec
+    from tailstat.inputs import Report
     from tailstat.render import table
     from tailstat.scan import scan_files
 
@@ -78,46 +79,38 @@ def cmd_scan(args: argparse.Namespace) -> int:
             return EXIT_CONFIG
     since, until = bounds["since"], bounds["until"]
     spec = replace(spec, since=since, until=until, event_span=True)
-    for path in args.files:
-        problem = _unscannable(path)
-        if problem:
-            print(f"tailstat: {path}: {problem}", file=sys.stderr)
-            return 1
-    progress = sys.stderr.isatty() and sum(os.path.getsize(p) for p in args.files) > 64 << 20
-    store = scan_files(cfg, spec, args.files, progress=progress)
+    report = Report()  # unreadable inputs are told and skipped; the others are counted (exit 1)
+    inputs = report.open_all(args.files)
+    if not inputs:
+        return 1
+    progress = sys.stderr.isatty() and sum(i.size for i in inputs) > 64 << 20
+    store = scan_files(cfg, spec, inputs, progress=progress, report=report)
     doc = store.snapshot(top=args.top, mergeable=args.mergeable)
     log_time_rates(doc, *store.event_span(), since, until)
     for f in doc["files"]:
         f.pop("key", None)
+    if args.html:
+        from tailstat.web.report import render_report, report_title, write_report
+
+        try:
+            write_report(args.html, render_report(doc, report_title(args.files)))
+        except OSError as exc:
+            print(f"tailstat: cannot write {args.html}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    if args.mergeable:
+        from tailstat.merge import stamp
+
+        stamp(doc)  # host, files, time range: `merge` recognises it when it meets it again
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
-    else:
+    elif not args.html:
         print(table(doc, args.top) + "\n" + describe(doc))
-    return 0
-
-
-def _unscannable(path: str) -> str | None:
-    """Why `tailstat scan` cannot read `path`, or None."""
-    from tailstat.formats import COMPRESSED_MAGIC
-
-    if path == "-":
-        return "reading standard input is not supported; give a file (e.g. save the stream to one first)"
-    if os.path.isdir(path):
-        return "is a directory; give the log files in it (e.g. DIR/*.log)"
-    if not os.path.isfile(path):
-        return "no such file" if not os.path.exists(path) else "not a regular file"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    if head.startswith(COMPRESSED_MAGIC):
-        return "is compressed; decompress it first (e.g. zcat FILE > FILE.log)"
-    return None
+    return 1 if report.failed else 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from tailstat.client import HttpSource, Unreachable, open_source
+    from tailstat.fieldnames import UnknownField
     from tailstat.render import table
 
     if args.interval is not None and not args.follow:
@@ -137,6 +130,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     except Unreachable as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
+    except UnknownField as exc:
+        print(f"tailstat: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
     else:
@@ -145,11 +141,25 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _follow(source: HttpSource, args: argparse.Namespace, fields: tuple[str, ...] | None) -> int:
+    from textwrap import wrap
+
+    from tailstat.hints import window_hint
+    from tailstat.layout import terminal_width
     from tailstat.top import compact_line
 
     out = sys.stdout.buffer
+    width = terminal_width()
+    said = False  # the window hint is printed when it becomes true, not every second
     for raw in source.stream(args.interval or 1.0, min(args.top, 100), fields, args.window or "1m"):
-        out.write(raw if args.json else compact_line(orjson.loads(raw)).encode() + b"\n")
+        if args.json:
+            out.write(raw)
+        else:
+            line = orjson.loads(raw)
+            late = window_hint(line, "--window all counts them")
+            if late and not said:
+                out.write("\n".join(wrap(late, width, subsequent_indent="  ")).encode() + b"\n")
+            said = late is not None
+            out.write(compact_line(line, width).encode() + b"\n")
         out.flush()
     print(f"tailstat: the daemon at {source.where} ended the stream (stopping?)", file=sys.stderr)
     return 1
@@ -157,6 +167,7 @@ def _follow(source: HttpSource, args: argparse.Namespace, fields: tuple[str, ...
 
 def cmd_top(args: argparse.Namespace) -> int:
     from tailstat.client import Unreachable, open_source
+    from tailstat.fieldnames import UnknownField
     from tailstat.top import run_top
 
     cfg = load_config(require_paths=False)
@@ -167,12 +178,22 @@ def cmd_top(args: argparse.Namespace) -> int:
     except Unreachable as exc:
         print(f"tailstat: {exc}", file=sys.stderr)
         return 1
+    except UnknownField as exc:
+        print(f"tailstat: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    from tailstat.globs import describe_files, missing_directories
+
     cfg = load_config(require_paths=False)
     for name, value in cfg.describe():
         print(f"{name}={value}")
+    for line in describe_files(cfg.sources):
+        print(line)
+    for name, pattern, directory in missing_directories(cfg.sources):
+        print(f"tailstat: note: directory {directory} does not exist (glob {pattern}, source {name}): nothing "
+              "is read from it until it exists", file=sys.stderr)
     try:  # what `run` would make of the descriptor limit in this shell (a note: the daemon's own may differ)
         fitted = fit_descriptors(cfg)
     except ConfigError as exc:
@@ -222,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--format", help="override TAILSTAT_FORMAT")
     scan.add_argument("--json", action="store_true", help="print the stats document as JSON")
     scan.add_argument("--top", type=int, default=10, help="values per dimension (default 10)")
+    scan.add_argument("--html", metavar="REPORT", help="write the stats as one self-contained HTML page (the "
+                      "web page with the data inlined) instead of printing the table")
     scan.add_argument("--workers", type=_workers, help="override TAILSTAT_WORKERS (1..256)")
     scan.add_argument("--executor", choices=("thread", "process"), help="override TAILSTAT_EXECUTOR")
     scan.add_argument("--since", metavar="T", help="only lines whose own time is at or after T (ISO 8601, or a "

@@ -18,6 +18,8 @@ from urllib.parse import urlencode
 import orjson
 
 from tailstat.config import Config, http_endpoint
+from tailstat.discover import Attempt, describe_failures, first_answering, permission_hint
+from tailstat.fieldnames import UnknownField, check, configured
 
 TIMEOUT = 5.0
 HINT = "start it with `tailstat run`, or set TAILSTAT_HTTP_ADDR (host:port, unix:/path) to the daemon's address"
@@ -54,13 +56,16 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 class HttpSource:
     """The daemon's HTTP API at cfg.http_addr."""
 
-    def __init__(self, cfg: Config, timeout: float = TIMEOUT) -> None:
-        self.kind, host, self.port = http_endpoint(cfg.http_addr)
+    def __init__(self, cfg: Config, timeout: float = TIMEOUT, addr: str | None = None,
+                 tried: list[Attempt] | None = None) -> None:
+        addr = addr or cfg.http_addr
+        self.kind, host, self.port = http_endpoint(addr)
         # a daemon bound to every address is reached on loopback
         self.host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
         self.token = cfg.http_token
         self.timeout = timeout
-        self.where = f"unix:{host}" if self.kind == "unix" else f"http://{cfg.http_addr}"
+        self.where = f"unix:{host}" if self.kind == "unix" else f"http://{addr}"
+        self.tried = tried or []  # addresses discovery tried first (see discover.py)
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         if self.kind == "unix":
@@ -79,14 +84,21 @@ class HttpSource:
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-            raise Unreachable(f"no tailstat daemon answering at {self.where} ({reason}); {HINT}") from None
+            before = describe_failures(self.tried)
+            before = f"{before}; " if before else ""
+            if self.kind == "unix" and isinstance(exc, PermissionError):
+                raise Unreachable(f"{before}permission denied on {self.where}; {permission_hint(self.host)}") from None
+            raise Unreachable(f"{before}no tailstat daemon answering at {self.where} ({reason}); {HINT}") from None
         if response.status != 200:
             body = response.read(4096)
             conn.close()
             try:
-                message = orjson.loads(body)["error"]
+                answer = orjson.loads(body)
+                message = answer["error"]
             except (orjson.JSONDecodeError, KeyError, TypeError):
-                message = response.reason
+                answer, message = {}, response.reason
+            if response.status == 400 and str(message).startswith("fields: ") and "accepted" in answer:
+                raise UnknownField(message.removeprefix("fields: "), list(answer["accepted"]))
             if response.status == 401:
                 raise Unreachable(f"the daemon at {self.where} refused the request ({message}); set "
                                   "TAILSTAT_HTTP_TOKEN to the daemon's token")
@@ -173,6 +185,7 @@ class SnapshotSource:
         if doc is None:
             raise Unreachable(f"no running daemon found: {why} (TAILSTAT_HTTP_ADDR=off; set TAILSTAT_STATE_DIR / "
                               "TAILSTAT_RUNTIME_DIR to the daemon's directories)")
+        check(fields, [*doc.get("fields", {}), *doc.get("measures", {}), *configured(self.cfg.sources)])
         for field in doc.get("fields", {}).values():
             field["top"] = field["top"][:top]
         if fields:
@@ -182,4 +195,8 @@ class SnapshotSource:
 
 
 def open_source(cfg: Config) -> HttpSource | SnapshotSource:
-    return SnapshotSource(cfg) if cfg.http_addr == "off" else HttpSource(cfg)
+    """The daemon's API at TAILSTAT_HTTP_ADDR; without it, the local service's socket first (discover.py)."""
+    if cfg.http_addr == "off":
+        return SnapshotSource(cfg)
+    addr, tried = first_answering(cfg)
+    return HttpSource(cfg, addr=addr, tried=tried)

@@ -60,7 +60,13 @@ class Config:
     event_minutes: int = 180
     window_slot: float = 10.0  # seconds per window slot; below 10 every window shrinks alike (tests)
     window_topk: int = 100
+    patterns_max: int = 2000
+    multiline: bool = True
+    multiline_max_lines: int = 500
+    multiline_timeout: float = 2.0
     http_addr: str = "127.0.0.1:9514"
+    http_addr_set: bool = False  # given in the environment (else the client looks for the service first)
+    service_socket: str = "/run/tailstat/tailstat.sock"  # the client's first try without TAILSTAT_HTTP_ADDR
     http_token: str = field(default="", repr=False)
 
     @property
@@ -97,7 +103,10 @@ class Config:
             "WATCH": self.watch, "MAX_OPEN_FILES": self.max_open_files, "ROTATED_GRACE": self.rotated_grace,
             "STATE_ON_CORRUPT": self.state_on_corrupt, "TOPK_CAPACITY": self.topk_capacity,
             "EVENT_MINUTES": self.event_minutes, "WINDOW_SLOT": self.window_slot,
-            "WINDOW_TOPK": self.window_topk, "HTTP_ADDR": self.http_addr,
+            "WINDOW_TOPK": self.window_topk, "PATTERNS_MAX": self.patterns_max,
+            "MULTILINE": "on" if self.multiline else "off", "MULTILINE_MAX_LINES": self.multiline_max_lines,
+            "MULTILINE_TIMEOUT": self.multiline_timeout,
+            "HTTP_ADDR": self.http_addr, "SERVICE_SOCKET": self.service_socket,
             "HTTP_TOKEN": "(set)" if self.http_token else "(unset)",
         }
         rows.extend((PREFIX + k, str(v)) for k, v in simple.items())
@@ -179,19 +188,26 @@ class _Reader:
         return items
 
 
-def _read_source(r: _Reader, name: str, prefix: str, require_paths: bool) -> Source | None:
+def _read_source(r: _Reader, name: str, prefix: str, require_paths: bool, multiline: bool = True,
+                 multiline_max_lines: int = 500) -> Source | None:
     paths_var = prefix + "PATHS"
     paths = r.raw(paths_var)
     globs = tuple(p.strip() for p in (paths or "").split(",") if p.strip())
     if require_paths and not globs:
-        raise ConfigError(f"{paths_var} is empty; accepted: comma-separated file globs, "
-                          "e.g. /var/log/nginx/*.log")
+        unset = paths is None and paths_var not in r.env
+        if unset and name == "default":  # nothing configured at all: say what to set
+            raise ConfigError(f"{paths_var} is not set; set it to comma-separated absolute file globs, e.g. "
+                              f"{paths_var}=/var/log/nginx/*.log, or set {PREFIX}SOURCES to source names, each "
+                              f"with {PREFIX}SOURCE_<NAME>_PATHS")
+        raise ConfigError(f"{paths_var} is {'not set' if unset else 'empty'}; accepted: "
+                          "comma-separated absolute file globs, e.g. /var/log/nginx/*.log")
     fmt = r.choice(prefix + "FORMAT", "auto", tuple(FORMATS))
     spec = build_spec(fmt, r.names(prefix + "GROUP_BY"), r.names(prefix + "MEASURES"),
                       r.raw(prefix + "REGEX"), log_format=r.raw(prefix + "NGINX_LOG_FORMAT"),
                       regex_var=prefix + "REGEX", format_var=prefix + "FORMAT",
                       log_format_var=prefix + "NGINX_LOG_FORMAT", group_by_var=prefix + "GROUP_BY",
-                      measures_var=prefix + "MEASURES")
+                      measures_var=prefix + "MEASURES", source=name, multiline=multiline,
+                      multiline_max_lines=multiline_max_lines)
     for g in globs:
         if not os.path.isabs(os.path.expanduser(g)):
             raise ConfigError(f"{paths_var} entry {g!r} is not an absolute path; accepted: absolute globs")
@@ -210,17 +226,21 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
     env = os.environ if env is None else env
     r = _Reader(env)
 
+    # read before the sources: their parser specs carry them
+    multiline = r.choice(PREFIX + "MULTILINE", "on", ("on", "off")) == "on"
+    multiline_max_lines = r.integer(PREFIX + "MULTILINE_MAX_LINES", 500, 2, 100_000)
+    lines = {"multiline": multiline, "multiline_max_lines": multiline_max_lines}
     sources: list[Source] = []
     source_names = r.names(PREFIX + "SOURCES")
     for name in source_names:
         if not _SOURCE_NAME.fullmatch(name):
             raise ConfigError(f"{PREFIX}SOURCES has an invalid source name {name!r}; accepted: letters and digits")
-        src = _read_source(r, name.lower(), f"{PREFIX}SOURCE_{name.upper()}_", require_paths=True)
+        src = _read_source(r, name.lower(), f"{PREFIX}SOURCE_{name.upper()}_", require_paths=True, **lines)
         if src:
             sources.append(src)
     has_default = r.raw(PREFIX + "PATHS") is not None
     if has_default or not source_names:
-        default = _read_source(r, "default", PREFIX, require_paths=require_paths and not source_names)
+        default = _read_source(r, "default", PREFIX, require_paths=require_paths and not source_names, **lines)
         if default and (default.globs or not source_names):
             sources.insert(0, default)
 
@@ -255,7 +275,13 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
         event_minutes=r.integer(PREFIX + "EVENT_MINUTES", 180, 1, 10080),
         window_slot=r.seconds(PREFIX + "WINDOW_SLOT", 10.0, 0.05, 10),
         window_topk=r.integer(PREFIX + "WINDOW_TOPK", 100, 10, 10000),
+        patterns_max=r.integer(PREFIX + "PATTERNS_MAX", 2000, 1, 1_000_000),
+        multiline=multiline,
+        multiline_max_lines=multiline_max_lines,
+        multiline_timeout=r.seconds(PREFIX + "MULTILINE_TIMEOUT", 2.0, 0.0, 3600),
         http_addr=r.text(PREFIX + "HTTP_ADDR", _default_http_addr(env)),
+        http_addr_set=r.raw(PREFIX + "HTTP_ADDR") is not None or bool(env.get("RUNTIME_DIRECTORY")),
+        service_socket=r.text(PREFIX + "SERVICE_SOCKET", SERVICE_SOCKET),
         http_token=r.text(PREFIX + "HTTP_TOKEN", ""),
     )
 
@@ -329,6 +355,7 @@ def lock_state_dir(cfg: Config) -> int | None:
 
 DEFAULT_HTTP_ADDR = "127.0.0.1:9514"
 SOCKET_NAME = "tailstat.sock"
+SERVICE_SOCKET = "/run/tailstat/tailstat.sock"  # where the shipped unit's daemon listens (RuntimeDirectory=)
 
 
 def _default_http_addr(env: Mapping[str, str]) -> str:
@@ -348,6 +375,9 @@ def http_endpoint(addr: str) -> tuple[str, str, int]:
 
 
 def _check_http(cfg: Config) -> None:
+    if not os.path.isabs(cfg.service_socket):
+        raise ConfigError(f"TAILSTAT_SERVICE_SOCKET={cfg.service_socket!r} is not an absolute path; accepted: "
+                          "an absolute socket path")
     addr = cfg.http_addr
     if addr == "off" or addr.startswith("unix:"):
         if addr.startswith("unix:") and not os.path.isabs(addr[5:]):

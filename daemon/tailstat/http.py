@@ -6,6 +6,7 @@
     GET /metrics          Prometheus text exposition (prometheus_client, custom collector)
     GET /healthz          alive
     GET /readyz           200 once state is loaded and watchers are armed, 503 before (and while stopping)
+    GET /                 the live web page (tailstat.web; its shell and files hold no data and need no token)
 
 Nothing here changes state. Ingestion never waits on a client: handlers only take short snapshot copies, and a
 stream client that does not keep up (unsent data over STREAM_BUFFER_LIMIT, or a write blocked WRITE_TIMEOUT) is
@@ -31,8 +32,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from tailstat.config import http_endpoint
+from tailstat.fieldnames import UnknownField, check, configured
+from tailstat.merge import stamp
 from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
 from tailstat.series import parse_step
+from tailstat.web import serve as web_page
 from tailstat.window import ACCEPTED, parse_window
 
 MAX_QUERY_CHARS = 1024  # longer query strings get 414
@@ -158,7 +162,8 @@ class HttpApi:
         self.streams = 0
         self.streams_dropped = 0
         self.bad_requests = 0
-        self.registry = make_registry(StatsCollector(lambda: service.document(top=METRICS_TOP), self._own_metrics))
+        self.registry = make_registry(StatsCollector(lambda: service.document(top=METRICS_TOP, paths=True),
+                                                     self._own_metrics))
         self.log = structlog.get_logger("tailstat.http")
 
     def app(self) -> web.Application:
@@ -169,6 +174,7 @@ class HttpApi:
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
+        web_page.add_routes(app)  # GET / : the live page (its shell and files need no token)
         return app
 
     # ------------------------------------------------------------------------------------------ guard
@@ -180,18 +186,27 @@ class HttpApi:
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if len(request.query_string) > MAX_QUERY_CHARS:
             return _error(414, f"query string longer than {MAX_QUERY_CHARS} characters")
-        if self.token and not self._authorized(request):
+        if self.token and request.path not in web_page.PUBLIC_PATHS and not self._authorized(request):
             return _error(401, "missing or wrong bearer token",
                           headers={"WWW-Authenticate": 'Bearer realm="tailstat"'})
         try:
             return await handler(request)
         except BadQuery as exc:
             return _error(400, str(exc), accepted=exc.accepted)
+        except UnknownField as exc:
+            return web.Response(status=400, content_type=JSON, body=orjson.dumps(
+                {"error": f"fields: {exc}", "accepted": exc.accepted}) + b"\n")
         except web.HTTPException as exc:  # router: 404 unknown path, 405 anything but GET/HEAD
             if exc.status < 400:
                 raise
             allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
             return _error(exc.status, exc.reason, headers=allow)
+
+    def _known(self, fields: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        """`fields` if every name exists (counted, or configured), else UnknownField (400 with the list)."""
+        if fields:
+            check(fields, [*self.service.store.field_names(), *configured(self.service.cfg.sources)])
+        return fields
 
     # --------------------------------------------------------------------------------------- handlers
     async def stats(self, request: web.Request) -> web.Response:
@@ -200,8 +215,11 @@ class HttpApi:
         window = _window_param(request.query)
         if mergeable and window != "all":
             raise BadQuery(f"mergeable=1 with window={window!r}; accepted: mergeable=1 only with window=all")
-        doc = self.service.document(top=top, fields=_fields_param(request.query), mergeable=mergeable,
+        doc = self.service.document(top=top, fields=self._known(_fields_param(request.query)),
+                                    mergeable=mergeable,
                                     window=window)
+        if mergeable:
+            stamp(doc)  # host, files, time range: `tailstat merge` recognises it when it meets it again
         return web.Response(body=orjson.dumps(doc) + b"\n", content_type=JSON)
 
     async def stats_series(self, request: web.Request) -> web.Response:
@@ -232,7 +250,7 @@ class HttpApi:
 
     async def stats_stream(self, request: web.Request) -> web.StreamResponse:
         top = _int_param(request.query, "top", 5, 0, MAX_STREAM_TOP)
-        fields = _fields_param(request.query)
+        fields = self._known(_fields_param(request.query))
         interval = _float_param(request.query, "interval", 1.0, MIN_INTERVAL, MAX_INTERVAL)
         window = _window_param(request.query)
         if self.streams >= MAX_STREAMS:

@@ -1,8 +1,15 @@
-"""structlog on stderr: JSON rendered by orjson for journald, a console renderer on a TTY."""
+"""structlog on stderr: JSON rendered by orjson for journald, a console renderer on a TTY.
+
+stderr goes through a LogSink: a log line that cannot be written (the pipe was closed -- `tailstat run 2>&1 |
+head -2` -- or the disk behind a redirect is full) is dropped and counted (health.log_lines_dropped in the stats
+document), never an exception in the code that logged it: a closed stderr does not stop ingestion.
+"""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sys
 
 import orjson
@@ -11,19 +18,56 @@ import structlog
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
-def configure_logging(level: str = "info", fmt: str = "json") -> None:
+class LogSink:
+    """A file-like object for structlog's loggers and the logging module: writes straight to a descriptor (nothing
+    buffered, so nothing fails at interpreter exit either); a failed write drops the line and counts it. After a
+    closed pipe (EPIPE) nothing more is attempted."""
+
+    def __init__(self, fd: int = 2) -> None:
+        self.fd = fd
+        self.dropped = 0  # lines not written
+        self.broken = False
+
+    def write(self, data: bytes | str) -> int:
+        raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
+        if not raw:
+            return 0
+        if not self.broken:
+            view = memoryview(raw)
+            try:
+                while view:
+                    view = view[os.write(self.fd, view):]
+                return len(data)
+            except OSError as exc:
+                if exc.errno in (errno.EPIPE, errno.EBADF):
+                    self.broken = True
+        self.dropped += raw.count(b"\n") or 1
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        try:
+            return os.isatty(self.fd)
+        except OSError:
+            return False
+
+
+def configure_logging(level: str = "info", fmt: str = "json", sink: LogSink | None = None) -> LogSink:
     processors: list = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
     ]
+    sink = sink or LogSink(sys.stderr.fileno())
     if fmt == "console":
-        processors.append(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
-        factory = structlog.PrintLoggerFactory(sys.stderr)
+        processors.append(structlog.dev.ConsoleRenderer(colors=sink.isatty()))
+        factory = structlog.PrintLoggerFactory(sink)
     else:
         processors.append(structlog.processors.JSONRenderer(serializer=orjson.dumps))
-        factory = structlog.BytesLoggerFactory(sys.stderr.buffer)
+        factory = structlog.BytesLoggerFactory(sink)
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
@@ -31,5 +75,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         cache_logger_on_first_use=True,
     )
     # watchfiles logs every change batch at INFO; asyncio's debug warnings stay visible
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, stream=sink, format="%(levelname)s %(name)s: %(message)s",
+                        force=True)
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    return sink

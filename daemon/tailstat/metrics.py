@@ -83,17 +83,29 @@ def _totals(doc: Document) -> Iterator[Metric]:
 
 
 def _files(doc: Document) -> Iterator[Metric]:
-    # Several records can share a path for a moment (a rotated-away file still draining keeps its old
-    # path until renamed); one series per path keeps the exposition valid.
-    sums: dict[str, Counter] = {}
+    # Counters per path are cumulative over every file that lived at the path (the document's "paths",
+    # pathcounters.py): a rotation, a forgotten rotated file or a restart never makes one go down. Without
+    # them (a plain document), the current records are summed per path. The lag is a gauge of now.
+    lag: Counter = Counter()
     for f in doc["files"]:
-        s = sums.setdefault(_label(f["path"]), Counter())
-        for name in ("lines", "bytes", "parse_errors", "lag_bytes"):
-            s[name] += f.get(name, 0)
-        for name in ("rotations", "truncations"):
-            s[name] = max(s[name], f.get(name, 0))
+        lag[_label(f["path"])] += f.get("lag_bytes", 0)
+    sums: dict[str, Counter] = {}
+    paths = doc.get("paths")
+    if paths is None:
+        paths = {}
+        for f in doc["files"]:
+            s = paths.setdefault(f["path"], Counter())
+            for name in ("lines", "bytes", "parse_errors"):
+                s[name] += f.get(name, 0)
+            for name in ("rotations", "truncations"):
+                s[name] = max(s[name], f.get(name, 0))
+    for path, counts in paths.items():
+        s = sums.setdefault(_label(path), Counter())
+        s.update(counts)  # two paths cut to one label: summed (a rotation count summed is still monotonic)
+    for path in lag:
+        sums.setdefault(path, Counter())["lag_bytes"] = lag[path]
     specs = (
-        ("lines", CounterMetricFamily, "tailstat_file_lines", "Lines ingested from this path."),
+        ("lines", CounterMetricFamily, "tailstat_file_lines", "Lines ingested from this path (all its files)."),
         ("bytes", CounterMetricFamily, "tailstat_file_bytes", "Bytes ingested from this path."),
         ("parse_errors", CounterMetricFamily, "tailstat_file_parse_errors", "Parse errors in this path."),
         ("lag_bytes", GaugeMetricFamily, "tailstat_file_lag_bytes", "Bytes written but not yet ingested."),

@@ -19,6 +19,8 @@ class Partial:
     lines: int = 0
     bytes: int = 0
     parsed: int = 0
+    # events: a multiline event (a stack trace) is one event of several lines; 0 means one event per parsed line
+    events: int = 0
     # reason -> number of lines that could not be parsed for that reason
     errors: Counter = field(default_factory=Counter)
     # a few truncated lines that failed, for the rate-limited warning
@@ -113,6 +115,8 @@ class Partial:
         if other.first is not None:
             self.first = other.first if self.first is None else min(self.first, other.first)
             self.last = other.last if self.last is None else max(self.last, other.last)  # type: ignore[type-var]
+        if self.events or other.events:
+            self.events = (self.events or self.parsed) + (other.events or other.parsed)
         self.lines += other.lines
         self.bytes += other.bytes
         self.parsed += other.parsed

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import time
+from textwrap import wrap
 from typing import Any
 
+from tailstat import hints
+from tailstat.layout import cut_end, file_table, measure_line, terminal_width
+
 MINUTES_SHOWN = 5  # the table shows the newest few; the document holds them all
+MEASURE_STATS = ("sum", "min", "mean", "p50", "p90", "p99", "p99.9", "max")
+MEASURE_DROPPED = ["sum", "p99.9", "min", "mean"]  # left out, in this order, of a measure line that is too wide
 
 
 def _num(n: float) -> str:
@@ -14,7 +20,9 @@ def _num(n: float) -> str:
     return f"{int(n):,}"
 
 
-def table(doc: dict[str, Any], top: int = 10) -> str:
+def table(doc: dict[str, Any], top: int = 10, width: int | None = None) -> str:
+    """The stats document as text, `width` columns at most (default: the terminal's, 80 off a terminal)."""
+    width = width or terminal_width()
     t = doc["totals"]
     window = doc.get("window", "all")
     out = [
@@ -23,6 +31,9 @@ def table(doc: dict[str, Any], top: int = 10) -> str:
         + f"lines {t['lines']:,}  parsed {t['parsed']:,}  parse errors {t['parse_errors']:,}  "
         f"bytes {t['bytes']:,}" + (f"  dropped {t['dropped_bytes']:,} B" if t.get("dropped_bytes") else ""),
     ]
+    late = hints.window_hint(doc, "--window all counts them")
+    if late:  # a window counts event time: lines read from an old backlog are not in it
+        out.extend(wrap(late, width, subsequent_indent="  "))
     ck = doc.get("checkpoint", {})
     if ck.get("ok") is False:
         out.append(f"CHECKPOINT FAILING: {ck.get('error') or 'see the log'} (ingestion goes on; offsets not saved)")
@@ -30,15 +41,17 @@ def table(doc: dict[str, Any], top: int = 10) -> str:
         count = doc.get("health", {}).get("unreadable_files", len(doc["unreadable"]))
         out.append(f"UNREADABLE FILES ({count}, retried): " + ", ".join(doc["unreadable"]))
     if doc.get("errors"):
-        out.append("errors by reason: " + ", ".join(f"{k} {v:,}" for k, v in sorted(doc["errors"].items())))
+        out.extend(wrap("errors by reason: " + ", ".join(f"{k} {v:,}" for k, v in sorted(doc["errors"].items())),
+                        width, subsequent_indent="  "))
     if doc.get("skipped_measures"):
-        out.append("skipped measures: " + ", ".join(f"{k} {v:,}" for k, v in sorted(doc["skipped_measures"].items())))
+        out.extend(wrap("skipped measures: " + ", ".join(f"{k} {v:,}" for k, v in sorted(
+            doc["skipped_measures"].items())), width, subsequent_indent="  "))
     if doc.get("files"):
         out.append("")
-        out.append(f"{'file':<48} {'format':<14} {'lines':>12} {'bytes':>14} {'lag':>10}")
-        for f in doc["files"]:
-            out.append(f"{f['path'][-48:]:<48} {f['format']:<14} {f['lines']:>12,} {f['bytes']:>14,} "
-                       f"{f.get('lag_bytes', 0):>10,}")
+        out.extend(file_table(doc["files"], width, note=hints.note))
+        hint = hints.waiting_hint(doc)
+        if hint:
+            out.extend(wrap(hint, width, subsequent_indent="  "))
     for name, field in doc.get("fields", {}).items():
         total = field.get("total") or 1
         est = "~" if field.get("distinct_is_estimate") else ""
@@ -46,19 +59,18 @@ def table(doc: dict[str, Any], top: int = 10) -> str:
         out.append(f"{name}  (distinct {est}{field['distinct']:,}"
                    + (f", counts within -{field['top_error']:,}" if field.get("top_error") else "") + ")")
         for value, count in field["top"][:top]:
-            out.append(f"  {count:>12,}  {100 * count / total:5.1f}%  {value[:90]}")
+            out.append(f"  {count:>12,}  {100 * count / total:5.1f}%  {cut_end(str(value), width - 24)}")
     for name, m in doc.get("measures", {}).items():
         if not m.get("count"):
             continue
         out.append("")
-        out.append(f"{name}: count {m['count']:,}  sum {_num(m['sum'])}  min {_num(m['min'])}  "
-                   f"mean {_num(m['mean'])}  p50 {_num(m['p50'])}  p90 {_num(m['p90'])}  p99 {_num(m['p99'])}  "
-                   f"p99.9 {_num(m['p99.9'])}  max {_num(m['max'])}")
+        stats = [("count", f"{m['count']:,}")] + [(k, _num(m[k])) for k in MEASURE_STATS]
+        out.append(measure_line(name, stats, MEASURE_DROPPED, width))
     rates = doc.get("rates") or {}
     if any(r.get("lines") for r in rates.values()):
         out.append("")
-        out.append("lines/s " + "  ".join(f"{label} {_num(r['lines'])}" for label, r in rates.items())
-                   + "   bytes/s " + "  ".join(f"{label} {_num(r['bytes'])}" for label, r in rates.items()))
+        out.append("lines/s " + "  ".join(f"{label} {r['lines']:,.1f}" for label, r in rates.items())
+                   + "   bytes/s " + "  ".join(f"{label} {r['bytes']:,.1f}" for label, r in rates.items()))
     minutes = doc.get("minutes") or []
     if minutes:
         out.append("")

@@ -22,7 +22,9 @@ from tailstat import __version__
 from tailstat.aggregate import Store
 from tailstat.checkpoint import encode, load_into, write_atomic_async
 from tailstat.config import Config
+from tailstat.globs import missing_directories
 from tailstat.http import StartupError, start_http  # imported before the loop runs: aiohttp's import is slow
+from tailstat.logsetup import LogSink
 from tailstat.notify import Notifier
 from tailstat.pipeline import ParsePool, group_batches, group_bytes
 from tailstat.tail import Batch, Tailer, pass_budget
@@ -30,16 +32,21 @@ from tailstat.watch import Watcher
 from tailstat.window import Ring, with_window_slots
 
 RESCAN = "\0rescan"
+MISSING_AFTER = 1000  # parsed lines of a source after which a GROUP_BY name none of them had is logged
 IDLE_REWRITE = 10.0  # seconds between snapshot rewrites while nothing changes
 EXIT_OK, EXIT_TIMEOUT, EXIT_CRASH = 0, 1, 1
 
 
 class Service:
-    def __init__(self, cfg: Config, notifier: Notifier | None = None) -> None:
+    def __init__(self, cfg: Config, notifier: Notifier | None = None, log_sink: LogSink | None = None) -> None:
         cfg = self.cfg = with_window_slots(cfg)  # the parse functions tag lines with their window slots
+        self.log_sink = log_sink
         self.notifier = notifier or Notifier()
         self.store = Store(cfg.topk_capacity, cfg.event_minutes,
-                           Ring(cfg.window_slot, cfg.window_topk, cfg.topk_capacity))
+                           Ring(cfg.window_slot, cfg.window_topk, cfg.topk_capacity), patterns_max=cfg.patterns_max)
+        for src in cfg.sources:  # GROUP_BY names no line of the source has are reported (log and document)
+            self.store.expect_fields(src.name, src.spec.extra_dimensions)
+        self._missing_reported: set[tuple[str, str]] = set()
         # groups of batches (one executor call each), each at most TAILSTAT_BATCH_BYTES (4x in process mode)
         self.queue: asyncio.Queue[list[Batch] | None] = asyncio.Queue(maxsize=cfg.queue_batches)
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailstat-io")
@@ -121,6 +128,7 @@ class Service:
             tracked_files=len(tailer.by_key) if tailer else 0,
             parse_seconds=pool.parse_seconds if pool else 0.0, batches=pool.batches if pool else 0,
             failed_batches=pool.failed_batches if pool else 0,
+            log_lines_dropped=self.log_sink.dropped if self.log_sink else 0,
         )
 
     async def write_snapshot(self, force: bool = False) -> None:
@@ -135,10 +143,22 @@ class Service:
                 os.utime(path)
                 return
             self._refresh_health()
-            await write_atomic_async(path, orjson.dumps(self.document()), durable=False)
+            doc = self.document()
+            await write_atomic_async(path, orjson.dumps(doc), durable=False)
             self._snapshot_version, self._snapshot_at = version, now
+            self._report_missing(doc.get("group_by_missing", ()))
         except (OSError, TypeError, orjson.JSONEncodeError) as exc:  # a bad value must not stop ingestion
             self.log.warning("snapshot_failed", path=str(path), error=str(exc))
+
+    def _report_missing(self, missing: Any) -> None:
+        """Log each TAILSTAT_GROUP_BY name that none of its source's first MISSING_AFTER lines had, once."""
+        for m in missing:
+            key = (m["source"], m["field"])
+            if m["parsed_lines"] >= MISSING_AFTER and key not in self._missing_reported:
+                self._missing_reported.add(key)
+                self.log.warning("group_by_field_missing", source=m["source"], field=m["field"],
+                                 parsed_lines=m["parsed_lines"],
+                                 hint="no parsed line of this source has this field: check TAILSTAT_GROUP_BY")
 
     async def checkpoint(self) -> bool:
         async with self._checkpoint_lock:  # the periodic and the final checkpoint never interleave
@@ -194,6 +214,9 @@ class Service:
                       globs=[g for s in cfg.sources for g in s.globs], workers=cfg.workers, executor=cfg.executor,
                       max_open_files=cfg.max_open_files,
                       state_file=str(cfg.state_file), resumed=had_state)
+        for name, pattern, directory in missing_directories(cfg.sources):  # a typo, or not installed yet
+            self.log.warning("glob_directory_missing", path=directory, glob=pattern, source=name,
+                             note="nothing is read from it until it exists; then its files are picked up")
         code = EXIT_OK
         try:
             async with asyncio.TaskGroup() as tg:
@@ -294,7 +317,10 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
 
     def on_int() -> None:
         if stop.is_set():
-            os.write(2, b"tailstat: second interrupt, exiting now\n")
+            try:
+                os.write(2, b"tailstat: second interrupt, exiting now\n")
+            except OSError:
+                pass  # stderr closed: exit all the same
             os._exit(130)
         stop.set()
 
@@ -303,7 +329,7 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
     loop.add_signal_handler(signal.SIGINT, on_int)
 
 
-async def serve(cfg: Config, stop: asyncio.Event | None = None) -> int:
+async def serve(cfg: Config, stop: asyncio.Event | None = None, log_sink: LogSink | None = None) -> int:
     stop = stop or asyncio.Event()
     install_signal_handlers(stop)
-    return await Service(cfg).run(stop)
+    return await Service(cfg, log_sink=log_sink).run(stop)

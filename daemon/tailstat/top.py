@@ -23,6 +23,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tailstat.client import Source, Unreachable
+from tailstat.hints import waiting_hint, window_hint
+from tailstat.layout import DEFAULT_WIDTH, cut_middle, fit_parts
 from tailstat.windowview import DEFAULT_TOP_WINDOW, chosen, footer, rate_line
 
 MAX_FILE_ROWS = 4
@@ -88,7 +90,8 @@ def _budget(doc: dict[str, Any], height: int | None, top: int, error: bool) -> t
         return files, measures, top
     file_rows = min(files, MAX_FILE_ROWS)
     measure_rows = min(measures, MAX_MEASURE_ROWS)
-    used = 2 + 1 + error  # header lines, footer, the error line
+    used = 2 + 1 + error + (waiting_hint(doc) is not None)  # header lines, footer, the error line, the hint
+    used += window_hint(doc, "") is not None  # lines read but timed before the window
     used += 1 + 1 + file_rows + (1 if files > file_rows else 0)  # blank, table header, rows, "more"
     used += (1 + 1 + measure_rows) if measure_rows else 0
     pairs = (len(doc["fields"]) + 1) // 2
@@ -96,7 +99,8 @@ def _budget(doc: dict[str, Any], height: int | None, top: int, error: bool) -> t
     return file_rows, measure_rows, max(1, min(top, per_value, MAX_FIELD_ROWS))
 
 
-def _header(doc: dict[str, Any], rates: Rates, where: str, error: str | None) -> list[RenderableType]:
+def _header(doc: dict[str, Any], rates: Rates, where: str, error: str | None,
+            keys: bool = True) -> list[RenderableType]:
     daemon = doc.get("daemon", {})
     t = doc["totals"]
     h = doc.get("health", {})
@@ -116,6 +120,12 @@ def _header(doc: dict[str, Any], rates: Rates, where: str, error: str | None) ->
     out: list[RenderableType] = [line1, line2]
     if error:
         out.append(Text(error, style="bold red", no_wrap=True, overflow="ellipsis"))
+    hint = waiting_hint(doc, short=True)
+    if hint:  # files only waiting for new lines (first start, TAILSTAT_READ_FROM=end): say why they show 0
+        out.append(Text(hint, style="yellow", no_wrap=True, overflow="ellipsis"))
+    late = window_hint(doc, "press 6 for all" if keys else "--window all", short=True)
+    if late:  # windows count event time: an old backlog shows in `all` only
+        out.append(Text(late, style="yellow", no_wrap=True, overflow="ellipsis"))
     return out
 
 
@@ -129,7 +139,7 @@ def _files_table(doc: dict[str, Any], rates: Rates, rows: int, width: int) -> Ta
     room = max(16, width - 40)  # what the number columns leave; a path keeps its end (the file name)
     for f in files[:rows]:
         path = f["path"]
-        table.add_row(Text(path if len(path) <= room else "\u2026" + path[1 - room:], no_wrap=True),
+        table.add_row(Text(cut_middle(path, room), no_wrap=True),
                       f"{f['lines']:,}", f"{rates.files.get(f.get('key'), 0.0):,.1f}",
                       human_bytes(f.get("lag_bytes", 0)), f"{f.get('parse_errors', 0):,}", str(f.get("rotations", 0)))
     if len(files) > rows:
@@ -179,7 +189,7 @@ def view(doc: dict[str, Any], rates: Rates, where: str, *, width: int = 80, heig
     spark = rate_line(series, width)
     file_rows, measure_rows, values = _budget(doc, None if height is None else height - (spark is not None),
                                               top, error is not None)
-    parts: list[RenderableType] = _header(doc, rates, where, error)
+    parts: list[RenderableType] = _header(doc, rates, where, error, keys=footer)
     if spark is not None:
         parts.append(Text(spark, no_wrap=True, overflow="ellipsis"))
     parts += [Text(""), _files_table(doc, rates, file_rows, width)]
@@ -283,8 +293,10 @@ def _plain(source: Source, doc: dict[str, Any], interval: float, top: int, field
         prev, (doc, series) = doc, _fetch(source, top, fields, window)
 
 
-def compact_line(line: dict[str, Any]) -> str:
-    """One human line per /stats/stream line: time, window counts and rates, lag, top value per dimension."""
+def compact_line(line: dict[str, Any], width: int = DEFAULT_WIDTH) -> str:
+    """One human line per /stats/stream line, at most `width` characters: time, window counts and rates, lag,
+    then the top value per dimension while they fit. The stream's first line reads as the total so far (after
+    a restart: what the checkpoint restored), not as traffic of its first second."""
     d = line["delta"]
     rate = line["rates"].get("window") or line["rates"]["1m"]
     t = line["totals"]
@@ -296,7 +308,11 @@ def compact_line(line: dict[str, Any]) -> str:
         parts = [stamp, f"last {window}: lines {t['lines']:,} ({t['lines'] / span:,.1f}/s)",
                  f"errors {t['parse_errors']:,}", f"{human_bytes(t['bytes'] / span)}/s", f"lag {human_bytes(lag)}"]
     else:
-        parts = [stamp, f"lines +{d['lines']:,} ({rate['lines']:,.1f}/s)",
+        first = line.get("stream", {}).get("seq") == 0
+        parts = [stamp,
+                 f"lines {t['lines']:,} total ({rate['lines']:,.1f}/s 1m)" if first else
+                 f"lines +{d['lines']:,} ({rate['lines']:,.1f}/s)",
+                 f"errors {t['parse_errors']:,} total" if first else
                  f"errors +{d['parse_errors']:,} ({t['parse_errors']:,} total)",
                  f"{human_bytes(rate['bytes'])}/s", f"lag {human_bytes(lag)}"]
     if line.get("checkpoint", {}).get("ok") is False:
@@ -304,9 +320,10 @@ def compact_line(line: dict[str, Any]) -> str:
     unreadable = line.get("health", {}).get("unreadable_files", 0)
     if unreadable:
         parts.append(f"UNREADABLE {unreadable}")
+    tops = []
     for name, field in line["fields"].items():
         if field["top"]:
             value, count = field["top"][0]
             value = str(value) if len(str(value)) <= 40 else str(value)[:39] + "\u2026"
-            parts.append(f"{name}={value} {100 * count / (field.get('total') or 1):.0f}%")
-    return "  ".join(parts)
+            tops.append(f"{name}={value} {100 * count / (field.get('total') or 1):.0f}%")
+    return fit_parts(parts, tops, width)

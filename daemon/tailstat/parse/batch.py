@@ -11,6 +11,7 @@ from tailstat.parse.regex import parse_regex
 from tailstat.parse.spec import UNKNOWN_FORMAT, ParserSpec
 from tailstat.parse.structured import parse_json, parse_logfmt
 from tailstat.parse.syslog import parse_syslog
+from tailstat.parse.text import parse_text
 from tailstat.partial import Partial
 
 PARSERS: dict[str, Callable[[ParserSpec, bytes], Partial]] = {
@@ -22,6 +23,7 @@ PARSERS: dict[str, Callable[[ParserSpec, bytes], Partial]] = {
     "logfmt": parse_logfmt,
     "syslog": parse_syslog,
     "regex": parse_regex,
+    "text": parse_text,
 }
 
 

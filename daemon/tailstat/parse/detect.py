@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tailstat.parse.batch import PARSERS
-from tailstat.parse.spec import ParserSpec
+from tailstat.parse.spec import TEXT_PREFIX, ParserSpec
+from tailstat.parse.text import learn_layout
 
 # More specific formats first: a tie keeps the earlier one (a combined_timed line is a combined line with extra
 # fields; a syslog message may contain key=value pairs).
@@ -11,7 +12,8 @@ DETECT_ORDER = ("json", "syslog", "combined_timed", "combined", "common", "logfm
 
 
 def detect(head: bytes) -> str | None:
-    """The format of a file from its first complete lines, or None when no format fits most of them."""
+    """The format of a file from its first complete lines: a known format that parses most of them, else
+    `text:<layout>` with the header layout learned from them (parse.text); None when there is no line yet."""
     lines = [ln for ln in head.split(b"\n")[:-1] if ln.strip()][:20]
     if not lines:
         return None
@@ -21,7 +23,13 @@ def detect(head: bytes) -> str | None:
         parser = PARSERS.get(fmt)
         if parser is None:
             continue
-        parsed = parser(ParserSpec(format=fmt), sample).parsed
+        if fmt == "logfmt":  # a text log with key=value pairs in its messages is not logfmt
+            keyed = [ln for ln in lines if b"=" in ln.split(None, 1)[0]]
+            parsed = parser(ParserSpec(format=fmt), b"\n".join(keyed) + b"\n").parsed if keyed else 0
+        else:
+            parsed = parser(ParserSpec(format=fmt), sample).parsed
         if parsed > best_parsed:
             best, best_parsed = fmt, parsed
-    return best if best_parsed * 2 > len(lines) else None
+    if best_parsed * 2 > len(lines):
+        return best
+    return TEXT_PREFIX + learn_layout(sample)

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tailstat.errors import ConfigError
 from tailstat.parse.access import ACCESS_FIELDS
 from tailstat.parse.logformat import TEXT_FIELDS, LogFormatError, compile_log_format, log_format_fields
+from tailstat.parse.text import TEXT_FIELDS as TEXT_FORMAT_FIELDS
 
 DEFAULT_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "common": ("status", "method", "path", "client"),
@@ -21,6 +22,7 @@ DEFAULT_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "logfmt": ("level",),
     "syslog": ("program", "host", "severity"),
     "regex": (),
+    "text": ("level", "level_raw", "logger", "pattern"),
     "auto": (),
 }
 DEFAULT_MEASURES: dict[str, tuple[str, ...]] = {
@@ -33,10 +35,12 @@ DEFAULT_MEASURES: dict[str, tuple[str, ...]] = {
 COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18", b"PK\x03\x04")
 # the format of a file `auto` could not recognise: its lines are counted as errors, not parsed
 UNKNOWN_FORMAT = "unknown"
-FORMATS = ("auto", "combined", "common", "combined_timed", "nginx", "json", "logfmt", "syslog", "regex")
+FORMATS = ("auto", "combined", "common", "combined_timed", "nginx", "json", "logfmt", "syslog", "regex", "text")
 # Formats whose lines always have the same fields: a GROUP_BY / MEASURES name outside them is a typo.
 SYSLOG_FIELDS = ("host", "program", "pid", "facility", "severity", "message", "msgid")
-FIXED_FIELDS: dict[str, tuple[str, ...]] = {**ACCESS_FIELDS, "syslog": SYSLOG_FIELDS}
+FIXED_FIELDS: dict[str, tuple[str, ...]] = {**ACCESS_FIELDS, "syslog": SYSLOG_FIELDS, "text": TEXT_FORMAT_FIELDS}
+# `text` detection results carry the learned header layout: "text:<layout>" (see parse.text.learn_layout)
+TEXT_PREFIX = "text:"
 
 
 def format_fields(fmt: str, log_format: str | None = None) -> tuple[str, ...] | None:
@@ -71,9 +75,16 @@ class ParserSpec:
     since: float | None = None
     until: float | None = None
     event_span: bool = False  # `tailstat scan`: note each batch's earliest and latest event time (its rates)
+    source: str = "default"  # the source's name: patterns are mined per source
+    # `text`: the header layout learned from the file's first lines (None: learned from each batch)
+    layout: str | None = None
+    multiline: bool = True  # `text`: continuation lines join the event before them (TAILSTAT_MULTILINE)
+    multiline_max_lines: int = 500  # an event longer than this many lines goes on as a new event
 
     def resolved(self, fmt: str) -> ParserSpec:
-        """The spec for a concrete format (used once `auto` has detected one)."""
+        """The spec for a concrete format (used once `auto` has detected one; `text:<layout>` for text)."""
+        if fmt.startswith(TEXT_PREFIX):
+            return replace(self.resolved("text"), layout=fmt[len(TEXT_PREFIX):] or None)
         dims, measures = DEFAULT_DIMENSIONS.get(fmt, ()), DEFAULT_MEASURES.get(fmt, ())
         if fmt == "nginx":
             fields = log_format_fields(self.log_format or "")
@@ -91,13 +102,17 @@ class ParserSpec:
             since=self.since,
             until=self.until,
             event_span=self.event_span,
+            source=self.source,
+            multiline=self.multiline,
+            multiline_max_lines=self.multiline_max_lines,
         )
 
 
 def build_spec(fmt: str, group_by: tuple[str, ...], measures: tuple[str, ...], regex: str | None, *,
                log_format: str | None = None, regex_var: str = "TAILSTAT_REGEX",
                format_var: str = "TAILSTAT_FORMAT", log_format_var: str = "TAILSTAT_NGINX_LOG_FORMAT",
-               group_by_var: str = "TAILSTAT_GROUP_BY", measures_var: str = "TAILSTAT_MEASURES") -> ParserSpec:
+               group_by_var: str = "TAILSTAT_GROUP_BY", measures_var: str = "TAILSTAT_MEASURES",
+               source: str = "default", multiline: bool = True, multiline_max_lines: int = 500) -> ParserSpec:
     """The parser spec of one source; ConfigError (naming the variable) for anything that cannot work."""
     if log_format and fmt == "auto":
         fmt = "nginx"
@@ -113,6 +128,9 @@ def build_spec(fmt: str, group_by: tuple[str, ...], measures: tuple[str, ...], r
         raise ConfigError(f"{log_format_var} is set but {format_var}={fmt}; accepted: {format_var}=nginx (or "
                           "unset) with a log_format string")
     fields = format_fields(fmt, log_format)
+    if fmt == "text" and measures:
+        raise ConfigError(f"{measures_var} names {measures[0]!r}, but format text has no numeric fields; accepted: "
+                          f"nothing (count text fields with {group_by_var}: {', '.join(TEXT_FORMAT_FIELDS)})")
     if fields is not None:
         for var, names in ((group_by_var, group_by), (measures_var, measures)):
             unknown = [n for n in names if n not in fields]
@@ -144,5 +162,6 @@ def build_spec(fmt: str, group_by: tuple[str, ...], measures: tuple[str, ...], r
             raise ConfigError(f"{var} names {unknown[0]!r}, which is not a named group of {regex_var}; "
                               f"accepted: {', '.join(compiled.groupindex)}")
     base = ParserSpec(format=fmt, regex=regex, extra_dimensions=group_by, extra_measures=measures,
-                      log_format=log_format)
+                      log_format=log_format, source=source, multiline=multiline,
+                      multiline_max_lines=multiline_max_lines)
     return base if fmt == "auto" else base.resolved(fmt)

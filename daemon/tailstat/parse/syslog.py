@@ -52,7 +52,9 @@ _SYSLOG = (
     r" (?P<host>\S+) "
     r"(?(v)"
     rf"(?P<app>\S+) (?P<procid>\S+) (?P<msgid>\S+) (?P<sd>-|{_SD})(?: \ufeff?(?P<msg5424>[^\n]*))?"
-    r"|(?:(?P<prog>[^\s\[\]:]+)(?:\[(?P<pid>[^\]\s]*)\])?: ?)?(?P<msg3164>[^\n]*))\r?$"
+    # a program name may hold spaces (macOS: "Microsoft Word[1234]:"), up to 4 words, when a [pid]: follows
+    r"|(?:(?P<prog>[^\s\[\]:]+(?:(?: [^\s\[\]:]+){1,3}(?=\[\d+\]: ))?)(?:\[(?P<pid>[^\]\s]*)\])?: ?)?"
+    r"(?P<msg3164>[^\n]*))\r?$"
     r"|(?P<bad>[^\n]+))"  # any other non-empty line: one row too, so failures need no second pass
 )
 _ALWAYS = ("pri", "v", "bsd", "iso", "tz", "bad")

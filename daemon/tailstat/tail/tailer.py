@@ -1,11 +1,10 @@
-"""Tail stage: byte streams of files -> batches of complete lines, exactly once.
+"""The tailer: ties discovery, identity, the rotation core and the reader together (Vector's file server).
 
-Model: every tracked file is a *key*, one byte stream that only grows. Its identity is (device, inode) plus its
-head: the first bytes of the file (up to FP_BYTES, extended as the file grows), recorded in checkpoints as a
-hash. A rename keeps the key (the file is found again by inode); a copytruncate moves the key to the copy
-(same head, named after the file, in its directory); a truncation or an inode reused by a new file starts a
-*new* key at offset 0, so offsets committed for one key never mix with another's bytes. The store commits,
-per key, the end offset of the last merged batch; on restart every key resumes exactly there.
+Every tracked file is a *key*, one byte stream that only grows. A rename keeps the key (the file is found
+again by inode); a copytruncate moves the key to the copy (same head, named after the file, in its directory);
+a truncation or an inode reused by a new file starts a *new* key at offset 0, so offsets committed for one key
+never mix with another's bytes. The store commits, per key, the end offset of the last merged batch; on
+restart every key resumes exactly there (core.reconcile decides where "there" is now).
 
 Empty files get no key: they have nothing to read and nothing to be identified by yet.
 
@@ -15,134 +14,68 @@ thread; the event loop only awaits it and feeds the resulting batches into the b
 
 from __future__ import annotations
 
-import errno
-import fnmatch
-import glob
-import hashlib
 import os
 import stat as statmod
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
 from tailstat.aggregate import Store
 from tailstat.config import Config, Source
-from tailstat.formats import COMPRESSED_MAGIC, UNKNOWN_FORMAT, ParserSpec, cut_long_lines, detect
+from tailstat.formats import COMPRESSED_MAGIC, UNKNOWN_FORMAT, detect
+from tailstat.tail import core
+from tailstat.tail.core import Known, Seen
+from tailstat.tail.discovery import Discovery, dir_files
+from tailstat.tail.identity import (
+    FP_BYTES,
+    heads_agree,
+    is_compressed_name,
+    matches_fingerprint,
+    named_after,
+    possible_originals,
+    read_head,
+)
+from tailstat.tail.reader import (
+    Batch,
+    Descriptors,
+    LineCutter,
+    Tracked,
+    last_line_start,
+    pass_budget,
+    read_new,
+    set_head,
+    tail_sample,
+)
 
-FP_BYTES = 1024
-COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".z", ".lzma", ".br")
 KEY_MARK = "\0key:"  # a dirty entry naming a key (read more of it), not a path
-
-
-@dataclass(slots=True)
-class Batch:
-    """Complete lines of one file: bytes [start, end) of key's stream (end is the offset to commit). `cut`: bytes
-    cut off over-long lines in `data`, counted as dropped when the batch is committed (not when read, so a
-    batch read again after a crash or discarded is not counted twice)."""
-
-    key: str
-    start: int
-    end: int
-    data: bytes
-    spec: ParserSpec
-    cut: int = 0
-
-
-@dataclass(slots=True)
-class Tracked:
-    key: str
-    path: str  # where the file is now
-    origin: str  # the path it was first opened at: its rotations count against that path
-    source: Source
-    dev: int
-    ino: int
-    spec: ParserSpec | None = None  # None until `auto` has detected the format
-    head: bytes = b""  # the file's first bytes (up to FP_BYTES): what a copy or a reused inode is told by
-    fp: str = ""  # hash of head, as recorded in checkpoints
-    pos: int = 0  # bytes of the file consumed (read) so far
-    line_start: int = 0  # file offset where `pending` begins: everything before it is queued
-    pending: bytes = b""
-    skipping: bool = False  # inside an over-long line: drop bytes until its newline
-    size: int = 0
-    mtime_ns: int = 0
-    status: str = "live"  # live (at a path the globs match) | rotated (elsewhere) | deleted
-    fh: Any = None
-    idle_since: float = field(default_factory=time.monotonic)
-    rotations: int = 0
-    truncations: int = 0
-    published: tuple = ()  # the record fields last written to the store, size aside (see Tailer._publish)
-
-
-def pass_budget(cfg: Config) -> int:
-    """Bytes one pass may read (per file, and over all files of a pass): enough for throughput, bounded so
-    memory stays flat however far behind the files are."""
-    return max(4 * cfg.batch_bytes, 4 << 20)
-
-
-def fingerprint(head: bytes) -> str:
-    return hashlib.blake2b(head, digest_size=16).hexdigest()
-
-
-def is_compressed_name(path: str) -> bool:
-    return path.lower().endswith(COMPRESSED_SUFFIXES)
-
-
-def named_after(candidate: str, original: str) -> bool:
-    """Could `candidate` be a rotated copy of `original`? Same directory, and logrotate-style naming:
-    `app.log.1`, `app.log-20250101`, or with `extension .log`, `app.1.log`."""
-    if os.path.dirname(candidate) != os.path.dirname(original):
-        return False
-    name, orig = os.path.basename(candidate), os.path.basename(original)
-    if name == orig:
-        return False
-    if name.startswith(orig):
-        return True
-    stem, ext = os.path.splitext(orig)
-    return bool(ext) and name.startswith(stem + ".") and name.endswith(ext)
-
-
-def possible_originals(candidate: str) -> list[str]:
-    """Every path that `candidate` could be a rotated copy of (the inverse of named_after), so a new file is
-    checked against a handful of tracked files instead of all of them."""
-    directory, name = os.path.split(candidate)
-    names = {name[:k] for k in range(1, len(name))}
-    last_dot = name.rfind(".")
-    if last_dot > 0:
-        ext = name[last_dot:]
-        names.update(name[:i] + ext for i, ch in enumerate(name[:last_dot]) if ch == ".")
-    return [os.path.join(directory, n) for n in names]
-
-
-def heads_agree(a: bytes, b: bytes) -> bool:
-    """Both non-empty and one is a prefix of the other (a copy may still be short, or our head may be)."""
-    n = min(len(a), len(b))
-    return n > 0 and a[:n] == b[:n]
-
-
-def read_head(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read(FP_BYTES)
+RETIRED_MAX = 20000  # retired files remembered (identity and end offset) while they exist; the oldest go first
+LISTING_SLACK_NS = 2_000_000_000  # file times are coarse (a clock tick behind): a listing counts from 2 s earlier
 
 
 class Tailer:
-    """Owns every tracked file. Call `restore`, `cycle` and `rescan` from one thread at a time."""
+    """Ties the parts together (Vector's file server): discovery finds files, the rotation core decides what a
+    restart finds means, the reader reads. Call `restore`, `cycle` and `rescan` from one thread at a time."""
 
     def __init__(self, cfg: Config, store: Store, first_start: bool) -> None:
         self.cfg = cfg
         self.store = store
         self.first_start = first_start
+        self.discovery = Discovery(cfg)
         self.by_key: dict[str, Tracked] = {}
         self.by_path: dict[str, Tracked] = {}  # every tracked file, at its current path
         self.by_inode: dict[tuple[int, int], Tracked] = {}
         self.by_origin: dict[str, set[str]] = {}  # origin path -> keys first opened there
-        self.open: OrderedDict[str, Tracked] = OrderedDict()  # LRU of files with an open descriptor
+        self.fds = Descriptors(cfg.max_open_files, self._unreadable, self._readable)
+        self.cutter = LineCutter(cfg, lambda reason, n: self.store.add_dropped(reason, 0, n), self._detect)
         self.suspects: dict[str, float] = {}  # path -> monotonic time: looks like a copy of a tracked file
         self.history: dict[str, tuple[int, int]] = {}  # origin path -> (rotations, truncations) so far
         self.unreadable: set[str] = set()
-        self.overlaps: set[str] = set()  # paths matched by more than one source (reported once each)
+        # retired files: key -> record (path, origin, dev, inode, fingerprint, end offset), oldest first
+        self.retired: dict[str, dict[str, Any]] = {}
+        self.retired_by_inode: dict[tuple[int, int], str] = {}
+        self.listed_at_ns = 0  # start of the last complete listing the store's records reflect
+        self._listing_ns = 0  # a rescan's listing, complete once its paths were all checked
         # keys with bytes to read in a later pass (budget spent, or queued at start-up), oldest first
         self.more: dict[str, None] = {}
         self.next_seq = 1
@@ -150,68 +83,155 @@ class Tailer:
 
     # ------------------------------------------------------------------------------------------- globs
     def source_for(self, path: str) -> Source | None:
-        """The first source (in TAILSTAT_SOURCES order) whose globs match `path`; a path that several match is
-        reported once."""
-        if is_compressed_name(path):
-            return None
-        found = None
-        for src in self.cfg.sources:
-            if any(fnmatch.fnmatchcase(path, pattern) for pattern in src.globs):
-                if found is None:
-                    found = src
-                    if len(self.cfg.sources) == 1:
-                        break
-                else:
-                    if path not in self.overlaps:
-                        self.overlaps.add(path)
-                        self.log.warning("file_in_several_sources", path=path, used=found.name, ignored=src.name)
-                    break
-        return found
+        return self.discovery.source_for(path)
 
     def expand(self) -> list[str]:
-        """All paths the globs match now (regular, not compressed), oldest first."""
-        found = self.expand_stat()
-        return sorted(found, key=lambda p: (found[p].st_mtime, p))
+        return self.discovery.expand()
 
     def expand_stat(self) -> dict[str, os.stat_result]:
-        """Each path the globs match now (regular, not compressed) with its stat."""
-        found: dict[str, os.stat_result] = {}
-        for src in self.cfg.sources:
-            for pattern in src.globs:
-                for path in glob.glob(pattern):
-                    if is_compressed_name(path) or path in found:
-                        continue
-                    try:
-                        st = os.stat(path)
-                    except OSError:
-                        continue
-                    if statmod.S_ISREG(st.st_mode):
-                        found[path] = st
-        return found
+        return self.discovery.expand_stat()
 
     def watch_dirs(self) -> set[str]:
-        dirs = {os.path.dirname(g) for src in self.cfg.sources for g in src.globs}
+        dirs = self.discovery.glob_dirs()
         dirs.update(os.path.dirname(t.path) for t in list(self.by_key.values()))
         return dirs
 
+    @property
+    def open(self) -> dict[str, Tracked]:
+        return self.fds.open
+
+    @property
+    def open_files(self) -> int:
+        return len(self.fds)
+
+    def close_all(self) -> None:
+        self.fds.close_all()
+
+    # ---------------------------------------------------------------------------------- retired files
+    def _remember(self, key: str, path: str, origin: str, dev: int, ino: int, fp: str, fp_len: int,
+                  end: int, size: int) -> None:
+        """A finished file: never read again while it can reappear under a watched name (renamed by a later
+        rotation, moved aside as .backup, matched by a glob of rotated names)."""
+        if not fp_len:
+            return
+        self._forget(key)
+        old = self.retired_by_inode.get((dev, ino))
+        if old is not None:
+            self._forget(old)  # the inode holds this file now
+        self.retired[key] = {"path": path, "origin": origin, "dev": dev, "inode": ino, "fingerprint": fp,
+                             "fingerprint_bytes": fp_len, "offset": end, "size": size}
+        self.retired_by_inode[(dev, ino)] = key
+        while len(self.retired) > RETIRED_MAX:
+            oldest = next(iter(self.retired))
+            self.log.warning("retired_file_forgotten", key=oldest, path=self.retired[oldest]["path"],
+                             limit=RETIRED_MAX, note="met again under a watched name it would be read again")
+            self._forget(oldest)
+        self._publish_tail_state()
+
+    def _forget(self, key: str) -> None:
+        rec = self.retired.pop(key, None)
+        if rec is not None:
+            ident = (rec["dev"], rec["inode"])
+            if self.retired_by_inode.get(ident) == key:
+                del self.retired_by_inode[ident]
+
+    def _retired_at(self, path: str, st: os.stat_result) -> str | None:
+        """The retired file `path` now holds (same inode and head), whose record then follows it there."""
+        key = self.retired_by_inode.get((st.st_dev, st.st_ino))
+        if key is None:
+            return None
+        rec = self.retired[key]
+        head = self._head_at(path, int(rec["fingerprint_bytes"]))
+        if head is None or not matches_fingerprint(head, rec["fingerprint"], int(rec["fingerprint_bytes"])):
+            self._forget(key)  # the inode was reused by a new file
+            self._publish_tail_state()
+            return None
+        if rec["path"] != path:
+            rec["path"] = path
+            self._publish_tail_state()
+        return key
+
+    def _publish_tail_state(self, changed: bool = True) -> None:
+        self.store.set_tail_state({"listed_at_ns": self.listed_at_ns,
+                                   "retired": {k: dict(v) for k, v in self.retired.items()}}, changed)
+
     # --------------------------------------------------------------------------------------- start-up
     def restore(self, out: list[Batch]) -> list[str]:
-        """Reconcile the checkpointed file records with what is on disk now (runs once, before watching).
-
-        Each record is found again by identity: at its path, renamed in its directory or among the glob
-        matches (rotated while we were down), or as a copy with the same head (copytruncate while down).
-        Newest keys claim first, so an old key never takes a file away from the key that replaced it."""
+        """Reconcile the checkpoint (file records, retired files) with what is on disk now: runs once, before
+        watching. The rotation core (core.reconcile) decides; this carries its decisions out."""
+        listing = time.time_ns()
         records = self.store.files()
-        for key in records:
+        state = self.store.tail_state()
+        since = int(state.get("listed_at_ns", 0))
+        retired = {str(k): dict(v) for k, v in state.get("retired", {}).items() if k not in records}
+        for key in list(records) + list(retired):
             if key.startswith("f") and key[1:].isdigit():
                 self.next_seq = max(self.next_seq, int(key[1:]) + 1)
         present = self.expand()
-        index = self._inode_index({os.path.dirname(r["path"]) for r in records.values()}, present)
+        known = [_known(k, r, False) for k, r in records.items()]
+        known += [_known(k, r, True) for k, r in retired.items()]
+        origins = set(present) | {k.origin for k in known} | {k.path for k in known if not k.retired}
+        dirs = self.discovery.glob_dirs() | {os.path.dirname(p) for p in present}
+        dirs |= {os.path.dirname(k.path) for k in known}
+        if known or since:
+            seen, listed = self.discovery.observe(dirs, origins, {k.ino for k in known})
+        else:  # a first start: nothing to locate, and no listing to date rotated files against
+            seen, listed = {}, set()
+        plan = core.reconcile(known, seen, max(0, since - LISTING_SLACK_NS) if since else 0,
+                              lambda p: self.source_for(p) is not None, origins, listed)
         claimed: set[str] = set()
         resumed: list[Tracked] = []
-        for key, rec in sorted(records.items(), key=lambda kv: _seq(kv[0]), reverse=True):
-            t = self._resume(key, rec, index, claimed, out)
+        for key, s, is_copy in plan.resume:
+            claimed.add(s.path)
+            t = self._resume(key, records[key], s, is_copy)
             if t is not None:
+                resumed.append(t)
+        for key, copy, lost in plan.truncated:
+            claimed.add(copy.path)
+            self.store.drop_file(key)
+            self._lost_bytes("truncated", lost, records[key]["path"], key)
+        for key, reason, lost in plan.lost:
+            self._record_lost(key, records[key], reason, lost)
+        for key, rec in retired.items():
+            self.retired[key] = rec
+            self.retired_by_inode[(int(rec["dev"]), int(rec["inode"]))] = key
+        for key, s in plan.moved:
+            claimed.add(s.path)
+            rec = self.retired[key]
+            src = self.source_for(s.path)
+            if src is not None and s.path not in self.by_path:
+                # a finished file now at a watched path: followed from where it was read to
+                self._forget(key)
+                self._start_seen(s, rec["origin"], src, min(int(rec["offset"]), s.size), out)
+            else:
+                rec["path"] = s.path
+                self.retired_by_inode[(s.dev, s.ino)] = key
+        for key in plan.forget:
+            self._forget(key)
+        for s, origin in plan.remember:
+            claimed.add(s.path)
+            src = self.source_for(s.path)
+            if src is not None and s.path not in self.by_path:
+                self._start_seen(s, origin, src, s.size, out)  # at a watched path: followed from its end
+            else:
+                self._remember(self._new_key(), s.path, origin, s.dev, s.ino, *_fp(s.head), s.size, s.size)
+            self.log.info("file_known_skipped", path=s.path, bytes=s.size,
+                          note="counted before (or a copy of a file counted): not read again")
+        for s, reason, nbytes in plan.unrecoverable:
+            claimed.add(s.path)
+            self.store.add_dropped(reason, 0, nbytes)
+            self.log.warning("file_unrecoverable", path=s.path, reason=reason, bytes=nbytes,
+                             note="rotated and compressed while tailstat was stopped, before it was read")
+        for s, origin, reason in plan.adopt:
+            if reason != "rotated_while_stopped":
+                continue  # new files at watched paths: checked below, as any new file
+            claimed.add(s.path)
+            src = self.source_for(origin) or self.source_for(s.path)
+            if src is not None:
+                t = self._start_seen(s, origin, src, 0, out)
+                t.rotations = self.history.get(origin, (0, 0))[0]
+                self.log.info("file_found_rotated", path=s.path, origin=origin, key=t.key, bytes=s.size,
+                              note="created and rotated away while tailstat was stopped: read from byte 0")
                 resumed.append(t)
         # rotated (no longer at a glob path) first: their lines are older than anything new
         # (queued, not read here: the first passes read them under the same byte budget as any other pass,
@@ -222,114 +242,65 @@ class Tailer:
         for path in present:
             if path not in self.by_path and path not in claimed:
                 self._check_path(path, out, at_start=True)
+        self.listed_at_ns = listing
+        self._publish_tail_state()
         return self._take_more()
 
-    def _resume(self, key: str, rec: dict[str, Any], index: dict[tuple[int, int], list[str]],
-                claimed: set[str], out: list[Batch]) -> Tracked | None:
+    def _record_lost(self, key: str, rec: dict[str, Any], reason: str, lost: int) -> None:
+        """A checkpointed file found nowhere: what it held beyond its offset up to its last recorded size is
+        lost (bytes written later cannot be known)."""
+        self.store.drop_file(key)
+        if lost:
+            self.store.add_dropped(reason, 0, lost)
+            self.log.warning("file_lost", path=rec["path"], key=key, unread_bytes=lost, reason=reason,
+                             note="unread bytes up to its last recorded size; any written later are unknown")
+        else:
+            self.log.info("file_gone", path=rec["path"], key=key,
+                          note="read to its last recorded size; any bytes written later were not seen")
+
+    def _resume(self, key: str, rec: dict[str, Any], s: Seen, is_copy: bool) -> Tracked | None:
         offset = int(rec["offset"])
         old_path = rec["path"]
-        src = self._source_by_name(rec.get("source", "default")) or self.source_for(old_path)
-        found = None if src is None else self._locate(rec, index, claimed)
-        if found is None:
-            # what it held beyond its last recorded size (written while tailstat was down) cannot be known
-            lost = max(0, int(rec.get("size", 0)) - offset)
-            self.store.drop_file(key)
-            if lost:
-                self.store.add_dropped("missing_at_start", 0, lost)
-                self.log.warning("file_lost", path=old_path, key=key, unread_bytes=lost,
-                                 note="unread bytes up to its last recorded size; any written later are unknown")
-            else:
-                self.log.info("file_gone", path=old_path, key=key,
-                              note="read to its last recorded size; any bytes written later were not seen")
-            return None
-        path, st, head, is_copy = found
-        claimed.add(path)
-        if is_copy and st.st_size < offset:
-            # a copy of a prefix we had already counted (we read past its end before the truncation)
-            self.store.drop_file(key)
-            self._lost_bytes("truncated", max(0, int(rec.get("size", 0)) - offset), old_path, key)
-            self._start(path, st, head, src, st.st_size, out, read=False)
+        src = self.discovery.source_by_name(rec.get("source", "default")) or self.source_for(old_path)
+        if src is None:
+            self._record_lost(key, rec, "missing_at_start", max(0, int(rec.get("size", 0)) - offset))
             return None
         origin = rec.get("origin") or old_path
-        t = Tracked(key=key, path=path, origin=origin, source=src, dev=st.st_dev, ino=st.st_ino,
-                    pos=offset, line_start=offset, size=st.st_size,
-                    rotations=int(rec.get("rotations", 0)), truncations=int(rec.get("truncations", 0)))
-        self._set_head(t, head)  # its first fingerprint_bytes bytes matched the recorded fingerprint
+        t = Tracked(key=key, path=s.path, origin=origin, source=src, dev=s.dev, ino=s.ino,
+                    pos=offset, line_start=offset, size=s.size,
+                    rotations=int(rec.get("rotations", 0)), truncations=int(rec.get("truncations", 0)),
+                    skipped_at_start=int(rec.get("skipped_at_start", 0)))
+        set_head(t, s.head)  # its first fingerprint_bytes bytes matched the recorded fingerprint
         fmt = rec.get("format") or ""
         if fmt and fmt != UNKNOWN_FORMAT:
             t.spec = src.spec.resolved(fmt) if src.spec.format == "auto" else src.spec
         elif src.spec.format != "auto":
             t.spec = src.spec
-        if path != old_path:
+        if s.path != old_path:
             if old_path == origin:
                 t.rotations += 1
-            self.log.info("file_moved_while_stopped", key=key, old_path=old_path, path=path, copy=is_copy)
-        if path != origin:
+            self.log.info("file_moved_while_stopped", key=key, old_path=old_path, path=s.path, copy=is_copy)
+        if s.path != origin:
             self.history[origin] = max(self.history.get(origin, (0, 0)), (t.rotations, t.truncations))
         self.store.upsert_file(key, retire_at=-1)  # it was being let go when we stopped: it is back now
         self._track(t)
+        return t
+
+    def _start_seen(self, s: Seen, origin: str, src: Source, start: int, out: list[Batch]) -> Tracked:
+        st = os.stat_result((0, s.ino, s.dev, 1, 0, 0, s.size, 0, 0, 0))
+        t = self._start(s.path, st, s.head, src, start, out, read=False)
+        if origin != t.origin:
+            self._untrack_origin(t)
+            t.origin = origin
+            self._index_origin(t)
+            self._place(t)
+            self._publish(t, offset=start)
         return t
 
     def _take_more(self) -> list[str]:
         keys = [KEY_MARK + k for k in self.more if k in self.by_key]
         self.more.clear()
         return keys
-
-    def _inode_index(self, dirs: set[str], present: list[str]) -> dict[tuple[int, int], list[str]]:
-        """(dev, inode) -> paths, for the directories of checkpointed files and every glob match."""
-        index: dict[tuple[int, int], list[str]] = {}
-        paths = set(present)
-        for directory in dirs:
-            paths.update(self._dir_files(directory))
-        for path in paths:
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            if statmod.S_ISREG(st.st_mode):
-                index.setdefault((st.st_dev, st.st_ino), []).append(path)
-        return index
-
-    def _locate(self, rec: dict[str, Any], index: dict[tuple[int, int], list[str]],
-                claimed: set[str]) -> tuple[str, os.stat_result, bytes, bool] | None:
-        """Where a checkpointed file is now: (path, stat, head, is_copy) or None."""
-        ident = rec["identity"]
-        dev, ino, fp, fp_len = int(ident["dev"]), int(ident["inode"]), ident["fingerprint"], \
-            int(ident["fingerprint_bytes"])
-        offset, path = int(rec["offset"]), rec["path"]
-        for cand in sorted(index.get((dev, ino), []), key=lambda p: p != path):
-            found = self._probe(cand, fp, fp_len, claimed)
-            if found is not None and found[0].st_size >= offset:
-                return cand, found[0], found[1], False
-        if not fp_len:
-            return None
-        origin = rec.get("origin") or path
-        for cand in sorted(self._dir_files(os.path.dirname(path))):
-            if is_compressed_name(cand) or not (named_after(cand, path) or named_after(cand, origin)):
-                continue
-            found = self._probe(cand, fp, fp_len, claimed)
-            if found is not None and (found[0].st_dev, found[0].st_ino) != (dev, ino):
-                return cand, found[0], found[1], True
-        return None
-
-    @staticmethod
-    def _probe(path: str, fp: str, fp_len: int, claimed: set[str]) -> tuple[os.stat_result, bytes] | None:
-        if path in claimed:
-            return None
-        try:
-            st = os.stat(path)
-            head = read_head(path) if statmod.S_ISREG(st.st_mode) else b""
-        except OSError:
-            return None
-        if not statmod.S_ISREG(st.st_mode) or len(head) < fp_len or fingerprint(head[:fp_len]) != fp:
-            return None
-        return st, head
-
-    def _source_by_name(self, name: str) -> Source | None:
-        for src in self.cfg.sources:
-            if src.name == name:
-                return src
-        return None
 
     # ------------------------------------------------------------------------------------------ cycle
     def cycle(self, paths: list[str], out: list[Batch], budget: int) -> list[str]:
@@ -350,12 +321,16 @@ class Tailer:
                     self._read(t, out)
             else:
                 self._check_path(path, out)
-        return self._take_more()
+        left = self._take_more()
+        if not left:
+            self.listing_done()
+        return left
 
     def rescan(self, out: list[Batch]) -> list[str]:
         """Safety net (inotify overflow, missed events, new directories): every glob match that is new or
         changed, every tracked file that moved or grew; retire rotated files idle past their grace period."""
         dirty: list[str] = []
+        self._listing_ns = time.time_ns()
         matches = self.expand_stat()
         for path in sorted(matches, key=lambda p: (matches[p].st_mtime, p)):  # older files first
             st = matches[path]
@@ -381,6 +356,9 @@ class Tailer:
                     self._retire(t, "rotated_done", out)
             elif st.st_size != t.pos or st.st_mtime_ns != t.mtime_ns:
                 dirty.append(KEY_MARK + t.key)
+        for t in list(self.by_key.values()):  # multiline events whose writer went quiet are complete
+            if t.pending:
+                self.cutter.flush_quiet(t, out, self.cfg.multiline_timeout, now)
         dirty.extend(p for p in self.suspects if p not in dirty)
         gone = [p for p in self.unreadable if p not in matches and not os.path.exists(p)]
         if gone:  # an unreadable file that was removed is no longer reported
@@ -388,7 +366,45 @@ class Tailer:
             self.store.set_unreadable(sorted(self.unreadable))
         for path in [p for p in self.history if self.source_for(p) is None and not os.path.exists(p)]:
             del self.history[path]  # rotation counts of a path only matter while a file can appear there
+        self._prune_retired()
         return dirty
+
+    def _prune_retired(self) -> None:
+        """Retired records follow their file (renamed: found again by inode in its directory or a
+        subdirectory) and are forgotten when it is gone."""
+        missing: dict[str, list[str]] = {}
+        for key, rec in self.retired.items():
+            try:
+                st = os.stat(rec["path"])
+            except OSError:
+                st = None
+            if st is None or (st.st_dev, st.st_ino) != (int(rec["dev"]), int(rec["inode"])):
+                missing.setdefault(os.path.dirname(rec["path"]), []).append(key)
+        if not missing:
+            return
+        for directory, keys in missing.items():
+            where: dict[int, str] = {}
+            for d in [directory, *[e for e in _subdirs(directory)]]:
+                for path in dir_files(d):
+                    try:
+                        where.setdefault(os.stat(path).st_ino, path)
+                    except OSError:
+                        continue
+            for key in keys:
+                rec = self.retired[key]
+                path = where.get(int(rec["inode"]))
+                if path is None:
+                    self._forget(key)
+                    self.log.info("retired_file_gone", key=key, path=rec["path"])
+                else:
+                    rec["path"] = path
+        self._publish_tail_state()
+
+    def listing_done(self) -> None:
+        """Every path of the last rescan was checked: each file at a watched path then is in the store."""
+        if self._listing_ns:
+            self.listed_at_ns, self._listing_ns = self._listing_ns, 0
+            self._publish_tail_state(changed=False)
 
     # ------------------------------------------------------------------------------------------ paths
     def _check_path(self, path: str, out: list[Batch], at_start: bool = False) -> None:
@@ -418,6 +434,16 @@ class Tailer:
                 return
             self._gone(other, "inode_reused", out)
         src = self.source_for(path)
+        if self.retired_by_inode and (key := self._retired_at(path, st)) is not None:
+            # a finished file met again: renamed by a later rotation, moved aside as .backup, or matched by a
+            # glob of rotated names. Counted already; back at a watched path, it is followed from its end.
+            if src is not None:
+                end = min(int(self.retired[key]["offset"]), st.st_size)
+                self._forget(key)
+                self._publish_tail_state()
+                head = self._head_at(path, FP_BYTES) or b""
+                self._start(path, st, head, src, end, out, read=not at_start)
+            return
         if src is not None:
             self._new_file(path, st, src, out, at_start)
 
@@ -439,23 +465,32 @@ class Tailer:
             if time.monotonic() - first < self.cfg.rotated_grace:
                 return  # wait: logrotate truncates the original right after copying it
             self.log.info("duplicate_content_skipped", path=path, original=original.path, bytes=st.st_size)
-            start = self._last_line_end(path, st.st_size)
+            start = last_line_start(path, st.st_size)
         elif at_start and self.first_start and self.cfg.read_from == "end":
-            start = self._last_line_end(path, st.st_size)
+            start = last_line_start(path, st.st_size)
+            t = self._start(path, st, head, src, start, out, read=False, skipped=start)
+            self.more[t.key] = None
+            return
         t = self._start(path, st, head, src, start, out, read=not at_start)
         if at_start:
             self.more[t.key] = None  # read by the first passes, under their byte budget
 
     def _start(self, path: str, st: os.stat_result, head: bytes, src: Source, start: int, out: list[Batch],
-               read: bool = True) -> Tracked:
-        """A new key for the file at path, its committed offset at `start`."""
+               read: bool = True, skipped: int = 0) -> Tracked:
+        """A new key for the file at path, its committed offset at `start`. `skipped`: bytes that existed at
+        the first start with TAILSTAT_READ_FROM=end, not counted; the format is detected from them."""
         self.suspects.pop(path, None)
         rotations, truncations = self.history.pop(path, (0, 0))
         t = Tracked(key=self._new_key(), path=path, origin=path, source=src, dev=st.st_dev, ino=st.st_ino,
-                    pos=start, line_start=start, size=st.st_size, rotations=rotations, truncations=truncations)
+                    pos=start, line_start=start, size=st.st_size, rotations=rotations, truncations=truncations,
+                    skipped_at_start=skipped)
         if src.spec.format != "auto":
             t.spec = src.spec
-        self._set_head(t, head)
+        elif skipped:
+            sample = tail_sample(path, skipped)
+            if sample:
+                self._detect(t, sample)
+        set_head(t, head)
         self._track(t, offset=start)
         self.log.info("file_opened", path=path, key=t.key, offset=start, inode=st.st_ino)
         if read:
@@ -488,7 +523,7 @@ class Tailer:
     def _find_copy(self, t: Tracked) -> tuple[str, os.stat_result, bytes] | None:
         """An untracked file named after t, in its directory, whose head agrees with t's: the largest."""
         best = None
-        for path in self._dir_files(os.path.dirname(t.path)):
+        for path in dir_files(os.path.dirname(t.path)):
             if path == t.path or is_compressed_name(path) or not (
                     named_after(path, t.path) or named_after(path, t.origin)):
                 continue
@@ -511,6 +546,13 @@ class Tailer:
 
     def _index_origin(self, t: Tracked) -> None:
         self.by_origin.setdefault(t.origin, set()).add(t.key)
+
+    def _untrack_origin(self, t: Tracked) -> None:
+        keys = self.by_origin.get(t.origin)
+        if keys is not None:
+            keys.discard(t.key)
+            if not keys:
+                del self.by_origin[t.origin]
 
     def _track(self, t: Tracked, offset: int | None = None) -> None:
         self.by_key[t.key] = t
@@ -535,14 +577,14 @@ class Tailer:
         """Write t's record to the store. After most reads only the size changed: then only the size is set."""
         fmt = t.spec.format if t.spec else UNKNOWN_FORMAT
         shape = (t.path, t.origin, t.source.name, fmt, t.rotations, t.truncations, t.status, t.dev, t.ino, t.fp,
-                 len(t.head))
+                 len(t.head), t.skipped_at_start)
         if offset is None and shape == t.published and self.store.set_file_size(t.key, t.size):
             return
         t.published = shape
         fields: dict[str, Any] = {} if offset is None else {"offset": offset}
         self.store.upsert_file(
             t.key, path=t.path, origin=t.origin, source=t.source.name, format=fmt, size=t.size,
-            rotations=t.rotations, truncations=t.truncations, status=t.status,
+            rotations=t.rotations, truncations=t.truncations, status=t.status, skipped_at_start=t.skipped_at_start,
             identity={"dev": t.dev, "inode": t.ino, "fingerprint": t.fp, "fingerprint_bytes": len(t.head)},
             **fields)
 
@@ -592,7 +634,7 @@ class Tailer:
         return [displaced] if displaced is not None and displaced is not t else []
 
     def _find_by_inode(self, t: Tracked) -> str | None:
-        for path in self._dir_files(os.path.dirname(t.path)) + self.expand():
+        for path in dir_files(os.path.dirname(t.path)) + self.expand():
             try:
                 st = os.stat(path)
             except OSError:
@@ -617,22 +659,19 @@ class Tailer:
         if self.by_key.get(t.key) is not t:
             return
         if t.pending and not t.skipping and out is not None and reason in ("deleted", "rotated_done"):
-            # the file is finished: its unterminated last line counts, as in `tailstat scan`
-            self._emit(t, t.pending + b"\n", t.pos, out)
-            t.line_start, t.pending = t.pos, b""
+            self.cutter.flush(t, out)  # the file is finished: its unterminated last unit counts
         elif t.pending:
             self._lost_bytes(reason, len(t.pending), t.path, t.key)
         self._close(t)
         self._untrack_path(t)
         self._untrack_inode(t)
         self.by_key.pop(t.key, None)
-        keys = self.by_origin.get(t.origin)
-        if keys is not None:
-            keys.discard(t.key)
-            if not keys:
-                del self.by_origin[t.origin]
+        self._untrack_origin(t)
         self.more.pop(t.key, None)
+        self.cutter.forget(t.key)
         self.store.drop_file_when_committed(t.key, t.line_start)
+        if reason == "rotated_done":
+            self._remember(t.key, t.path, t.origin, t.dev, t.ino, t.fp, len(t.head), t.line_start, t.size)
         self.log.info("file_closed", path=t.path, key=t.key, reason=reason)
 
     def _lost(self, t: Tracked, reason: str) -> None:
@@ -659,42 +698,10 @@ class Tailer:
 
     # -------------------------------------------------------------------------------------- reading
     def _open(self, t: Tracked) -> bool:
-        if t.fh is not None:
-            self.open.move_to_end(t.key)
-            return True
-        try:
-            fh = open(t.path, "rb", buffering=0)  # noqa: SIM115 - kept open across cycles, closed by _close
-        except OSError as exc:
-            if exc.errno != errno.ENOENT:
-                self._unreadable(t.path, exc)
-            return False
-        st = os.fstat(fh.fileno())
-        if (st.st_dev, st.st_ino) != (t.dev, t.ino):
-            fh.close()
-            return False
-        self._readable(t.path)
-        t.fh = fh
-        self.open[t.key] = t
-        while len(self.open) > self.cfg.max_open_files:
-            _, oldest = self.open.popitem(last=False)
-            if oldest.fh is not None:
-                oldest.fh.close()
-                oldest.fh = None
-        return True
+        return self.fds.get(t)
 
     def _close(self, t: Tracked) -> None:
-        if t.fh is not None:
-            t.fh.close()
-            t.fh = None
-        self.open.pop(t.key, None)
-
-    def close_all(self) -> None:
-        for t in list(self.open.values()):
-            self._close(t)
-
-    @property
-    def open_files(self) -> int:
-        return len(self.open)
+        self.fds.close(t)
 
     @staticmethod
     def _head_at(path: str, n: int) -> bytes | None:
@@ -703,12 +710,6 @@ class Tailer:
                 return fh.read(n)
         except OSError:
             return None
-
-    @staticmethod
-    def _set_head(t: Tracked, head: bytes) -> None:
-        head = head[:FP_BYTES]
-        if len(head) > len(t.head) or not t.fp:
-            t.head, t.fp = head, fingerprint(head)
 
     @staticmethod
     def _changed_underneath(t: Tracked, st: os.stat_result) -> bool:
@@ -733,19 +734,8 @@ class Tailer:
         t.size = max(st.st_size, t.pos)
         t.mtime_ns = st.st_mtime_ns
         saved = (t.pos, t.line_start, t.pending, t.skipping, len(out))
-        limit = self.cfg.batch_bytes
-        budget = pass_budget(self.cfg)
-        while True:
-            chunk = os.pread(fd, limit, t.pos)
-            if not chunk:
-                break
-            t.pos += len(chunk)
-            self._cut(t, chunk, out)
-            if len(chunk) < limit:
-                break
-            if t.pos - saved[0] >= budget and not (drain or gone):
-                self.more[t.key] = None  # bounded memory per pass: continue in the next one
-                break
+        if read_new(t, self.cutter, out, self.cfg.batch_bytes, pass_budget(self.cfg), drain or gone):
+            self.more[t.key] = None  # bounded memory per pass: continue in the next one
         if t.pos != saved[0] and not gone and t.status != "deleted":
             head = os.pread(fd, FP_BYTES, 0)
             if head[: len(t.head)] != t.head:
@@ -754,55 +744,13 @@ class Tailer:
                 del out[saved[4]:]
                 self._truncated(t, out)
                 return
-            self._set_head(t, head)
+            set_head(t, head)
         if t.pos != saved[0]:
             t.idle_since = time.monotonic()
             t.size = max(t.size, t.pos)
         self._publish(t)
         if gone or t.status == "deleted":
             self._retire(t, "deleted", out)  # drained: a deleted file's descriptor is let go at once
-
-    def _cut(self, t: Tracked, chunk: bytes, out: list[Batch]) -> None:
-        """Append chunk (which ends at file offset t.pos) and cut batches of complete lines."""
-        max_line = self.cfg.max_line_bytes
-        chunk_start = t.pos - len(chunk)
-        if t.skipping:
-            nl = chunk.find(b"\n")
-            if nl < 0:
-                self.store.add_dropped("line_too_long", 0, len(chunk))
-                return
-            self.store.add_dropped("line_too_long", 0, nl)
-            self._emit(t, t.pending + b"\n", chunk_start + nl + 1, out)
-            t.pending, t.skipping = b"", False
-            chunk = chunk[nl + 1:]
-            t.line_start = chunk_start + nl + 1
-        buf = t.pending + chunk if t.pending else chunk
-        cut = buf.rfind(b"\n")
-        if cut < 0:
-            t.pending = buf
-        else:
-            self._emit(t, buf[: cut + 1], t.line_start + cut + 1, out)
-            t.pending = buf[cut + 1:]
-            t.line_start = t.pos - len(t.pending)
-        if len(t.pending) > max_line:
-            self.store.add_dropped("line_too_long", 0, len(t.pending) - max_line)
-            t.pending, t.skipping = t.pending[:max_line], True
-
-    def _emit(self, t: Tracked, data: bytes, end: int, out: list[Batch]) -> None:
-        if t.spec is None:
-            self._detect(t, data)
-        spec = t.spec or ParserSpec(format=UNKNOWN_FORMAT)
-        limit = self.cfg.batch_bytes
-        start = t.line_start  # data begins at the first byte not yet queued
-        pos = 0
-        while pos < len(data):
-            stop = len(data) if len(data) - pos <= limit else data.rfind(b"\n", pos, pos + limit) + 1
-            if stop <= pos:
-                stop = data.find(b"\n", pos + limit) + 1 or len(data)
-            piece, cut = cut_long_lines(data[pos:stop], self.cfg.max_line_bytes)  # offsets stay the file's
-            piece_end = end if stop == len(data) else min(end, start + stop)
-            out.append(Batch(t.key, start + pos, piece_end, piece, spec, cut))
-            pos = stop
 
     def _detect(self, t: Tracked, data: bytes) -> None:
         fmt = detect(data[:65536])
@@ -822,8 +770,7 @@ class Tailer:
         path = t.path
         fh = None
         if gone:  # the new content is reachable only through our descriptor: keep it for the new key
-            fh, t.fh = t.fh, None
-            self.open.pop(t.key, None)
+            fh = self.fds.release(t)
         copy = copy or self._find_copy(t)
         if copy is not None:
             copy_path, copy_st, copy_head = copy
@@ -861,11 +808,11 @@ class Tailer:
                     ino=st.st_ino, size=st.st_size, status="deleted", fh=fh)
         if old.source.spec.format != "auto":
             t.spec = old.source.spec
-        self._set_head(t, head)
+        set_head(t, head)
         self.by_key[t.key] = t
         self._index_origin(t)
         self.by_inode[(t.dev, t.ino)] = t
-        self.open[t.key] = t
+        self.fds.hold(t, fh)
         self._publish(t, offset=0)
         self.log.info("file_opened", path=t.path, key=t.key, offset=0, inode=t.ino, deleted=True)
         self._read(t, out, drain=True, may_relocate=False)
@@ -879,7 +826,7 @@ class Tailer:
         t.path, t.dev, t.ino = copy_path, copy_st.st_dev, copy_st.st_ino
         t.pos, t.pending, t.skipping = t.line_start, b"", False
         t.size = copy_st.st_size
-        self._set_head(t, copy_head)
+        set_head(t, copy_head)
         self.suspects.pop(copy_path, None)
         displaced = self.by_path.pop(copy_path, None)
         self.by_inode[(t.dev, t.ino)] = t
@@ -890,30 +837,28 @@ class Tailer:
         if displaced is not None and displaced is not t:
             self._relocate_all([displaced], out)
 
-    @staticmethod
-    def _dir_files(directory: str) -> list[str]:
-        try:
-            with os.scandir(directory) as it:
-                return [e.path for e in it if e.is_file(follow_symlinks=False)]
-        except OSError:
-            return []
 
-    @staticmethod
-    def _last_line_end(path: str, size: int) -> int:
-        """Where reading from the end starts: at the start of an unfinished last line, so no line is cut."""
-        if size == 0:
-            return 0
-        try:
-            with open(path, "rb") as fh:
-                back = min(size, 1 << 16)
-                tail = os.pread(fh.fileno(), back, size - back)
-        except OSError:
-            return size
-        nl = tail.rfind(b"\n")
-        if nl >= 0:
-            return size - back + nl + 1
-        return 0 if back == size else size
+def _subdirs(directory: str) -> list[str]:
+    try:
+        with os.scandir(directory) as it:
+            return [e.path for e in it if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
 
 
 def _seq(key: str) -> int:
     return int(key[1:]) if key[1:].isdigit() else 0
+
+
+def _known(key: str, rec: dict[str, Any], retired: bool) -> Known:
+    ident = rec.get("identity", rec)
+    return Known(key=key, path=rec["path"], origin=rec.get("origin") or rec["path"], dev=int(ident["dev"]),
+                 ino=int(ident["inode"]), fp=ident["fingerprint"], fp_len=int(ident["fingerprint_bytes"]),
+                 offset=int(rec["offset"]), size=int(rec.get("size", 0)), retired=retired)
+
+
+def _fp(head: bytes) -> tuple[str, int]:
+    from tailstat.tail.identity import fingerprint
+
+    head = head[:FP_BYTES]
+    return fingerprint(head), len(head)

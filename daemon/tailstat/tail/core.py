@@ -1,0 +1,237 @@
+"""The rotation core: what one observation of the file system means for the streams tailstat knows.
+
+A pure function of data -- no I/O, no clock, no logging -- so that it can be checked against a model at
+thousands of scenarios a second (tests/test_tail_core.py). The tailer gathers the observation (stat and head of
+every regular file in the directories that matter), calls `reconcile`, and carries out the decisions.
+
+Inputs:
+- `known`: the streams of the last checkpoint. Live ones (`retired=False`) have bytes to read from `offset`;
+  retired ones (finished: read to `offset`, then let go) are remembered so that the same file met again -- renamed
+  by a later rotation (`.13` -> `.14`), moved aside as `.backup`, matched by a glob of rotated names -- is never
+  read twice.
+- `seen`: every regular file found, by path, with (device, inode, size, mtime, head).
+- `since_ns`: the start of the last complete listing of the watched directories whose results the checkpoint
+  holds. Every file that sat at a watched path then is known (live or retired); a file tailstat does not know
+  whose mtime is later was written after that, so its lines were written while tailstat was not looking.
+- `watched(path)`: the globs match `path`; `origins`: the watched paths whose rotations are looked for.
+
+Decisions (`Plan`): resume a known stream at a path (maybe a copytruncate copy), move a retired record,
+forget a retired record whose file is gone, adopt an unknown file from byte 0, remember an unknown file as
+already counted (skip it), and count what is lost (with a reason and the bytes where known).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from tailstat.tail.identity import heads_agree, matches_fingerprint, possible_originals, rotation_name
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One regular file as observed: `head` is its first bytes (up to FP_BYTES); for a compressed file, `uhead` is
+    the head of what it holds (decompressed: what tells whose rotation it is) and `usize` the uncompressed size it
+    records (gzip), when known."""
+
+    path: str
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    head: bytes
+    compressed: bool = False
+    usize: int | None = None
+    uhead: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """A stream from the checkpoint: a live file record or a retired one (`offset` = where reading ended)."""
+
+    key: str
+    path: str
+    origin: str
+    dev: int
+    ino: int
+    fp: str
+    fp_len: int
+    offset: int
+    size: int
+    retired: bool = False
+
+
+@dataclass(slots=True)
+class Plan:
+    resume: list[tuple[str, Seen, bool]] = field(default_factory=list)  # (key, where, is_copy)
+    truncated: list[tuple[str, Seen, int]] = field(default_factory=list)  # a copy shorter than offset: lost bytes
+    lost: list[tuple[str, str, int]] = field(default_factory=list)  # (key, reason, bytes) of a live stream
+    moved: list[tuple[str, Seen]] = field(default_factory=list)  # retired record found again (renamed)
+    forget: list[str] = field(default_factory=list)  # retired records whose file is gone
+    adopt: list[tuple[Seen, str, str]] = field(default_factory=list)  # (file, origin, reason): read from 0
+    remember: list[tuple[Seen, str]] = field(default_factory=list)  # (file, origin): counted already, skip
+    unrecoverable: list[tuple[Seen, str, int]] = field(default_factory=list)  # (file, reason, bytes)
+
+
+def origin_of(path: str, origins: set[str] | frozenset[str]) -> str | None:
+    """The watched path `path` is a logrotate rotation of (same directory, or a subdirectory: olddir), the
+    longest such name first."""
+    directory, name = os.path.split(path)
+    best = None
+    for parent in (directory, os.path.dirname(directory)):
+        for cand in possible_originals(os.path.join(parent, name)):
+            if cand in origins and rotation_name(name, os.path.basename(cand)) \
+                    and (best is None or len(cand) > len(best)):
+                best = cand
+    return best
+
+
+def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watched: Callable[[str], bool],
+              origins: Iterable[str], listed_dirs: Iterable[str]) -> Plan:
+    """Match the checkpoint's streams to what is on disk now; see the module docstring."""
+    plan = Plan()
+    origins = set(origins)
+    listed = set(listed_dirs)
+    by_inode: dict[tuple[int, int], list[Seen]] = {}
+    for s in seen.values():
+        by_inode.setdefault((s.dev, s.ino), []).append(s)
+    claimed: set[str] = set()
+    live = sorted((k for k in known if not k.retired), key=lambda k: _seq(k.key), reverse=True)  # newest first
+    retired = [k for k in known if k.retired]
+    fps = [(k.fp, k.fp_len) for k in live + retired if k.fp_len]
+
+    def by_identity(k: Known, need: int) -> Seen | None:
+        found = by_inode.get((k.dev, k.ino), ())
+        for s in found if len(found) < 2 else sorted(found, key=lambda s: s.path != k.path):
+            if s.path not in claimed and not s.compressed and s.size >= need and (
+                    matches_fingerprint(s.head, k.fp, k.fp_len) or not k.fp_len):
+                return s
+        return None
+
+    lost_live: list[Known] = []
+    for k in live:
+        s = by_identity(k, k.offset)
+        if s is not None:
+            claimed.add(s.path)
+            plan.resume.append((k.key, s, False))
+            continue
+        copy = None
+        if k.fp_len:
+            names = {os.path.basename(k.path), os.path.basename(k.origin)}
+            for s in sorted(seen.values(), key=lambda s: s.path):
+                if s.path in claimed or s.compressed or (s.dev, s.ino) == (k.dev, k.ino):
+                    continue
+                if os.path.dirname(s.path) == os.path.dirname(k.path) and any(
+                        rotation_name(os.path.basename(s.path), n) for n in names) \
+                        and matches_fingerprint(s.head, k.fp, k.fp_len):
+                    copy = s
+                    break
+        if copy is not None:
+            claimed.add(copy.path)
+            if copy.size < k.offset:  # a copy of a prefix we had already counted
+                plan.truncated.append((k.key, copy, max(0, k.size - k.offset)))
+                plan.remember.append((copy, k.origin))
+            else:
+                plan.resume.append((k.key, copy, True))
+            continue
+        lost_live.append(k)
+
+    for k in retired:
+        s = by_identity(k, 0)
+        if s is not None:
+            claimed.add(s.path)
+            plan.moved.append((k.key, s))
+        elif os.path.dirname(k.path) in listed:
+            plan.forget.append(k.key)  # gone (or its inode now holds another file): it cannot come back
+
+    # compressed rotations: a record whose file is gone may have been compressed (its bytes recorded there)
+    compressed = sorted((s for s in seen.values() if s.compressed and s.path not in claimed),
+                        key=lambda s: (s.usize is None, s.usize or 0, s.path))  # the smallest that fits first
+    for k in retired:
+        if k.key in plan.forget and _take_named(compressed, k, claimed) is None:
+            _take_compressed(compressed, k, claimed, exact=True)
+    # where a lost record's bytes went: a compressed file named after where it was (app.log.1 -> app.log.1.gz)
+    # first, then a compressed rotation of its origin that can hold them; else, if its inode is still there (but
+    # shorter, or holding other bytes), it was truncated or its inode reused; else it is missing
+    found = {k.key: _take_named(compressed, k, claimed) for k in lost_live}
+    recent = [s for s in compressed if s.mtime_ns > since_ns]  # older ones were there at the last listing
+    for k in lost_live:
+        gz = found[k.key] or _take_compressed(recent, k, claimed, exact=False)
+        if gz is not None:
+            nbytes = gz.usize - k.offset if gz.usize is not None and gz.usize >= k.offset else k.size - k.offset
+            plan.lost.append((k.key, "compressed_before_read", max(0, nbytes)))
+        elif any(not s.compressed for s in by_inode.get((k.dev, k.ino), [])):
+            plan.lost.append((k.key, "truncated", max(0, k.size - k.offset)))
+        else:
+            plan.lost.append((k.key, "missing_at_start", max(0, k.size - k.offset)))
+
+    for s in sorted(seen.values(), key=lambda s: (s.mtime_ns, s.path)):  # oldest first
+        if s.path in claimed or s.size == 0:
+            continue
+        origin = origin_of(s.path, origins)
+        if s.compressed:
+            if origin is not None and s.mtime_ns > since_ns and since_ns and not (
+                    s.uhead is not None and any(matches_fingerprint(s.uhead, fp, n) for fp, n in fps)):
+                plan.unrecoverable.append((s, "compressed_before_read", s.usize or 0))
+            continue
+        if watched(s.path):
+            if any(matches_fingerprint(s.head, k.fp, k.fp_len) for k in retired if k.fp_len):
+                plan.remember.append((s, origin or s.path))  # a copy of a finished file: counted there
+                continue
+            if origin is not None and since_ns and s.mtime_ns <= since_ns:
+                plan.remember.append((s, origin))  # a rotation we had counted and forgotten: unchanged since
+            else:
+                # new at a watched path (the tailer still checks it for a copytruncate copy of a live file)
+                plan.adopt.append((s, s.path if origin is None else origin, "new"))
+        elif any(matches_fingerprint(s.head, fp, n) for fp, n in fps):
+            plan.remember.append((s, origin or s.path))  # a copy of a stream we know: counted there
+        elif origin is not None and since_ns and s.mtime_ns > since_ns:
+            plan.adopt.append((s, origin, "rotated_while_stopped"))
+    return plan
+
+
+def _holds(s: Seen, k: Known) -> bool | None:
+    """Does compressed file s hold k's bytes? Told by the decompressed head when there is one (None: unknown)."""
+    if s.uhead is None or not k.fp_len:
+        return None
+    return matches_fingerprint(s.uhead, k.fp, k.fp_len)
+
+
+def _take_compressed(pool: list[Seen], k: Known, claimed: set[str], exact: bool) -> Seen | None:
+    """A compressed rotation of k's origin that holds k's bytes: told by its decompressed head where known, else
+    by the size gzip records (modulo 2**32): k's last known size first, else (not `exact`) the smallest that holds
+    its offset."""
+    fits = [s for s in pool if s.path not in claimed and origin_of(s.path, {k.origin}) is not None
+            and _holds(s, k) is not False]
+    size, offset = k.size % (1 << 32), k.offset % (1 << 32)
+    best = next((s for s in fits if _holds(s, k) or s.usize == size), None)
+    if best is None and not exact:
+        best = next((s for s in fits if s.usize is None or s.usize >= offset), None)
+    if best is not None:
+        claimed.add(best.path)
+    return best
+
+
+def _take_named(pool: list[Seen], k: Known, claimed: set[str]) -> Seen | None:
+    for s in pool:
+        if s.path not in claimed and os.path.splitext(s.path)[0] == k.path and _holds(s, k) is not False:
+            claimed.add(s.path)
+            return s
+    return None
+
+
+def retired_match(s: Seen, retired: Iterable[Known]) -> Known | None:
+    """At run time: a file that appeared at a path is a retired stream met again (same inode and head)."""
+    for k in retired:
+        if (k.dev, k.ino) == (s.dev, s.ino) and matches_fingerprint(s.head, k.fp, k.fp_len):
+            return k
+    return None
+
+
+def same_stream(head: bytes, other: bytes) -> bool:
+    return heads_agree(head, other)
+
+
+def _seq(key: str) -> int:
+    return int(key[1:]) if key[1:].isdigit() else 0

@@ -1,0 +1,137 @@
+"""Discovery: which files exist -- glob matches, directory listings, and the observation the rotation core
+decides on (stat and head of each file that matters in the watched directories and their subdirectories)."""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import lzma
+import os
+import stat as statmod
+import zlib
+from collections.abc import Iterable
+
+import structlog
+
+from tailstat import globs
+from tailstat.config import Config, Source
+from tailstat.formats import COMPRESSED_MAGIC
+from tailstat.tail.core import Seen, origin_of
+from tailstat.tail.identity import FP_BYTES, gzip_size, is_compressed_name
+
+
+class Discovery:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.overlaps: set[str] = set()  # paths matched by more than one source (reported once each)
+        self.log = structlog.get_logger("tailstat.tail")
+
+    def source_for(self, path: str) -> Source | None:
+        """The source whose most specific glob matches `path` (globs.py; a tie goes to the first named); a path
+        that several match is reported once."""
+        if is_compressed_name(path):
+            return None
+        return globs.source_for(path, self.cfg.sources, self.overlaps, self.log)
+
+    def source_by_name(self, name: str) -> Source | None:
+        return next((s for s in self.cfg.sources if s.name == name), None)
+
+    def expand(self) -> list[str]:
+        """All paths the globs match now (regular, not compressed), oldest first."""
+        found = self.expand_stat()
+        return sorted(found, key=lambda p: (found[p].st_mtime, p))
+
+    def expand_stat(self) -> dict[str, os.stat_result]:
+        """Each path the globs match now (regular, not compressed) with its stat."""
+        found: dict[str, os.stat_result] = {}
+        for src in self.cfg.sources:
+            for pattern in src.globs:
+                for path in glob.glob(pattern):
+                    if is_compressed_name(path) or path in found:
+                        continue
+                    try:
+                        st = os.stat(path)
+                    except OSError:
+                        continue
+                    if statmod.S_ISREG(st.st_mode):
+                        found[path] = st
+        return found
+
+    def glob_dirs(self) -> set[str]:
+        return {os.path.dirname(g) for src in self.cfg.sources for g in src.globs}
+
+    def observe(self, dirs: Iterable[str], origins: set[str], inodes: set[int]) -> tuple[dict[str, Seen], set[str]]:
+        """The rotation core's input: every regular file in `dirs` and their immediate subdirectories (logrotate's
+        olddir) that the globs match, that is named as a rotation of one of `origins`, or whose inode is one of
+        `inodes` (a known stream renamed to anything). Returns (files by path, the directories listed)."""
+        listed: set[str] = set()
+        seen: dict[str, Seen] = {}
+        todo = sorted(set(dirs))
+        subdirs: list[str] = []
+        for depth, group in ((0, todo), (1, subdirs)):
+            for directory in group:
+                if directory in listed:
+                    continue
+                try:
+                    with os.scandir(directory) as it:
+                        entries = list(it)
+                except OSError:
+                    continue
+                listed.add(directory)
+                for e in entries:
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            if depth == 0:
+                                subdirs.append(e.path)
+                            continue
+                        if not e.is_file(follow_symlinks=False):
+                            continue
+                        if not (e.inode() in inodes or origin_of(e.path, origins) is not None
+                                or (depth == 0 and self.source_for(e.path) is not None)):
+                            continue
+                        s = observe_file(e.path)
+                    except OSError:
+                        continue
+                    if s is not None:
+                        seen[s.path] = s
+        return seen, listed
+
+
+def observe_file(path: str) -> Seen | None:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # O_NONBLOCK: a FIFO never blocks the pass
+    try:
+        st = os.fstat(fd)
+        if not statmod.S_ISREG(st.st_mode):
+            return None
+        head = os.pread(fd, FP_BYTES, 0)
+        compressed = head.startswith(COMPRESSED_MAGIC) or is_compressed_name(path)
+        usize = uhead = None
+        if compressed:
+            if head.startswith(b"\x1f\x8b") and st.st_size >= 18:
+                usize = gzip_size(os.pread(fd, 4, st.st_size - 4))
+            uhead = decompressed_head(os.pread(fd, 64 << 10, 0))
+    finally:
+        os.close(fd)
+    return Seen(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, head, compressed, usize, uhead)
+
+
+def decompressed_head(data: bytes) -> bytes | None:
+    """The first FP_BYTES bytes a gzip, bzip2 or xz file holds (None: another format, or not decodable)."""
+    try:
+        if data.startswith(b"\x1f\x8b"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, FP_BYTES)
+        if data.startswith(b"BZh"):
+            return bz2.BZ2Decompressor().decompress(data, FP_BYTES)
+        if data.startswith(b"\xfd7zXZ"):
+            return lzma.LZMADecompressor().decompress(data, FP_BYTES)
+    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError):
+        return None
+    return None
+
+
+def dir_files(directory: str) -> list[str]:
+    try:
+        with os.scandir(directory) as it:
+            return [e.path for e in it if e.is_file(follow_symlinks=False)]
+    except OSError:
+        return []

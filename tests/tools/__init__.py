@@ -1,0 +1,1 @@
+"""The tests' own tooling (not part of the installed package)."""
