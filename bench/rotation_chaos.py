@@ -114,6 +114,13 @@ class Result:
         out.append(f"total: {total_c:,} counted of {total_w:,} written ({diff:+.2f} %); kills {self.kills}, "
                    f"rotations {self.rotations}, files on disk {self.files_on_disk}, final exit {self.exit_code}")
         out.append(f"dropped: {json.dumps(self.dropped, sort_keys=True)}")
+        try:
+            log = self.log.read_bytes()
+        except OSError:
+            log = b""
+        seen = {e: log.count(b'"event":"%s"' % e.encode()) for e in (
+            "file_found_rotated", "file_moved_while_stopped", "file_known_skipped", "file_lost")}
+        out.append("daemon log: " + ", ".join(f"{e} {n}" for e, n in seen.items()))
         return out
 
 

@@ -20,7 +20,10 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"TAILSTAT_PATHS": ""}, "TAILSTAT_PATHS is empty; accepted: comma-separated file globs"),
+        ({"TAILSTAT_PATHS": ""}, "TAILSTAT_PATHS is empty; accepted: comma-separated absolute file globs"),
+        ({}, "tailstat: configuration error: TAILSTAT_PATHS is not set; set it to comma-separated absolute file "
+             "globs, e.g. TAILSTAT_PATHS=/var/log/nginx/*.log, or set TAILSTAT_SOURCES to source names, each with "
+             "TAILSTAT_SOURCE_<NAME>_PATHS"),
         ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_WORKERS": "many"},
          "TAILSTAT_WORKERS='many' is not an integer; accepted: 1..256"),
         ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_WORKERS": "0"},
@@ -50,6 +53,8 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_FORMAT": "regex", "TAILSTAT_REGEX": r"(\d+) (\w+)"},
          "has no named group"),
         ({"TAILSTAT_SOURCES": "nginx", "TAILSTAT_SOURCE_NGINX_FORMAT": "json"},
+         "TAILSTAT_SOURCE_NGINX_PATHS is not set; accepted: comma-separated absolute file globs"),
+        ({"TAILSTAT_SOURCES": "nginx", "TAILSTAT_SOURCE_NGINX_PATHS": " "},
          "TAILSTAT_SOURCE_NGINX_PATHS is empty"),
     ],
 )

@@ -4,7 +4,6 @@ lines without a time (and unparseable ones) count at ingestion time (slot None).
 
 from __future__ import annotations
 
-import calendar
 import json
 import time
 from collections import Counter
@@ -14,7 +13,7 @@ import pytest
 
 from tailstat.parse import build_spec, parse_batch
 
-T0 = 1_760_000_000  # a multiple of 10: slot T0 // 10 starts here
+T0 = (int(time.time()) // 10 - 30) * 10  # 5 min ago, a multiple of 10: slot T0 // 10 starts here (tier 0)
 
 
 def clf(t: int) -> str:
@@ -81,16 +80,20 @@ def test_a_batch_over_three_slots_is_split_into_parts_that_add_up(name: str) -> 
         assert not part.errors
     assert parts[None].lines == 1 and parts[None].parsed == 0 and sum(parts[None].errors.values()) == 1
     assert sum(p.lines for p in parts.values()) == 61 and sum(p.bytes for p in parts.values()) == len(data)
+    whole = parse_batch(spec_for(name, None), data)  # the same batch without windows: one aggregate
     total = Counter()
     for p in parts.values():
         if field in p.dims:
             total.update(counts(p.dims[field]))
-    assert total == counts(partial.dims[field])
-    assert sum(sum(p.minutes.values()) for p in parts.values()) == sum(partial.minutes.values())
+    assert total == counts(whole.dims[field]) and not partial.dims  # the parts hold the aggregates
+    minutes = Counter()
+    for p in parts.values():
+        minutes.update(p.minutes)
+    assert minutes == whole.minutes and not partial.minutes
 
 
 def test_lines_without_a_time_count_at_ingestion() -> None:
-    data = b'{"path": "a"}\n{"path": "b", "ts": 1760000003}\n'
+    data = b'{"path": "a"}\n{"path": "b", "ts": %d}\n' % (T0 + 3)
     partial = parse_batch(spec_for("json"), data)
     assert set(partial.slots) == {None, T0 // 10}
     assert counts(partial.slots[None].dims["path"]) == Counter({"a": 1})
@@ -107,6 +110,20 @@ def test_a_batch_in_one_slot_with_a_bad_line_puts_the_bad_line_now() -> None:
 
 
 def test_syslog_bsd_seconds_are_local_time() -> None:
-    t = calendar.timegm((2025, 10, 9, 8, 27, 3, 0, 0, 0))
+    t = T0 + 7  # written in local time: the slot is that of the epoch second
     partial = parse_batch(replace(spec_for("syslog_bsd"), reference_time=float(t)), syslog_bsd(t, "x").encode())
     assert partial.slot == t // 10
+
+
+def test_older_lines_split_by_the_ring_s_coarser_slots() -> None:
+    """Past 16 minutes the ring keeps 1 min slots, past an hour 15 min ones, past 24.5 h none: a batch is split
+    by those, not by 10 s (the lines of one coarse slot are one part)."""
+    now = int(time.time())
+    hour_ago = (now - 3 * 3600) // 900 * 900 + 5  # 3 h ago: a 15 min slot's start + 5 s
+    data = "".join(combined(hour_ago + i * 60, "/q") for i in range(10)).encode()  # 10 min: one 15 min slot
+    partial = parse_batch(spec_for("combined"), data)
+    assert partial.slots is None and partial.slot == hour_ago // 900 * 90
+    day_old = "".join(combined(now - 30 * 3600 + i * 100, "/d") for i in range(5)).encode()
+    assert parse_batch(spec_for("combined"), day_old).slot == -1  # older than the ring: only in all
+    future = "".join(combined(now + 3600 + i * 20, "/f") for i in range(5)).encode()
+    assert parse_batch(spec_for("combined"), future).slot in (now // 10, now // 10 + 1)  # counted now

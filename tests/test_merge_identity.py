@@ -113,3 +113,18 @@ def test_two_snapshots_of_one_daemon_are_refused(tmp_path: Path) -> None:
     assert done.stderr.startswith("tailstat: merge: s2.json: overlaps s1.json: both counted ")
     same = run(tmp_path, "merge", "s2.json", "s2.json")
     assert same.returncode == 3 and json.loads(same.stdout)["totals"]["lines"] == 45
+
+
+def test_the_daemon_and_a_scan_of_the_same_file_under_another_path_are_refused(tmp_path: Path) -> None:
+    with Daemon(tmp_path / "d") as d:  # the daemon names tmp/d/logs/access.log by its absolute path
+        d.append(access_lines(40))
+        d.wait_lines(40)
+        (tmp_path / "daemon.json").write_text(json.dumps(d.stats("mergeable=1")))
+    save(tmp_path, "scan.json", "scan", "--json", "--mergeable", "d/logs/access.log")  # a relative path
+    done = run(tmp_path, "merge", "daemon.json", "scan.json")
+    assert (done.returncode, done.stdout) == (1, "")
+    st = (tmp_path / "d" / "logs" / "access.log").stat()
+    fp = json.loads((tmp_path / "scan.json").read_text())["files"][0]["identity"]["fingerprint"]
+    assert done.stderr == (f"tailstat: merge: scan.json: overlaps daemon.json: both counted d/logs/access.log@"
+                           f"{st.st_dev}:{st.st_ino}:{fp} on host {socket.gethostname()} over overlapping minutes "
+                           "(two saves of the same logs?); merging would count those lines twice\n")

@@ -126,6 +126,11 @@ def tailstat_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60)
 
 
+def other_notes(stderr: str) -> list[str]:
+    """stderr without the notes on the example's directories missing on this machine (/var/log/myapp...)."""
+    return [ln for ln in stderr.splitlines() if not re.match(r"tailstat: note: directory \S+ does not exist", ln)]
+
+
 def test_env_file_lines_are_comments_or_plain_assignments():
     for line in ENV_FILE.read_text().splitlines():
         assert line == "" or line.startswith("#") or ASSIGNMENT.match(line), line
@@ -137,7 +142,7 @@ def test_env_file_lines_are_comments_or_plain_assignments():
 
 def test_env_file_configures_two_sources():
     res = tailstat_config(env_assignments(ENV_FILE.read_text(), include_commented=False))
-    assert (res.returncode, res.stderr) == (0, "")
+    assert (res.returncode, other_notes(res.stderr)) == (0, [])
     shown = dict(line.split("=", 1) for line in res.stdout.splitlines())
     assert shown["TAILSTAT_SOURCE_NGINX_FORMAT"] == "combined"
     assert shown["TAILSTAT_SOURCE_NGINX_PATHS"].startswith("/var/log/nginx/")
@@ -150,7 +155,7 @@ def test_every_variable_the_env_file_mentions_is_accepted():
     every = env_assignments(text, include_commented=True)  # all the commented examples switched on at once
     assert set(re.findall(r"TAILSTAT_[A-Z0-9_]*[A-Z0-9]", text)) <= set(every)
     res = tailstat_config(every)
-    assert (res.returncode, res.stderr) == (0, "")
+    assert (res.returncode, other_notes(res.stderr)) == (0, [])
     shown = {line.split("=", 1)[0] for line in res.stdout.splitlines()}
     assert set(every) - {"TAILSTAT_SOURCES"} <= shown
 

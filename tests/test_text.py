@@ -487,9 +487,14 @@ def test_window_slots_keep_each_event_whole() -> None:
     the slot of its event's time: the stack trace of a 10:00:02 error stays in the 10:00 slot."""
     import dataclasses
 
-    spec = dataclasses.replace(text_spec(LOG4J.encode()), slot_seconds=60.0)
-    p = parse_batch(spec, LOG4J.encode())
-    m0 = 1796119200 // 60  # 2026-12-01 10:00 UTC
+    import time
+
+    # the last two minutes: the ring keeps 1-minute slots there (older lines share coarser slots)
+    m0 = int(time.time() // 60) - 2
+    recent = (LOG4J.replace("2026-12-01 10:00:", time.strftime("%Y-%m-%d %H:%M:", time.gmtime(m0 * 60)))
+              .replace("2026-12-01 10:01:", time.strftime("%Y-%m-%d %H:%M:", time.gmtime(m0 * 60 + 60))))
+    spec = dataclasses.replace(text_spec(recent.encode()), slot_seconds=60.0)
+    p = parse_batch(spec, recent.encode())
     assert p.slots is not None and sorted(k for k in p.slots if k is not None) == [m0, m0 + 1]
     assert p.slots.get(None) is None or p.slots[None].lines == 0  # no line counts at ingestion time
     first, second = p.slots[m0], p.slots[m0 + 1]

@@ -110,6 +110,7 @@ def test_live_page_shows_exact_stats_and_follows_appends(browser: Browser, daemo
     assert page.locator("#samples img").count() == 0
     assert rows(page, "#files tbody tr")[0][:4] == [str(daemon.log_path), "combined", "live", f"{lines:,}"]
     assert rows(page, "#measures tbody tr")[0][:2] == ["bytes_sent", f"{N:,}"]
+    expect(page.locator("#patterns-panel")).to_be_hidden()  # an access log has no message patterns
     # the whole load, data included, is well under 200 KB on the wire
     loaded = sum(r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"] for r in tab.requests
                  if r.response() is not None)
@@ -317,27 +318,12 @@ def lines_at(epoch: float, statuses: tuple[str, ...], n: int, start: int = 0) ->
                    f'"t/1"\n' for i in range(start, start + n)).encode()
 
 
-def windows_or_skip(d: Daemon) -> None:
-    if "window" not in d.stats("window=1h"):
-        pytest.skip("pending: this daemon has no GET /stats?window= yet (windows API, issue 12)")
-
-
-def event_time_windows_or_skip() -> None:
-    from tailstat.parse.spec import ParserSpec
-
-    if not hasattr(ParserSpec, "slot_seconds"):  # the parse functions tag lines with their own time slots
-        pytest.skip("pending: windows count lines at ingestion time until the parsers tag event-time slots "
-                    "(branch windows, commit c10c7f9: ParserSpec.slot_seconds)")
-
-
 def test_window_switch_shows_exact_windowed_counts(browser: Browser, tmp_path: Path) -> None:
     now = time.time()
     d = Daemon(tmp_path)
     d.append(lines_at(now - 2 * 86400, ("200", "301"), 40) + lines_at(now - 30, ("404", "500", "200"), 25))
     with d:
         d.wait_lines(65)
-        windows_or_skip(d)
-        event_time_windows_or_skip()
         origin = f"http://127.0.0.1:{d.port}"
         tab = open_tab(browser, origin + "/", origin)
         page = tab.page
@@ -397,7 +383,6 @@ def test_daemon_without_windows_is_said_clearly(browser: Browser, daemon: Daemon
 
 
 def test_refused_window_and_missing_series_are_said_clearly(browser: Browser, daemon: Daemon) -> None:
-    windows_or_skip(daemon)
     origin = f"http://127.0.0.1:{daemon.port}"
     tab = open_tab(browser, origin + "/", origin)
     page = tab.page
@@ -424,33 +409,50 @@ def test_refused_window_and_missing_series_are_said_clearly(browser: Browser, da
     tab.context.close()
 
 
-def test_patterns_panel_marks_new_ones(browser: Browser, daemon: Daemon) -> None:
-    """Contract item 3's `patterns` list (the PatternRegistry's; empty for this daemon's access log): filled in
-    the real document on its way to the page, with first_seen relative to the document's own time."""
-    origin = f"http://127.0.0.1:{daemon.port}"
-    ctx = browser.new_context(locale="en-US")
+def text_lines(epoch: float) -> bytes:
+    """50 `text` lines of three message shapes: 40 orders, 7 full disks, 3 with markup in the message."""
+    st = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch))
+    out = [f"{st},{i:03d} INFO shop.Orders: order {1000 + i} placed by user{i % 7} total {i * 3}.50 EUR\n"
+           for i in range(40)]
+    out += [f"{st},500 ERROR shop.Disk: disk /dev/sd{chr(97 + i)} is full\n" for i in range(7)]
+    out += [f"{st},600 WARN web.Render: <img src=x onerror=alert({i})> rendered\n" for i in range(3)]
+    return "".join(out).encode()
 
-    def with_patterns(route: Any) -> None:
-        response = route.fetch()
-        doc = response.json()
-        if not doc.get("patterns"):  # an access log has no message templates: the list is empty
-            now = doc["generated_at"]
-            doc["patterns"] = [
-                {"id": 1, "template": "disk <*> is full", "source": "app", "first_seen": now - 7200, "count": 7},
-                {"id": 2, "template": "user <*> logged in", "source": "app", "first_seen": now - 30, "count": 40},
-                {"id": 3, "template": "<img src=x onerror=alert(1)> <*>", "source": "web", "first_seen": now - 600,
-                 "count": 3}]
-        route.fulfill(response=response, json=doc)
 
-    ctx.route("**/stats?*", with_patterns)
-    page = ctx.new_page()
-    page.on("dialog", lambda d: pytest.fail(f"a dialog opened: {d.message}"))
-    page.goto(origin + "/")
-    expect(page.locator("#patterns-panel")).to_be_visible()
-    expect(page.locator("#patterns .note")).to_have_text("3 patterns · 2 new in the last hour")
-    got = [r[:4] for r in rows(page, "#patterns tbody tr")]
-    assert got == [["user <*> logged innew", "app", "40", "80%"], ["disk <*> is full", "app", "7", "14%"],
-                   ["<img src=x onerror=alert(1)> <*>new", "web", "3", "6%"]]
-    assert page.locator("#patterns img").count() == 0
-    ctx.unroute_all(behavior="ignoreErrors")
-    ctx.close()
+def test_patterns_panel_shows_templates_and_marks_new_ones(browser: Browser, tmp_path: Path) -> None:
+    d = Daemon(tmp_path, TAILSTAT_FORMAT="text", TAILSTAT_MULTILINE="off")  # one line, one event: none held
+    d.append(text_lines(time.time()))
+    with d:
+        d.wait_lines(50)
+        origin = f"http://127.0.0.1:{d.port}"
+        tab = open_tab(browser, origin + "/", origin)
+        page = tab.page
+        expect(page.locator("#patterns-panel")).to_be_visible()
+        expect(page.locator("#patterns .note")).to_have_text("3 patterns · 3 new in the last hour")
+        assert [r[:4] for r in rows(page, "#patterns tbody tr")] == [
+            ["order <*> placed by <*> total <*> EUR" + "new", "default", "40", "80%"],
+            ["disk <*> is full" + "new", "default", "7", "14%"],
+            ["<img src=<*> onerror=<*>(<*>)> rendered" + "new", "default", "3", "6%"]]
+        assert page.locator("#patterns img").count() == 0 and tab.dialogs == []
+        assert tab.errors() == []
+        tab.context.close()
+
+        # a pattern first seen two hours ago is not new: the real document with that one's first_seen moved back
+        ctx = browser.new_context(locale="en-US")
+
+        def older(route: Any) -> None:
+            response = route.fetch()
+            doc = response.json()
+            for p in doc["patterns"]:
+                if p["template"] == "disk <*> is full":
+                    p["first_seen"] -= 7200
+            route.fulfill(response=response, json=doc)
+
+        ctx.route("**/stats?*", older)
+        page = ctx.new_page()
+        page.goto(origin + "/")
+        expect(page.locator("#patterns .note")).to_have_text("3 patterns · 2 new in the last hour")
+        assert [r[0] for r in rows(page, "#patterns tbody tr")] == [
+            "order <*> placed by <*> total <*> EURnew", "disk <*> is full", "<img src=<*> onerror=<*>(<*>)> renderednew"]
+        ctx.unroute_all(behavior="ignoreErrors")
+        ctx.close()

@@ -161,3 +161,15 @@ def test_sketch_helpers_of_the_slots() -> None:
     small = topk.shrunk(3)
     assert len(small) <= 3 and small.total == topk.total and small.error <= small.total / 4
     assert small.top(1)[0][0] == "hot"
+
+
+def test_register_codes_give_the_registers_hashing_gives() -> None:
+    from tailstat.sketches import Distinct, RegisterCodes
+
+    codes = RegisterCodes(12, limit=3000)  # small: the cache is forgotten and rebuilt along the way
+    cached, plain = Distinct(10, 12), Distinct(10, 12)
+    for start in range(0, 20000, 1500):
+        batch = [f"k{i % 7000}" for i in range(start, start + 2500)]
+        cached.update(batch, codes)
+        plain.update(batch)
+    assert cached.is_estimate and cached.to_dict() == plain.to_dict()

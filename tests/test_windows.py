@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from test_http_support import Daemon, cli, until, wait_for
+from test_http_support import Daemon, base_env, cli, until, wait_for
 
 SLOT = "3"
 WAIT = 60.0
@@ -194,3 +194,18 @@ def test_real_clock_lines_count_in_the_windows_of_their_own_time(tmp_path: Path)
     assert [one["totals"]["lines"], five["totals"]["lines"], everything["totals"]["lines"]] == [18, 29, 36]
     assert (one["measures"]["ms"]["min"], one["measures"]["ms"]["max"]) == (3, 4)
     assert five["window_seconds"] == 300 and one["window_seconds"] == 60
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("TAILSTAT_WINDOW_SLOT", "20", "TAILSTAT_WINDOW_SLOT='20' is out of range; accepted: 0.05..10 seconds"),
+    ("TAILSTAT_WINDOW_TOPK", "5", "TAILSTAT_WINDOW_TOPK='5' is out of range; accepted: 10..10000"),
+])
+def test_window_settings_are_checked(tmp_path: Path, name: str, value: str, message: str) -> None:
+    done = cli(base_env(tmp_path, **{name: value}), "config")
+    assert done.returncode == 2 and done.stderr.decode().strip() == f"tailstat: configuration error: {message}"
+
+
+def test_config_shows_the_window_settings(tmp_path: Path) -> None:
+    done = cli(base_env(tmp_path, TAILSTAT_WINDOW_TOPK="200"), "config")
+    rows = done.stdout.decode().splitlines()
+    assert "TAILSTAT_WINDOW_TOPK=200" in rows and "TAILSTAT_WINDOW_SLOT=10.0" in rows

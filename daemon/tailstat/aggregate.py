@@ -7,7 +7,6 @@ return copies; nothing outside this module touches the lock.
 
 from __future__ import annotations
 
-import functools
 import heapq
 import threading
 import time
@@ -72,6 +71,7 @@ class _Rates:
         return out
 
 
+FEW_VALUES = 1024  # a dimension with at most this many values so far is counted once per batch (see _count)
 UNREADABLE_SHOWN = 20  # paths listed in the stats document ("health.unreadable_files" counts them all)
 PATTERN_DIM = "pattern"  # the dimension whose values are message shapes, counted as template ids
 PATTERNS_SHOWN = 500  # templates listed under "patterns": the most frequent, and the newest 100 among them
@@ -137,57 +137,30 @@ class Store:
             t["bytes"] += partial.bytes
             t["parsed"] += partial.parsed
             t["events"] += partial.events or partial.parsed
-            dims = partial.dims
-            translate = self._translate
-            if PATTERN_DIM in dims or self._expected:
+            parts = partial.pieces()
+            src = "default"
+            if self._expected or any(PATTERN_DIM in piece.dims for piece in parts):
                 key = file_key if file_key is not None else (commits[0][0] if commits else None)
                 rec = self._files.get(key) if key is not None else None
                 src = source or (rec.get("source") if rec else None) or "default"
                 if src in self._expected:
-                    self._seen_fields.setdefault(src, set()).update(dims)
+                    seen = self._seen_fields.setdefault(src, set())
+                    for piece in parts:
+                        seen.update(piece.dims)
                     self._source_parsed[src] += partial.parsed
-                if PATTERN_DIM in dims:
-                    # the hook: shapes become template ids here, so every summary below (and the window
-                    # slots, through `translate`) counts the same ids
-                    dims = {**dims, PATTERN_DIM: self._template_counts(src, dims[PATTERN_DIM], now)}
-                    translate = functools.partial(self._slot_translate, src, now)
             errors = partial.lines - partial.parsed
             t["parse_errors"] += errors
             self._errors.update(partial.errors)
-            self._skipped.update(partial.skipped)
             self._samples.extend(partial.samples)
             if cut_bytes:
                 self._count_dropped("line_too_long", 0, cut_bytes, now)
-            for name, counts in dims.items():  # (message shapes already template ids, above)
-                topk = self._topk.get(name)
-                if topk is None:
-                    topk = self._topk[name] = TopK(self._capacity)
-                    self._distinct[name] = Distinct(self._capacity)
-                    self._shadowed.add(name)
-                if isinstance(counts, Column):  # raw values: counted straight into the summaries, in C
-                    if name in self._shadowed and len(topk) + len(counts.raw) <= topk.capacity:
-                        topk.update_values(counts.raw)  # cannot prune: still holds every value seen
-                        continue
-                    self._unshadow(name).update(counts.raw)
-                    topk.update_values(counts.raw)
-                elif isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
-                    self._unshadow(name).merge(counts.distinct)
-                    topk.merge(counts.topk)
-                elif name in self._shadowed and len(topk) + len(counts) <= topk.capacity:
-                    topk.update(counts)  # (a compacted worker partial) cannot prune: still holds every value
-                else:
-                    # zero or negative counts (a Counter left over from subtraction) are not occurrences
-                    seen = counts.keys() if min(counts.values(), default=1) > 0 else [
-                        value for value, n in counts.items() if n > 0]
-                    self._unshadow(name).update(seen)
-                    topk.update(counts)
-            for name, sketch in partial.measures.items():
-                q = self._measures.get(name)
-                if q is None:
-                    q = self._measures[name] = Quantiles()
-                q.merge(sketch)
-            if partial.minutes:
-                self._merge_minutes(partial.minutes)
+            # A batch over several window slots holds its dimensions, measures and minutes in one part per slot.
+            # Each piece's dimensions are translated once (the pattern hook: message shapes become template ids
+            # of the source's registry), for the aggregate and the slot alike.
+            pieces = [(piece, {name: self._translate(name, counts, src, now) for name, counts in piece.dims.items()})
+                      for piece in parts]
+            for piece, dims in pieces:
+                self._count(piece, dims)
             self._rates.add(now, partial.lines, errors, partial.bytes)
             if partial.first is not None:
                 self._first = partial.first if self._first is None else min(self._first, partial.first)
@@ -196,7 +169,7 @@ class Store:
             if commits is None and file_key is not None:
                 commits = [(file_key, end_offset, partial.lines, partial.bytes, errors)]
             if self._ring is not None:
-                self._ring.add(partial, now, translate, dims)
+                self._ring.add(partial, now, pieces)
                 if commits:
                     self._ring.add_files(commits, now)
             for key, end, lines, nbytes, errs in commits or ():
@@ -214,18 +187,51 @@ class Store:
             if self._paths.needs_prune(len(self._files)):
                 self._paths.prune(r["path"] for r in self._files.values())
 
-    def _translate(self, name: str, counts: Any) -> Any:
-        """The one place a dimension's counts of a merged partial may be rewritten before they are counted,
-        in the all-time aggregate and in the window slots alike. The pattern dimension is rewritten by
-        merge's own closure (its source is known there): see _slot_translate. (under the lock)"""
-        return counts
+    def _count(self, piece: Partial, dims: dict[str, Any]) -> None:
+        """A piece's dimensions (translated), measures, skipped values and minutes into the all-time aggregate.
+        (under the lock)"""
+        self._skipped.update(piece.skipped)
+        for name, counts in dims.items():
+            topk = self._topk.get(name)
+            if topk is None:
+                topk = self._topk[name] = TopK(self._capacity)
+                self._distinct[name] = Distinct(self._capacity)
+                self._shadowed.add(name)
+            if isinstance(counts, Column) and self._ring is not None and len(topk) <= FEW_VALUES:
+                # few values seen: count the column once, for this summary and the window slot alike
+                counts = dims[name] = counts.counts()
+            if isinstance(counts, Column):  # raw values: counted straight into the summaries, in C
+                if name in self._shadowed and len(topk) + len(counts.raw) <= topk.capacity:
+                    topk.update_values(counts.raw)  # cannot prune: still holds every value seen
+                    continue
+                self._unshadow(name).update(counts.raw)
+                topk.update_values(counts.raw)
+            elif isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
+                self._unshadow(name).merge(counts.distinct)
+                topk.merge(counts.topk)
+            elif name in self._shadowed and len(topk) + len(counts) <= topk.capacity:
+                topk.update(counts)  # (a compacted worker partial) cannot prune: still holds every value
+            else:
+                # zero or negative counts (a Counter left over from subtraction) are not occurrences
+                seen = counts.keys() if min(counts.values(), default=1) > 0 else [
+                    value for value, n in counts.items() if n > 0]
+                self._unshadow(name).update(seen)
+                topk.update(counts)
+        for name, sketch in piece.measures.items():
+            q = self._measures.get(name)
+            if q is None:
+                q = self._measures[name] = Quantiles()
+            q.merge(sketch)
+        if piece.minutes:
+            self._merge_minutes(piece.minutes)
 
-    def _slot_translate(self, source: str, now: float, name: str, counts: Any) -> Any:
-        """The window slots' translation of a partial merge has just counted: its message shapes are known
-        to the source's registry, so they map to the same template ids without being counted twice."""
+    def _translate(self, name: str, counts: Any, source: str, now: float) -> Any:
+        """The one place a dimension's counts of a merged partial are rewritten before they are counted, once
+        per piece, for the all-time aggregate and its window slot alike: the pattern dimension's message
+        shapes become the source's template ids (recording the templates' own counts). (under the lock)"""
         if name != PATTERN_DIM:
             return counts
-        return self._template_counts(source, counts, now, record=False)
+        return self._template_counts(source, counts, now)
 
     def _display(self, name: str, value: str) -> str:
         """A dimension's value as the stats document shows it (all-time and windows alike): a template id
@@ -512,8 +518,10 @@ class Store:
         merged = ring.merged(window, now)
         first = ring.advance(now) - WINDOWS[window] + 1
         start = first * ring.slot_seconds
-        doc["window_start"] = start
-        doc["window_seconds"] = WINDOWS[window] * ring.slot_seconds
+        seconds = WINDOWS[window] * ring.slot_seconds
+        doc["window_start"] = int(start) if float(start).is_integer() else start
+        doc["window_seconds"] = int(seconds) if float(seconds).is_integer() else seconds
+        doc["all_lines"] = doc["totals"]["lines"]  # every line read (window all): says why a window may be empty
         dropped = {k: {"lines": v[0], "bytes": v[1]} for k, v in merged.dropped.items()}
         doc["totals"] = {"lines": merged.lines, "bytes": merged.bytes, "parsed": merged.parsed,
                          "parse_errors": merged.lines - merged.parsed,

@@ -141,13 +141,25 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _follow(source: HttpSource, args: argparse.Namespace, fields: tuple[str, ...] | None) -> int:
+    from textwrap import wrap
+
+    from tailstat.hints import window_hint
     from tailstat.layout import terminal_width
     from tailstat.top import compact_line
 
     out = sys.stdout.buffer
     width = terminal_width()
+    said = False  # the window hint is printed when it becomes true, not every second
     for raw in source.stream(args.interval or 1.0, min(args.top, 100), fields, args.window or "1m"):
-        out.write(raw if args.json else compact_line(orjson.loads(raw), width).encode() + b"\n")
+        if args.json:
+            out.write(raw)
+        else:
+            line = orjson.loads(raw)
+            late = window_hint(line, "--window all counts them")
+            if late and not said:
+                out.write("\n".join(wrap(late, width, subsequent_indent="  ")).encode() + b"\n")
+            said = late is not None
+            out.write(compact_line(line, width).encode() + b"\n")
         out.flush()
     print(f"tailstat: the daemon at {source.where} ended the stream (stopping?)", file=sys.stderr)
     return 1
@@ -172,13 +184,16 @@ def cmd_top(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from tailstat.globs import describe_files
+    from tailstat.globs import describe_files, missing_directories
 
     cfg = load_config(require_paths=False)
     for name, value in cfg.describe():
         print(f"{name}={value}")
     for line in describe_files(cfg.sources):
         print(line)
+    for name, pattern, directory in missing_directories(cfg.sources):
+        print(f"tailstat: note: directory {directory} does not exist (glob {pattern}, source {name}): nothing "
+              "is read from it until it exists", file=sys.stderr)
     try:  # what `run` would make of the descriptor limit in this shell (a note: the daemon's own may differ)
         fitted = fit_descriptors(cfg)
     except ConfigError as exc:

@@ -194,8 +194,13 @@ def _read_source(r: _Reader, name: str, prefix: str, require_paths: bool, multil
     paths = r.raw(paths_var)
     globs = tuple(p.strip() for p in (paths or "").split(",") if p.strip())
     if require_paths and not globs:
-        raise ConfigError(f"{paths_var} is empty; accepted: comma-separated file globs, "
-                          "e.g. /var/log/nginx/*.log")
+        unset = paths is None and paths_var not in r.env
+        if unset and name == "default":  # nothing configured at all: say what to set
+            raise ConfigError(f"{paths_var} is not set; set it to comma-separated absolute file globs, e.g. "
+                              f"{paths_var}=/var/log/nginx/*.log, or set {PREFIX}SOURCES to source names, each "
+                              f"with {PREFIX}SOURCE_<NAME>_PATHS")
+        raise ConfigError(f"{paths_var} is {'not set' if unset else 'empty'}; accepted: "
+                          "comma-separated absolute file globs, e.g. /var/log/nginx/*.log")
     fmt = r.choice(prefix + "FORMAT", "auto", tuple(FORMATS))
     spec = build_spec(fmt, r.names(prefix + "GROUP_BY"), r.names(prefix + "MEASURES"),
                       r.raw(prefix + "REGEX"), log_format=r.raw(prefix + "NGINX_LOG_FORMAT"),

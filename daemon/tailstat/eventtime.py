@@ -21,11 +21,13 @@ only, and `partial.first`/`last` give the earliest and latest event time counted
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING
 
 from tailstat.partial import Partial
+from tailstat.window import TIERS
 
 if TYPE_CHECKING:
     from tailstat.parse.spec import ParserSpec
@@ -35,56 +37,72 @@ def slot_of(seconds: float | None, slot_seconds: float) -> int | None:
     return None if seconds is None else int(seconds // slot_seconds)
 
 
+TOO_OLD = -1  # the slot index of every line older than the ring (counted only in `all`)
+
+
+def ring_slot(index: int | None, current: int) -> int | None:
+    """The first index of the ring slot that will hold slot `index` (now `current`): lines of one minute older
+    than 16 min, or of one quarter hour older than an hour, are one part, not one per 10 s (they land in one
+    coarser slot anyway, and only get older before they are merged); future ones count now."""
+    if index is None:
+        return None
+    if index >= current:
+        return current
+    for width, keep in TIERS:
+        if index > current - keep:
+            return index - index % width
+    return TOO_OLD
+
+
 def split_slots(partial: Partial, spec: ParserSpec, keys: Sequence[Hashable],
-                to_seconds: Callable[[Hashable], float | None], build: Callable[[list[int]], Partial]) -> None:
+                to_seconds: Callable[[Hashable], float | None], build: Callable[[list[int]], Partial]) -> bool:
     """Tag `partial` with the slot(s) of its parsed lines (keys[i] is parsed line i's timestamp as written, None
-    for none); with `spec.since`/`spec.until`, first keep only the lines whose time is in range."""
+    for none), before the caller aggregates them. Returns True when it aggregated them itself, through
+    `build(line indices)` (lines over several slots: one part each; --since/--until: the lines in range), so the
+    caller must not; False (the common case: one slot, or no windows) leaves the aggregation to the caller."""
     ranged = spec.since is not None or spec.until is not None
     if spec.slot_seconds is None and not ranged and not spec.event_span:
-        return
+        return False
     if not keys:
         if ranged:
             _keep_only(partial, Partial(), 0)
-        return
+        return ranged
     seconds = {key: to_seconds(key) if key is not None else None for key in set(keys)}
-    if ranged:
+    if ranged:  # (`tailstat scan` only: never with window slots)
         lo = -math.inf if spec.since is None else spec.since
         hi = math.inf if spec.until is None else spec.until
         inside = {key for key, t in seconds.items() if t is not None and lo <= t < hi}
-        if len(inside) < len(seconds) or partial.lines > len(keys):
-            lines = [i for i, key in enumerate(keys) if key in inside] if inside else []
-            _keep_only(partial, build(lines) if lines else Partial(), len(lines))
-            keys = [keys[i] for i in lines]
+        lines = [i for i, key in enumerate(keys) if key in inside] if inside else []
+        _keep_only(partial, build(lines) if lines else Partial(), len(lines))
         times = [seconds[key] for key in inside]
-    else:
-        times = [t for t in seconds.values() if t is not None]
+        if times:
+            partial.first, partial.last = min(times), max(times)
+        return True
+    times = [t for t in seconds.values() if t is not None]
     if times:
         partial.first, partial.last = min(times), max(times)
-    if spec.slot_seconds is None:
-        return
     slot_seconds = spec.slot_seconds
-    assert slot_seconds is not None
-    slots = {key: slot_of(seconds[key], slot_seconds) for key in set(keys)}
+    if slot_seconds is None:
+        return False
+    current = int(time.time() // slot_seconds)
+    slots = {key: ring_slot(slot_of(t, slot_seconds), current) for key, t in seconds.items()}
     distinct = set(slots.values())
     unparsed = partial.lines - len(keys)
-    if len(distinct) <= 1:
-        only = distinct.pop() if distinct else None
+    if len(distinct) == 1:
+        only = distinct.pop()
         if not unparsed or only is None:
-            partial.slot = only  # the common case: nothing else to do
-            return
-        part = partial.flat_copy()  # the parsed lines in their slot, the others now
-        part.errors, part.samples = type(partial.errors)(), []
-        parts, sizes = {only: part}, {only: len(keys)}
+            partial.slot = only  # the common case: the caller aggregates, nothing else to do
+            return False
+        lines_of: dict[int | None, list[int]] = {only: list(range(len(keys)))}
     else:
-        lines_of: defaultdict[int | None, list[int]] = defaultdict(list)
+        lines_of = defaultdict(list)
         for i, key in enumerate(keys):
             lines_of[slots[key]].append(i)
-        parts = {index: build(lines) for index, lines in lines_of.items()}
-        sizes = {index: len(lines) for index, lines in lines_of.items()}
+    parts = {index: build(lines) for index, lines in lines_of.items()}
     shared = 0
     for index, part in parts.items():
-        part.lines = part.parsed = sizes[index]
-        part.bytes = partial.bytes * sizes[index] // max(1, partial.lines)
+        part.lines = part.parsed = len(lines_of[index])
+        part.bytes = partial.bytes * part.lines // max(1, partial.lines)
         shared += part.bytes
     now = parts.get(None)
     if now is None:
@@ -94,6 +112,7 @@ def split_slots(partial: Partial, spec: ParserSpec, keys: Sequence[Hashable],
     now.errors.update(partial.errors)
     now.samples.extend(partial.samples)
     partial.slots = parts
+    return True
 
 
 def nothing_parsed(partial: Partial, spec: ParserSpec) -> Partial:

@@ -74,6 +74,18 @@ def current_files(sources: Sequence[Any], skip: Any = None) -> list[str]:
     return sorted(paths)
 
 
+def missing_directories(sources: Sequence[Any]) -> list[tuple[str, str, str]]:
+    """(source name, glob, directory) for each glob whose directory does not exist now: nothing matches it
+    until that directory appears (the rescan then watches it). `run` logs them, `config` notes them."""
+    out = []
+    for src in sources:
+        for pattern in src.globs:
+            directory = os.path.dirname(pattern)
+            if not any(os.path.isdir(d) for d in glob.glob(directory)):
+                out.append((src.name, pattern, directory))
+    return out
+
+
 FILES_SHOWN = 200
 
 

@@ -33,3 +33,29 @@ def waiting_hint(doc: dict[str, Any], short: bool = False) -> str | None:
 
 def note(f: dict[str, Any]) -> str:
     return MARK if waiting(f) else ""
+
+
+def window_hint(doc: dict[str, Any], switch: str, short: bool = False) -> str | None:
+    """For a window's document: the line saying that lines were read but their own timestamps put them before
+    the window (windows count event time: a backlog of old logs shows only in `all`), or None. `switch` says how
+    to see them (e.g. "press 6 for all"); `short`: a line that fits `top`'s 80 columns."""
+    window = doc.get("window", "all")
+    if window == "all":
+        return None
+    timed = doc["totals"]["lines"]
+    # Per-file counts are by reading time; a line's window slot is never later than its reading, so the lines
+    # read in the window minus those timed in it are the ones timed before it.
+    read = sum(f.get("lines", 0) for f in doc.get("files", []))
+    older = read - timed
+    every = int(doc.get("all_lines", 0) or 0)
+    if timed == 0 and every > 0:
+        if short:
+            return f"none of {every:,} lines read is in the last {window} (older timestamps): {switch}"
+        return (f"none of the {every:,} lines read is timed in the last {window} (their own timestamps are "
+                f"older): {switch}")
+    if older > 0:
+        if short:
+            return f"{older:,} of {read:,} lines read in {window} have older timestamps: {switch}"
+        return (f"{older:,} of the {read:,} lines read in the last {window} are timed before it (their own "
+                f"timestamps are older): {switch}")
+    return None

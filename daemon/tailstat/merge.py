@@ -89,7 +89,10 @@ def _overlap(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """Files two different documents of one host both counted over overlapping minutes ([] if none)."""
     if a.get("host") != b.get("host"):
         return []
-    common = sorted(set(a.get("files", ())) & set(b.get("files", ())))
+    # the same file whatever path it was read under (relative in a scan, absolute in the daemon, renamed by
+    # rotation): compared by device, inode and fingerprint, named as `a` names it
+    theirs = {token.rsplit("@", 1)[-1] for token in b.get("files", ())}
+    common = sorted(token for token in a.get("files", ()) if token.rsplit("@", 1)[-1] in theirs)
     if not common:
         return []
     if None not in (a.get("first_minute"), b.get("first_minute")) and (

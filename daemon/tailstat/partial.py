@@ -35,7 +35,8 @@ class Partial:
     minutes: Counter = field(default_factory=Counter)
     # The window ring's slot (int(event time // slot seconds)) of every line here; None: the time of ingestion.
     # When a batch's lines fall in several slots, `slots` holds one part per slot (each a Partial of those lines
-    # only, `slot` unset) and the fields above still hold the whole batch (the all-time aggregate's).
+    # only), the counters above (lines, bytes, parsed, errors, samples) still hold the whole batch, and `dims`,
+    # `measures`, `skipped` and `minutes` are empty: they are in the parts (`pieces()`).
     slot: int | None = None
     slots: dict[int | None, Partial] | None = None
     # `tailstat scan --since/--until`: lines not counted (their time is out of range, or they have none), and the
@@ -66,20 +67,30 @@ class Partial:
             part.compact(capacity)
         return self
 
+    def pieces(self) -> list[Partial]:
+        """What holds this partial's dimensions, measures and minutes: itself, or its slot parts."""
+        return [self] if self.slots is None else list(self.slots.values())
+
     def absorb(self, other: Partial) -> None:
         """Fold another partial into this one (used to combine sub-batches in one worker), slots included."""
         if self.lines == 0 and self.slots is None and not self.dims:
             self.slot = other.slot  # an empty partial takes its first one's time
-        if self.slots is not None or other.slots is not None or self.slot != other.slot:
-            mine = self.slots if self.slots is not None else {self.slot: self.flat_copy()} if self.lines else {}
-            theirs = other.slots if other.slots is not None else {other.slot: other}
-            for index, part in theirs.items():
-                if index in mine:
-                    mine[index]._absorb_flat(part)
-                else:
-                    mine[index] = part.flat_copy()
-            self.slots, self.slot = mine, None
-        self._absorb_flat(other)
+        if self.slots is None and other.slots is None and self.slot == other.slot:
+            self._absorb_flat(other)
+            return
+        if self.slots is None:  # becomes split: its aggregates move into the part of its slot
+            mine = {self.slot: self.flat_copy()} if self.lines else {}
+            self.dims, self.measures, self.skipped, self.minutes = {}, {}, Counter(), Counter()
+        else:
+            mine = self.slots
+        theirs = other.slots if other.slots is not None else {other.slot: other}
+        for index, part in theirs.items():
+            if index in mine:
+                mine[index]._absorb_flat(part)
+            else:
+                mine[index] = part.flat_copy()
+        self.slots, self.slot = mine, None
+        self._absorb_counters(other)
 
     def flat_copy(self) -> Partial:
         """A copy of this partial's own counts (not its slot parts), sharing nothing mutable."""
@@ -87,6 +98,17 @@ class Partial:
         copy._absorb_flat(self)
         copy.samples = list(self.samples)
         return copy
+
+    def _absorb_counters(self, other: Partial) -> None:
+        self.outside += other.outside
+        if other.first is not None:
+            self.first = other.first if self.first is None else min(self.first, other.first)
+            self.last = other.last if self.last is None else max(self.last, other.last)  # type: ignore[type-var]
+        self.lines += other.lines
+        self.bytes += other.bytes
+        self.parsed += other.parsed
+        self.errors.update(other.errors)
+        self.samples.extend(other.samples[: max(0, 3 - len(self.samples))])
 
     def _absorb_flat(self, other: Partial) -> None:
         self.outside += other.outside

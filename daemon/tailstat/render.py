@@ -32,6 +32,9 @@ def table(doc: dict[str, Any], top: int = 10, width: int | None = None) -> str:
         + (f"events {t['events']:,}  " if t.get("events", t["parsed"]) != t["parsed"] else "")  # multiline
         + f"bytes {t['bytes']:,}" + (f"  dropped {t['dropped_bytes']:,} B" if t.get("dropped_bytes") else ""),
     ]
+    late = hints.window_hint(doc, "--window all counts them")
+    if late:  # a window counts event time: lines read from an old backlog are not in it
+        out.extend(wrap(late, width, subsequent_indent="  "))
     ck = doc.get("checkpoint", {})
     if ck.get("ok") is False:
         out.append(f"CHECKPOINT FAILING: {ck.get('error') or 'see the log'} (ingestion goes on; offsets not saved)")
@@ -67,8 +70,8 @@ def table(doc: dict[str, Any], top: int = 10, width: int | None = None) -> str:
     rates = doc.get("rates") or {}
     if any(r.get("lines") for r in rates.values()):
         out.append("")
-        out.append("lines/s " + "  ".join(f"{label} {_num(r['lines'])}" for label, r in rates.items())
-                   + "   bytes/s " + "  ".join(f"{label} {_num(r['bytes'])}" for label, r in rates.items()))
+        out.append("lines/s " + "  ".join(f"{label} {r['lines']:,.1f}" for label, r in rates.items())
+                   + "   bytes/s " + "  ".join(f"{label} {r['bytes']:,.1f}" for label, r in rates.items()))
     minutes = doc.get("minutes") or []
     if minutes:
         out.append("")

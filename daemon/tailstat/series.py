@@ -51,8 +51,12 @@ def series(slots: list[tuple[int, int, Slot]], first: int, current: int, slot_se
     field_docs = {name: _field(name, per_step, slots, top, display) for name in fields}
     measure_names = sorted({m for _, _, slot in slots for m in slot.measures})
     measures = {name: _measure(name, per_step) for name in measure_names}
-    return {"window": window, "step": width * slot_seconds, "t": [s * slot_seconds for s in starts],
+    return {"window": window, "step": _seconds(width * slot_seconds), "t": [_seconds(s * slot_seconds) for s in starts],
             "lines": lines, "parse_errors": errors, "bytes": nbytes, "fields": field_docs, "measures": measures}
+
+
+def _seconds(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
 
 
 def _field(name: str, per_step: list[list[Slot]], slots: list[tuple[int, int, Slot]], top: int,

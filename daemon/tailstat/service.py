@@ -22,6 +22,7 @@ from tailstat import __version__
 from tailstat.aggregate import Store
 from tailstat.checkpoint import encode, load_into, write_atomic_async
 from tailstat.config import Config
+from tailstat.globs import missing_directories
 from tailstat.http import StartupError, start_http  # imported before the loop runs: aiohttp's import is slow
 from tailstat.logsetup import LogSink
 from tailstat.notify import Notifier
@@ -213,6 +214,9 @@ class Service:
                       globs=[g for s in cfg.sources for g in s.globs], workers=cfg.workers, executor=cfg.executor,
                       max_open_files=cfg.max_open_files,
                       state_file=str(cfg.state_file), resumed=had_state)
+        for name, pattern, directory in missing_directories(cfg.sources):  # a typo, or not installed yet
+            self.log.warning("glob_directory_missing", path=directory, glob=pattern, source=name,
+                             note="nothing is read from it until it exists; then its files are picked up")
         code = EXIT_OK
         try:
             async with asyncio.TaskGroup() as tg:

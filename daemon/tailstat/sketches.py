@@ -206,7 +206,18 @@ class Distinct:
     def __repr__(self) -> str:
         return f"Distinct(count={self.count()}, is_estimate={self.is_estimate})"
 
-    def update(self, values: Iterable[str]) -> None:
+    def update(self, values: Iterable[str], codes: RegisterCodes | None = None) -> None:
+        """Add values. `codes`: a cache of values' register codes shared by sketches of its precision (the
+        window slots), so a value met again in another sketch is not hashed again."""
+        if codes is not None and codes.precision == self._precision:
+            if not self.is_estimate:
+                self._values.update(values)
+                if len(self._values) <= self._exact_limit:
+                    return
+                values, self._values = self._values, set()
+                self._registers = bytearray(1 << self._precision)
+            codes.add(self._registers, values)
+            return
         if self.is_estimate:
             fresh = set(values)
             fresh -= self._recent
@@ -324,6 +335,39 @@ class Distinct:
         _hll_add(self._registers, self._precision, self._values)
         self._recent = self._values  # all of them are in the registers now
         self._values = set()
+
+
+class RegisterCodes:
+    """Values -> their HyperLogLog register code (index << 7 | rank) at one precision, remembered for up to
+    `limit` values (then forgotten wholesale): sketches sharing it hash a recurring value once, and add a batch
+    as one register update per distinct code. Not state: codes are a pure function of the value."""
+
+    __slots__ = ("_codes", "limit", "precision")
+
+    def __init__(self, precision: int, limit: int = 20000) -> None:
+        self.precision = precision
+        self.limit = limit
+        self._codes: dict[str, int] = {}
+
+    def add(self, registers: bytearray, values: Iterable[str]) -> None:
+        codes = self._codes
+        values = set(values)
+        missing = [v for v in values if v not in codes]
+        if missing:
+            if len(codes) + len(missing) > self.limit:
+                codes.clear()
+                missing = list(values)
+            p = self.precision
+            mask, width = (1 << p) - 1, 64 - p
+            hashes = list(map(int.from_bytes, map(_digest, map(_blake2b_8, map(_encode, missing))), repeat("little")))
+            ranks = map(operator.sub, repeat(width + 1), map(int.bit_length, map(operator.rshift, hashes, repeat(p))))
+            codes.update(zip(missing, map(operator.or_, map(operator.lshift, map(operator.and_, hashes, repeat(mask)),
+                                                             repeat(7)), ranks)))
+        found = set(map(codes.__getitem__, values))
+        for code in found:
+            index, rank = code >> 7, code & 127
+            if rank > registers[index]:  # noqa: PLR1730 - cheaper than a max() call
+                registers[index] = rank
 
 
 # surrogatepass: lines decoded with surrogateescape may carry lone surrogates, which must hash, not raise.
@@ -569,10 +613,9 @@ class Quantiles:
         if other is self:
             other = other.copy()
         for mine, theirs in ((self._positive, other._positive), (self._negative, other._negative)):
-            get = mine.get
-            for index, n in theirs.items():
-                mine[index] = get(index, 0) + n
-            self._collapse(mine)
+            if theirs:
+                _add_counts(mine, theirs)  # type: ignore[arg-type] - int bucket keys: the same C-level maps
+                self._collapse(mine)
         self._zero_count += other._zero_count
         self._count += other._count
         self._sum += other._sum

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tailstat.client import Source, Unreachable
-from tailstat.hints import waiting_hint
+from tailstat.hints import waiting_hint, window_hint
 from tailstat.layout import DEFAULT_WIDTH, cut_middle, fit_parts
 from tailstat.windowview import DEFAULT_TOP_WINDOW, chosen, footer, rate_line
 
@@ -91,6 +91,7 @@ def _budget(doc: dict[str, Any], height: int | None, top: int, error: bool) -> t
     file_rows = min(files, MAX_FILE_ROWS)
     measure_rows = min(measures, MAX_MEASURE_ROWS)
     used = 2 + 1 + error + (waiting_hint(doc) is not None)  # header lines, footer, the error line, the hint
+    used += window_hint(doc, "") is not None  # lines read but timed before the window
     used += 1 + 1 + file_rows + (1 if files > file_rows else 0)  # blank, table header, rows, "more"
     used += (1 + 1 + measure_rows) if measure_rows else 0
     pairs = (len(doc["fields"]) + 1) // 2
@@ -98,7 +99,8 @@ def _budget(doc: dict[str, Any], height: int | None, top: int, error: bool) -> t
     return file_rows, measure_rows, max(1, min(top, per_value, MAX_FIELD_ROWS))
 
 
-def _header(doc: dict[str, Any], rates: Rates, where: str, error: str | None) -> list[RenderableType]:
+def _header(doc: dict[str, Any], rates: Rates, where: str, error: str | None,
+            keys: bool = True) -> list[RenderableType]:
     daemon = doc.get("daemon", {})
     t = doc["totals"]
     h = doc.get("health", {})
@@ -121,6 +123,9 @@ def _header(doc: dict[str, Any], rates: Rates, where: str, error: str | None) ->
     hint = waiting_hint(doc, short=True)
     if hint:  # files only waiting for new lines (first start, TAILSTAT_READ_FROM=end): say why they show 0
         out.append(Text(hint, style="yellow", no_wrap=True, overflow="ellipsis"))
+    late = window_hint(doc, "press 6 for all" if keys else "--window all", short=True)
+    if late:  # windows count event time: an old backlog shows in `all` only
+        out.append(Text(late, style="yellow", no_wrap=True, overflow="ellipsis"))
     return out
 
 
@@ -184,7 +189,7 @@ def view(doc: dict[str, Any], rates: Rates, where: str, *, width: int = 80, heig
     spark = rate_line(series, width)
     file_rows, measure_rows, values = _budget(doc, None if height is None else height - (spark is not None),
                                               top, error is not None)
-    parts: list[RenderableType] = _header(doc, rates, where, error)
+    parts: list[RenderableType] = _header(doc, rates, where, error, keys=footer)
     if spark is not None:
         parts.append(Text(spark, no_wrap=True, overflow="ellipsis"))
     parts += [Text(""), _files_table(doc, rates, file_rows, width)]

@@ -27,17 +27,17 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tailstat.partial import Column, FieldSketch, Partial
-from tailstat.sketches import Distinct, Quantiles, TopK
+from tailstat.sketches import Distinct, Quantiles, RegisterCodes, TopK
 
 DEFAULT_SLOT_SECONDS = 10.0
 DISTINCT_PRECISION = 12  # 4 KiB of registers per slot and high-cardinality dimension
 EXACT_DISTINCT = 100  # a slot's Distinct holds at most this many values exactly before it becomes registers
 HOT_SLOTS = 2  # slots written with HOT_CAPACITY at once (the most recently written ones)
-HOT_CAPACITY = 2000  # a hot slot's TopK size (at most the all-time one): prunes seldom, shrinks when sealed
+HOT_CAPACITY = 5000  # a hot slot's TopK size (at most the all-time one): prunes seldom, shrinks when sealed
 WINDOWS: dict[str, int] = {"1m": 6, "5m": 30, "15m": 90, "1h": 360, "24h": 8640}  # in slots (of 10 s)
 ACCEPTED = (*WINDOWS, "all")
 STEPS: dict[str, int] = {"10s": 1, "1m": 6, "5m": 30, "1h": 360}  # series steps, in slots
@@ -45,13 +45,6 @@ DEFAULT_STEPS = {"1m": "10s", "5m": "10s", "15m": "10s", "1h": "1m", "24h": "1h"
 TIERS = ((1, 96), (6, 372), (90, 8820))  # (slot width, kept while start > now - this), in slots
 # fixed per-slot error bound of a distinct estimate (1.04 / sqrt(2**precision))
 DISTINCT_ERROR = 1.04 / math.sqrt(1 << DISTINCT_PRECISION)
-
-Translate = Callable[[str, Any], Any]
-
-
-def _identity(name: str, counts: Any) -> Any:
-    return counts
-
 
 class Slot:
     """One slot's aggregate: exact counters plus bounded sketches. Mergeable: merging slots equals counting
@@ -78,11 +71,11 @@ class Slot:
         self.classes: Counter = Counter()  # "2xx", "err", ... -> lines (the event-minute classes)
 
     # ------------------------------------------------------------------------------------------ adding
-    def add(self, part: Partial, capacity: int, translate: Translate = _identity,
-            dims: dict[str, Any] | None = None, exact: int = EXACT_DISTINCT) -> None:
+    def add(self, part: Partial, capacity: int, dims: dict[str, Any] | None = None,
+            exact: int = EXACT_DISTINCT, codes: RegisterCodes | None = None) -> None:
         """Count one partial's lines; `capacity`: the TopK size of a new dimension (hot or sealed). `dims`: the
-        partial's dimensions already translated (else each goes through `translate`); `exact`: the values a new
-        dimension's Distinct holds exactly."""
+        partial's dimensions as the store translated them (default: its own); `exact`: the values a new
+        dimension's Distinct holds exactly; `codes`: the ring's cache of register codes."""
         self.lines += part.lines
         self.bytes += part.bytes
         self.parsed += part.parsed
@@ -91,8 +84,6 @@ class Slot:
         if part.skipped:
             self.skipped.update(part.skipped)
         for name, counts in (dims if dims is not None else part.dims).items():
-            if dims is None:
-                counts = translate(name, counts)
             topk = self.dims.get(name)
             if topk is None:
                 topk = self.dims[name] = TopK(capacity)
@@ -101,7 +92,7 @@ class Slot:
             # sealed one's holds every value, so late lines go straight in.
             if isinstance(counts, Column):
                 if not self.hot:
-                    self.distinct[name].update(counts.raw)
+                    self.distinct[name].update(counts.raw, codes)
                 dropped = topk.update_values(counts.raw)
             elif isinstance(counts, FieldSketch):
                 self.distinct[name].merge(counts.distinct.reduced(DISTINCT_PRECISION))
@@ -110,10 +101,10 @@ class Slot:
                 if min(counts.values(), default=1) <= 0:
                     counts = {v: n for v, n in counts.items() if n > 0}
                 if not self.hot:
-                    self.distinct[name].update(counts.keys())
+                    self.distinct[name].update(counts.keys(), codes)
                 dropped = topk.update(counts)
             if dropped and self.hot:
-                self.distinct[name].update(dropped)
+                self.distinct[name].update(dropped, codes)
         for name, sketch in part.measures.items():
             q = self.measures.get(name)
             if q is None:
@@ -124,10 +115,8 @@ class Slot:
             if klass:
                 self.classes[klass] += n
 
-    def _spill(self, name: str, extra: Iterable[str]) -> None:
-        distinct = self.distinct[name]
-        distinct.update(self.dims[name].keys())
-        distinct.update(extra)
+    def _spill(self, name: str, codes: RegisterCodes | None = None) -> None:
+        self.distinct[name].update(self.dims[name].keys(), codes)
 
     def add_file(self, key: str, lines: int, nbytes: int, errors: int) -> None:
         rec = self.files.get(key)
@@ -186,11 +175,11 @@ class Slot:
             else:
                 mine_q.merge(q)
 
-    def seal(self, capacity: int) -> None:
+    def seal(self, capacity: int, codes: RegisterCodes | None = None) -> None:
         """No longer written to (often): TopKs shrink to `capacity`, caches go (memory, not state)."""
         if self.hot:
             for name in self.dims:
-                self._spill(name, ())  # from now on the Distinct holds every value
+                self._spill(name, codes)  # from now on the Distinct holds every value
         self.hot = False
         for name, topk in self.dims.items():
             if topk.capacity > capacity:
@@ -252,6 +241,7 @@ class Ring:
         # a slot's Distinct is exact up to EXACT_DISTINCT values, or the all-time capacity if smaller: a process
         # worker's compacted partial (a sketch past that capacity) then counts as in thread mode
         self.exact = min(EXACT_DISTINCT, hot_capacity)
+        self.codes = RegisterCodes(DISTINCT_PRECISION)  # values met in several slots are hashed once
         self.tiers: list[dict[int, Slot]] = [{} for _ in TIERS]
         self.hot: dict[tuple[int, int], Slot] = {}  # (tier, start) -> slot, least recently written first
         # each window's merge of its sealed slots, valid while no sealed slot changes (cold_version) and the
@@ -271,7 +261,7 @@ class Ring:
             return current
         self.now_slot = current
         for key in [k for k in self.hot if k != (0, current)]:
-            self.hot.pop(key).seal(self.capacity)
+            self.hot.pop(key).seal(self.capacity, self.codes)
         for level, (_, keep) in enumerate(TIERS):
             tier = self.tiers[level]
             old = [start for start in tier if start <= current - keep]
@@ -300,7 +290,7 @@ class Ring:
                     slot = tier[start] = Slot(hot=True)
                     self.hot[(level, start)] = slot
                     if len(self.hot) > HOT_SLOTS:
-                        self.hot.pop(next(iter(self.hot))).seal(self.capacity)
+                        self.hot.pop(next(iter(self.hot))).seal(self.capacity, self.codes)
                         self.cold_version += 1
                 elif not slot.hot:
                     self.cold_version += 1  # a sealed slot is about to change (late lines)
@@ -309,20 +299,20 @@ class Ring:
                 return slot
         return None
 
-    def add(self, partial: Partial, now: float, translate: Translate = _identity,
-            dims: dict[str, Any] | None = None) -> None:
-        """Count a merged partial in the slot(s) of its lines' event times (its own `slot`, or its `slots`
-        parts when its lines span several). `dims`: the partial's own dimensions, already translated."""
+    def add(self, partial: Partial, now: float, pieces: list[tuple[Partial, dict[str, Any]]] | None = None) -> None:
+        """Count a merged partial in the slot(s) of its lines' event times: its own `slot`, or one slot per part
+        of its `slots`. `pieces`: (piece, its dimensions translated) as Store.merge made them (default: as is)."""
         current = self.advance(now)
+        if pieces is None:
+            pieces = [(piece, piece.dims) for piece in partial.pieces()]
         if partial.slots is None:
-            slot = self.slot_for(partial.slot, current)
-            if slot is not None:
-                slot.add(partial, self.hot_capacity if slot.hot else self.capacity, translate, dims, self.exact)
-            return
-        for index, part in partial.slots.items():
+            indices: list[int | None] = [partial.slot]
+        else:
+            indices = list(partial.slots)
+        for index, (piece, dims) in zip(indices, pieces):
             slot = self.slot_for(index, current)
             if slot is not None:
-                slot.add(part, self.hot_capacity if slot.hot else self.capacity, translate, None, self.exact)
+                slot.add(piece, self.hot_capacity if slot.hot else self.capacity, dims, self.exact, self.codes)
 
     def add_files(self, commits: Iterable[tuple[str, int | None, int, int, int]], now: float) -> None:
         """Per-file counts go to the slot of their ingestion time (the file records are about reading)."""
@@ -375,7 +365,7 @@ class Ring:
             return
         for tier in tiers:
             for slot in tier.values():
-                slot.seal(self.capacity)  # a restart starts with no hot slot
+                slot.seal(self.capacity, self.codes)  # a restart starts with no hot slot
         self.tiers = tiers
         self.hot = {}
         self._cache = {}

@@ -129,22 +129,26 @@ def parse_access(spec: ParserSpec, data: bytes) -> Partial:
         return nothing_parsed(partial, spec)
     # findall gives tuples for two groups or more, the group itself for one
     cols = list(zip(*matches)) if pattern.groups > 1 else [tuple(matches)]
-    _aggregate_columns(spec, cols, columns, partial)
     keys, to_seconds = (None,) * len(matches), clf_seconds  # a log_format without a time: no event times
     for name, convert in (("_time", clf_seconds), ("_time_iso", iso_seconds), ("_msec", epoch_text_seconds)):
         idx = columns.get(name)
         if idx is not None:
             keys, to_seconds = cols[idx], convert
             break
-    split_slots(partial, spec, keys, to_seconds, lambda lines: _columns_part(spec, cols, columns, lines))
+    if not split_slots(partial, spec, keys, to_seconds, lambda lines: _columns_part(spec, cols, columns, lines)):
+        _aggregate_columns(spec, cols, columns, partial)
     return partial
 
 
 def _columns_part(spec: ParserSpec, cols: list[tuple[str, ...]], columns: dict[str, int],
                   lines: list[int]) -> Partial:
     """The partial of some of a batch's matched lines (one window slot's)."""
-    pick = operator.itemgetter(*lines) if len(lines) > 1 else (lambda col: (col[lines[0]],))
     part = Partial()
+    if lines[-1] - lines[0] + 1 == len(lines):  # a run of lines (logs are mostly in time order): slices
+        first, stop = lines[0], lines[-1] + 1
+        _aggregate_columns(spec, [col[first:stop] for col in cols], columns, part)
+        return part
+    pick = operator.itemgetter(*lines) if len(lines) > 1 else (lambda col: (col[lines[0]],))
     _aggregate_columns(spec, [pick(col) for col in cols], columns, part)
     return part
 

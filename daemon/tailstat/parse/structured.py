@@ -54,15 +54,37 @@ MINUTE_LEVELS = frozenset(("trace", "debug", "info", "notice", "warn", "warning"
                            "critical", "fatal", "panic", "alert", "emerg", "emergency"))
 
 
+def _stamp_of(record: dict) -> str | int | float | None:
+    """A record's event time as written (the first time key it has), or None."""
+    for key in _TIME_KEYS:
+        if key in record:
+            ts = record[key]
+            return ts if isinstance(ts, (str, int, float)) else None
+    return None
+
+
+_MISSING = object()
+
+
 def aggregate_records(spec: ParserSpec, records: list[dict], partial: Partial, split: bool = True) -> None:
     """Dimensions, measures and event minutes from already-decoded records (JSON, logfmt, regex), and (with
     `split`) the window slots of their event times."""
+    stamps = list(map(_stamp_of, records))
+    seconds: dict = {}  # each distinct time parsed once
+
+    def to_seconds(ts: object) -> float | None:
+        t = seconds.get(ts, _MISSING)
+        if t is _MISSING:
+            t = seconds[ts] = any_seconds(ts)
+        return t  # type: ignore[return-value]
+
+    if split and split_slots(partial, spec, stamps, to_seconds, lambda lines: _records_part(spec, records, lines)):
+        return
     dims = {name: Counter() for name in spec.dimensions}
     values: dict[str, list[float]] = {name: [] for name in spec.measures}
     skipped = partial.skipped
     minutes: Counter = Counter()
-    stamps: list = []  # each record's event time as written (None: none), for the window slots
-    for record in records:
+    for record, ts in zip(records, stamps):
         for name, counter in dims.items():
             value = lookup(record, name)
             if value is not None:
@@ -78,14 +100,6 @@ def aggregate_records(spec: ParserSpec, records: list[dict], partial: Partial, s
                 skipped[f"missing:{name}"] += 1
             else:
                 skipped[f"not_a_number:{name}"] += 1
-        ts = None
-        for key in _TIME_KEYS:
-            if key in record:
-                ts = record[key]
-                if not isinstance(ts, (str, int, float)):
-                    ts = None
-                break
-        stamps.append(ts)
         if ts is not None:
             level = ""
             for key in _LEVEL_KEYS:
@@ -100,14 +114,10 @@ def aggregate_records(spec: ParserSpec, records: list[dict], partial: Partial, s
         if numbers:
             sketch = partial.measures[name] = Quantiles()
             sketch.add_values(numbers)
-    seconds = {ts: any_seconds(ts) for ts in {ts for ts, _ in minutes}}  # each distinct time parsed once
     for (ts, level), n in minutes.items():
-        epoch = seconds[ts]
+        epoch = to_seconds(ts)
         if epoch is not None:
             partial.minutes[(int(epoch // 60), level)] += n
-    if split:
-        split_slots(partial, spec, stamps, seconds.get,
-                    lambda lines: _records_part(spec, records, lines))
 
 
 def _records_part(spec: ParserSpec, records: list[dict], lines: list[int]) -> Partial:

@@ -93,20 +93,21 @@ def parse_syslog(spec: ParserSpec, data: bytes) -> Partial:
         return nothing_parsed(partial, spec)
     now = time.time() if spec.reference_time is None else spec.reference_time
     year = time.localtime(now).tm_year
-    _aggregate_rows(spec, cols, col, partial, now, year)
     if spec.slot_seconds is not None or spec.since is not None or spec.until is not None or spec.event_span:
         good = [i for i, b in enumerate(bad) if not b] if failed else None
-        if good is not None:
-            cols = [operator.itemgetter(*good)(c) if len(good) > 1 else (c[good[0]],) for c in cols]
+        parsed = cols if good is None else [
+            operator.itemgetter(*good)(c) if len(good) > 1 else (c[good[0]],) for c in cols]
 
         def part(lines: list[int]) -> Partial:
             pick = operator.itemgetter(*lines) if len(lines) > 1 else (lambda c: (c[lines[0]],))
             one = Partial()
-            _aggregate_rows(spec, [pick(c) for c in cols], col, one, now, year)
+            _aggregate_rows(spec, [pick(c) for c in parsed], col, one, now, year)
             return one
 
-        split_slots(partial, spec, list(zip(cols[col["bsd"]], cols[col["iso"]], cols[col["tz"]])),
-                    lambda key: _seconds(key, year, now), part)
+        if split_slots(partial, spec, list(zip(parsed[col["bsd"]], parsed[col["iso"]], parsed[col["tz"]])),
+                       lambda key: _seconds(key, year, now), part):
+            return partial
+    _aggregate_rows(spec, cols, col, partial, now, year)
     return partial
 
 

@@ -102,7 +102,8 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
     fps = [(k.fp, k.fp_len) for k in live + retired if k.fp_len]
 
     def by_identity(k: Known, need: int) -> Seen | None:
-        for s in sorted(by_inode.get((k.dev, k.ino), []), key=lambda s: s.path != k.path):
+        found = by_inode.get((k.dev, k.ino), ())
+        for s in found if len(found) < 2 else sorted(found, key=lambda s: s.path != k.path):
             if s.path not in claimed and not s.compressed and s.size >= need and (
                     matches_fingerprint(s.head, k.fp, k.fp_len) or not k.fp_len):
                 return s

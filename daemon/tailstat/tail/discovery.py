@@ -98,17 +98,20 @@ class Discovery:
 
 
 def observe_file(path: str) -> Seen | None:
-    with open(path, "rb") as fh:
-        st = os.fstat(fh.fileno())
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # O_NONBLOCK: a FIFO never blocks the pass
+    try:
+        st = os.fstat(fd)
         if not statmod.S_ISREG(st.st_mode):
             return None
-        head = fh.read(FP_BYTES)
+        head = os.pread(fd, FP_BYTES, 0)
         compressed = head.startswith(COMPRESSED_MAGIC) or is_compressed_name(path)
         usize = uhead = None
         if compressed:
             if head.startswith(b"\x1f\x8b") and st.st_size >= 18:
-                usize = gzip_size(os.pread(fh.fileno(), 4, st.st_size - 4))
-            uhead = decompressed_head(head + fh.read(64 << 10))
+                usize = gzip_size(os.pread(fd, 4, st.st_size - 4))
+            uhead = decompressed_head(os.pread(fd, 64 << 10, 0))
+    finally:
+        os.close(fd)
     return Seen(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, head, compressed, usize, uhead)
 
 

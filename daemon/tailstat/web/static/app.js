@@ -393,7 +393,8 @@
 
   function renderPatterns(doc, win) {
     const panel = $("patterns-panel");
-    if (!Array.isArray(doc.patterns)) { panel.hidden = true; return; }
+    // no list (a daemon before patterns) or an empty one (no `text` source): nothing to show
+    if (!Array.isArray(doc.patterns) || !doc.patterns.length) { panel.hidden = true; return; }
     panel.hidden = false;
     const since = (doc.generated_at || Date.now() / 1000) - (WINDOW_SECONDS[win] || NEW_FOR_ALL);
     const list = [...doc.patterns].sort((a, b) => (b.count || 0) - (a.count || 0)).slice(0, 50);
