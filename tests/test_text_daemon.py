@@ -54,7 +54,9 @@ def test_a_quiet_writer_completes_its_last_event(tmp_path: Path) -> None:
     logs.mkdir()
     log = logs / "app.log"
     log.write_text(event(1) + event(2, "ERROR"))
-    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_MULTILINE_TIMEOUT="0.3", TAILSTAT_RESCAN_INTERVAL="0.2").start()
+    # no rescan in the test's time: the quiet timer alone completes the held event
+    d = Daemon(tmp_path, str(logs / "*.log"), TAILSTAT_MULTILINE_TIMEOUT="0.3",
+               TAILSTAT_RESCAN_INTERVAL="3600").start()
     try:
         wait_until(lambda: d.stats()["totals"]["events"] == 2, 30, what="the held error event flushed")
         doc = d.stats()

@@ -32,6 +32,7 @@ from tailstat.watch import Watcher
 from tailstat.window import Ring, with_window_slots
 
 RESCAN = "\0rescan"
+QUIET = "\0quiet"  # held-back multiline events of quiet writers are due (TAILSTAT_MULTILINE_TIMEOUT)
 MISSING_AFTER = 1000  # parsed lines of a source after which a GROUP_BY name none of them had is logged
 IDLE_REWRITE = 10.0  # seconds between snapshot rewrites while nothing changes
 EXIT_OK, EXIT_TIMEOUT, EXIT_CRASH = 0, 1, 1
@@ -91,6 +92,9 @@ class Service:
                 del paths[RESCAN]
                 paths.update(dict.fromkeys(await self._io(self.tailer.rescan, out)))
                 self.watcher.maybe_rearm()
+            if QUIET in paths:
+                del paths[QUIET]
+                await self._io(self.tailer.flush_quiet, out)
             left = await self._io(self.tailer.cycle, list(paths), out, budget)
             await self._enqueue(out)
             if self.tailer.suspects and not self._suspect_timer:
@@ -112,6 +116,9 @@ class Service:
 
     async def _rescan(self) -> None:
         self.mark_dirty({RESCAN})
+
+    async def _quiet(self) -> None:
+        self.mark_dirty({QUIET})
 
     # ---------------------------------------------------------------------------------------- outputs
     def document(self, **kwargs: Any) -> dict[str, Any]:
@@ -236,6 +243,9 @@ class Service:
                     tg.create_task(self.periodic(cfg.snapshot_interval, self.write_snapshot), name="snapshot"),
                     tg.create_task(self.periodic(5.0, self._status), name="status"),
                 ]
+                if cfg.multiline:  # a quiet writer's last multiline event completes after the timeout, not at a rescan
+                    background.append(tg.create_task(
+                        self.periodic(max(0.1, min(1.0, cfg.multiline_timeout / 2)), self._quiet), name="quiet"))
                 if self.notifier.watchdog_interval:
                     background.append(tg.create_task(
                         self.periodic(self.notifier.watchdog_interval, self._watchdog), name="watchdog"))

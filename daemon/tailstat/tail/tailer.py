@@ -313,9 +313,7 @@ class Tailer:
                     self._retire(t, "rotated_done", out)
             elif st.st_size != t.pos or st.st_mtime_ns != t.mtime_ns:
                 dirty.append(KEY_MARK + t.key)
-        for t in list(self.by_key.values()):  # multiline events whose writer went quiet are complete
-            if t.pending:
-                self.cutter.flush_quiet(t, out, self.cfg.multiline_timeout, now)
+        self.flush_quiet(out, now)
         dirty.extend(p for p in self.suspects if p not in dirty)
         gone = [p for p in self.unreadable if p not in matches and not os.path.exists(p)]
         if gone:  # an unreadable file that was removed is no longer reported
@@ -326,6 +324,14 @@ class Tailer:
         if self.retired and self.retired.prune():
             self._publish_tail_state()
         return dirty
+
+    def flush_quiet(self, out: list[Batch], now: float | None = None) -> None:
+        """Multiline events held back at a file's end whose writer went quiet (TAILSTAT_MULTILINE_TIMEOUT) are
+        complete: cut them into batches. Called on the daemon's quiet timer and at each rescan."""
+        now = time.monotonic() if now is None else now
+        for t in list(self.by_key.values()):
+            if t.pending:
+                self.cutter.flush_quiet(t, out, self.cfg.multiline_timeout, now)
 
     def listing_done(self) -> None:
         """Every path of the last rescan was checked: each file at a watched path then is in the store."""
