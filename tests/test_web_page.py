@@ -7,6 +7,7 @@ One browser for the module; each test opens its own context (fresh sessionStorag
 from __future__ import annotations
 
 import http.client
+import os
 import shutil
 import threading
 import time
@@ -17,11 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from test_http_support import Daemon, access_lines, base_env, cli, expected
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (scripts/test.sh installs it)
+if not os.access(CHROMIUM, os.X_OK):
+    pytest.skip(f"no browser: {CHROMIUM} is missing (Debian package chromium; scripts/test.sh installs it)",
+                allow_module_level=True)
+try:
+    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
+except ImportError:  # pragma: no cover - the test extra installs it
+    pytest.skip("no playwright: install the test extra (pip install -e '.[test]')", allow_module_level=True)
+
 N = 1234
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> not a log line'
 TOKEN = "page+token/Zq9="  # characters a URL fragment could mangle
