@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import shutil
 import threading
 import time
@@ -462,5 +463,52 @@ def test_patterns_panel_shows_templates_and_marks_new_ones(browser: Browser, tmp
         expect(page.locator("#patterns .note")).to_have_text("3 patterns · 2 new in the last hour")
         assert [r[0] for r in rows(page, "#patterns tbody tr")] == [
             "order <*> placed by <*> total <*> EURnew", "disk <*> is full", "<img src=<*> onerror=<*>(<*>)> renderednew"]
+        ctx.unroute_all(behavior="ignoreErrors")
+        ctx.close()
+
+
+def test_rate_cards_follow_the_window_with_one_decimal(browser: Browser, tmp_path: Path) -> None:
+    d = Daemon(tmp_path)
+    d.append(lines_at(time.time() - 2, ("200", "404"), 1000))
+    with d:
+        d.wait_lines(1000)
+        origin = f"http://127.0.0.1:{d.port}"
+        tab = open_tab(browser, origin + "/#window=1m", origin)
+        page = tab.page
+        expect(page.locator("#total-lines")).to_have_text("1,000")
+        expect(page.locator("#rate-1m-label")).to_have_text("Lines/s (1m window)")
+        expect(page.locator("#rate-1m")).to_have_text("16.7")  # 1,000 lines over the window's 60 s
+        expect(page.locator("#rate-5m")).to_be_hidden()
+        expect(page.locator("#rate-15m")).to_be_hidden()
+        page.click("#windows button[data-window='5m']")
+        expect(page.locator("#rate-1m-label")).to_have_text("Lines/s (5m window)")
+        expect(page.locator("#rate-1m")).to_have_text("3.3")
+        page.click("#windows button[data-window='1h']")
+        expect(page.locator("#rate-1m-label")).to_have_text("Lines/s (1h window)")
+        expect(page.locator("#rate-1m")).to_have_text("0.3")
+        doc = d.stats("window=1h")
+        assert page.locator("#rate-1m").text_content() == f"{doc['totals']['lines'] / doc['window_seconds']:,.1f}"
+        page.click("#windows button[data-window='all']")
+        for w in ("1m", "5m", "15m"):  # read rates (wall clock), labelled so, one decimal
+            expect(page.locator(f"#rate-{w}-label")).to_have_text(f"Lines/s read ({w})")
+            expect(page.locator(f"#rate-{w}")).to_have_text(re.compile(r"^\d+\.\d$"))
+        assert tab.errors() == [] and tab.foreign() == []
+        tab.context.close()
+
+        # thousands separators: the real document with a large read rate
+        ctx = browser.new_context(locale="en-US")
+
+        def busy(route: Any) -> None:
+            response = route.fetch()
+            doc = response.json()
+            doc["rates"]["1m"]["lines"] = 5041.04
+            doc["rates"]["5m"]["lines"] = 1
+            route.fulfill(response=response, json=doc)
+
+        ctx.route("**/stats?*", busy)
+        page = ctx.new_page()
+        page.goto(origin + "/")
+        expect(page.locator("#rate-1m")).to_have_text("5,041.0")
+        expect(page.locator("#rate-5m")).to_have_text("1.0")
         ctx.unroute_all(behavior="ignoreErrors")
         ctx.close()

@@ -32,8 +32,10 @@
   const nf = new Intl.NumberFormat();
   const nf1 = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
   const nf3 = new Intl.NumberFormat(undefined, { maximumSignificantDigits: 4 });
+  const nfRate = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const pf = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
   const num = (n) => (n === null || n === undefined || Number.isNaN(n) ? "–" : nf.format(n));
+  const rate = (n) => (n === null || n === undefined || !Number.isFinite(n) ? "–" : nfRate.format(n)); // lines/s
   const dec = (n) => (n === null || n === undefined ? "–" : Math.abs(n) >= 1000 ? nf.format(Math.round(n)) : nf3.format(n));
   function bytes(n) {
     if (n === null || n === undefined) return "–";
@@ -224,11 +226,7 @@
     $("total-bytes").textContent = bytes(t.bytes);
     $("total-bytes").title = num(t.bytes) + " bytes";
     $("total-dropped").textContent = num(t.dropped_lines);
-    for (const w of ["1m", "5m", "15m"]) {
-      const r = doc.rates && doc.rates[w];
-      $("rate-" + w).textContent = r ? dec(r.lines) : "–";
-      $("rate-" + w).parentElement.hidden = Boolean(state.report); // a scan's wall-clock rates say nothing
-    }
+    renderRates(doc);
     const win = doc.window || (state.report ? "all" : state.window);
     $("window-label").textContent = doc.window ? "· window " + doc.window : (state.windows === false ? "· all-time" : "");
     renderRateChart(doc, series, win);
@@ -244,6 +242,25 @@
       document.body.dataset.ready = "1";
     }
     document.body.dataset.generated = String(doc.generated_at);
+  }
+
+  // A chosen window shows its own rate (its lines over its span, as its chart does); window "all" shows the
+  // rates at which the daemon read lines over the last 1/5/15 minutes of wall-clock time, labelled as such.
+  function renderRates(doc) {
+    const windowed = doc.window && doc.window !== "all" && doc.window_seconds;
+    ["1m", "5m", "15m"].forEach((w, i) => {
+      const card = $("rate-" + w).parentElement;
+      if (windowed) {
+        card.hidden = i > 0;
+        $("rate-" + w + "-label").textContent = "Lines/s (" + doc.window + " window)";
+        $("rate-" + w).textContent = i ? "–" : rate(doc.totals.lines / doc.window_seconds);
+      } else {
+        card.hidden = Boolean(state.report); // a scan's wall-clock rates say nothing about the logs
+        const r = doc.rates && doc.rates[w];
+        $("rate-" + w + "-label").textContent = "Lines/s read (" + w + ")";
+        $("rate-" + w).textContent = r ? rate(r.lines) : "–";
+      }
+    });
   }
 
   function classColor(name, i) { return CLASS_COLORS[String(name).toLowerCase()] || PALETTE[i % PALETTE.length]; }
@@ -267,7 +284,7 @@
           (state.series === false ? " (the daemon has no /stats/series)" : state.seriesRefused[win] ? " (series refused)" : "");
     }
     $("chart-note").textContent = xs.length ? note : "no lines in this window yet · " + note;
-    chart("rate", $("rate-chart"), labels, labels.map(classColor), [xs, ...cols], 220, (v) => dec(v));
+    chart("rate", $("rate-chart"), labels, labels.map(classColor), [xs, ...cols], 220, rate);
   }
 
   function minutesSeries(minutes, win, now) {
