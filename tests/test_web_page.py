@@ -512,3 +512,46 @@ def test_rate_cards_follow_the_window_with_one_decimal(browser: Browser, tmp_pat
         expect(page.locator("#rate-5m")).to_have_text("1.0")
         ctx.unroute_all(behavior="ignoreErrors")
         ctx.close()
+
+
+def test_all_chart_shows_the_latest_stretch_and_an_empty_window_has_no_measure_data(browser: Browser,
+                                                                                    tmp_path: Path) -> None:
+    t0 = (int(time.time()) // 60 - 120) * 60  # a minute two hours ago
+    old = time.mktime((2008, 3, 1, 12, 0, 0, 0, 0, 0)) - time.timezone  # 2008-03-01 12:00 UTC
+    d = Daemon(tmp_path, TAILSTAT_MEASURES="bytes_sent")
+    # minutes with data: 2008-03-01 12:00, then t0, t0+1 and t0+3 (t0+2 has no lines)
+    d.append(lines_at(old, ("200",), 10) + lines_at(t0, ("200",), 10) + lines_at(t0 + 60, ("200",), 10)
+             + lines_at(t0 + 180, ("500",), 10))
+    with d:
+        d.wait_lines(40)
+        origin = f"http://127.0.0.1:{d.port}"
+        tab = open_tab(browser, origin + "/", origin)
+        page = tab.page
+        expect(page.locator("#total-lines")).to_have_text("40")
+        stamp = lambda e: time.strftime("%Y-%m-%d %H:%M", time.gmtime(e))  # noqa: E731
+        expect(page.locator("#chart-note")).to_have_text(
+            "lines/s per minute of the logs' own time, from /stats minutes · the latest 3 h that hold data, "
+            f"{stamp(t0)} – {stamp(t0 + 180)} UTC; 1 older minutes with data not shown")
+        chart = page.locator("#rate-chart")
+        expect(chart).to_have_attribute("data-points", "4")  # t0 … t0+3, not back to 2008
+        expect(chart).to_have_attribute("data-gaps", "1")  # the minute t0+2 without lines: no line across it
+        assert rows(page, "#measures tbody tr")[0][:2] == ["bytes_sent", "40"]
+        page.click("#windows button[data-window='1h']")  # nothing in the last hour
+        expect(page.locator("#total-lines")).to_have_text("0")
+        expect(page.locator("#measures")).to_have_text("no measure data in this window (bytes_sent)")
+        assert tab.errors() == [] and tab.foreign() == []
+        tab.context.close()
+        tab = open_tab(browser, origin + "/#window=1h", origin)  # a tab that never saw the measure's name
+        expect(tab.page.locator("#measures")).to_have_text("no measure data in this window")
+        tab.context.close()
+
+    d = Daemon(tmp_path / "none", TAILSTAT_FORMAT="text", TAILSTAT_MULTILINE="off")  # text has no measures
+    d.append(text_lines(time.time()))
+    with d:
+        d.wait_lines(50)
+        origin = f"http://127.0.0.1:{d.port}"
+        tab = open_tab(browser, origin + "/", origin)
+        expect(tab.page.locator("#total-lines")).to_have_text("50")
+        expect(tab.page.locator("#measures")).to_have_text(
+            "no measures configured (TAILSTAT_MEASURES), or no parsed line has carried one yet")
+        tab.context.close()
