@@ -27,7 +27,7 @@ if not os.access(CHROMIUM, os.X_OK):
     pytest.skip(f"no browser: {CHROMIUM} is missing (Debian package chromium; scripts/test.sh installs it)",
                 allow_module_level=True)
 try:
-    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
+    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 except ImportError:  # pragma: no cover - the test extra installs it
     pytest.skip("no playwright: install the test extra (pip install -e '.[test]')", allow_module_level=True)
 
@@ -514,6 +514,10 @@ def test_rate_cards_follow_the_window_with_one_decimal(browser: Browser, tmp_pat
         ctx.close()
 
 
+def stamp(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch))
+
+
 def test_all_chart_shows_the_latest_stretch_and_an_empty_window_has_no_measure_data(browser: Browser,
                                                                                     tmp_path: Path) -> None:
     t0 = (int(time.time()) // 60 - 120) * 60  # a minute two hours ago
@@ -528,7 +532,6 @@ def test_all_chart_shows_the_latest_stretch_and_an_empty_window_has_no_measure_d
         tab = open_tab(browser, origin + "/", origin)
         page = tab.page
         expect(page.locator("#total-lines")).to_have_text("40")
-        stamp = lambda e: time.strftime("%Y-%m-%d %H:%M", time.gmtime(e))  # noqa: E731
         expect(page.locator("#chart-note")).to_have_text(
             "lines/s per minute of the logs' own time, from /stats minutes · the latest 3 h that hold data, "
             f"{stamp(t0)} – {stamp(t0 + 180)} UTC; 1 older minutes with data not shown")
@@ -554,4 +557,52 @@ def test_all_chart_shows_the_latest_stretch_and_an_empty_window_has_no_measure_d
         expect(tab.page.locator("#total-lines")).to_have_text("50")
         expect(tab.page.locator("#measures")).to_have_text(
             "no measures configured (TAILSTAT_MEASURES), or no parsed line has carried one yet")
+        tab.context.close()
+
+
+def dd_of(page: Page, term: str) -> str:
+    """The health panel's value for `term`."""
+    return page.locator("#health dt", has_text=term).locator("xpath=following-sibling::dd[1]").text_content() or ""
+
+
+def test_health_panel_and_measure_chart_show_the_daemons_numbers(browser: Browser, tmp_path: Path) -> None:
+    now = time.time()
+    long_line = lines_at(now - 30, ("200",), 1).replace(b"/w0", b"/" + b"x" * 900)
+    cut = len(long_line) - 1 - 256  # the line without its newline, cut to TAILSTAT_MAX_LINE_BYTES
+    body = b"".join(lines_at(now - 30 - 60 * k, ("200", "404"), 20, start=20 * k).replace(b" 512 ", f" {100 + k} ".encode())
+                    for k in range(3))
+    d = Daemon(tmp_path, TAILSTAT_MEASURES="bytes_sent", TAILSTAT_MAX_LINE_BYTES="256", TAILSTAT_QUEUE_BATCHES="7")
+    d.append(body + long_line)
+    with d:
+        d.wait_lines(61)
+        origin = f"http://127.0.0.1:{d.port}"
+        tab = open_tab(browser, origin + "/#window=1h", origin)
+        page = tab.page
+        expect(page.locator("#total-lines")).to_have_text("61")
+        expect(page.locator("#total-dropped")).to_have_text("0")  # a cut line is kept; its cut bytes are dropped
+        doc = d.stats("window=1h")
+        assert doc["dropped"] == {"line_too_long": {"lines": 0, "bytes": cut}}
+        assert dd_of(page, "queue") == "0 / 7 batches"
+        assert dd_of(page, "open / tracked files") == "1 / 1"
+        assert dd_of(page, "unreadable files") == "0"
+        assert dd_of(page, "dropped") == f"line_too_long 0 lines / {cut} B"
+        expect(page.locator("#total-errors")).to_have_text("1")
+        errors = doc["errors"]
+        assert sum(errors.values()) == 1
+        assert dd_of(page, "parse errors by reason") == (
+            " · ".join(f"{r} {n:,}" for r, n in sorted(errors.items(), key=lambda kv: -kv[1])) or "none")
+        assert re.fullmatch(r"ok · (last written \d+ s ago|not written yet)", dd_of(page, "checkpoint"))
+
+        # each measure's p50/p90/p99 over the window, drawn from the daemon's own series
+        holder = page.locator('#measures [data-measure="bytes_sent"]')
+        expect(holder.locator("h3")).to_have_text("bytes_sent p50 / p90 / p99")
+        expect(holder.locator(".uplot")).to_have_count(1)
+        series = d.get_json("/stats/series?window=1h&fields=class")
+        p50 = series["measures"]["bytes_sent"]["p50"]
+        assert sum(v is not None for v in p50) == 3  # three minutes with values
+        expect(holder.locator(".chart")).to_have_attribute("data-points", str(len(series["t"])))
+        expect(holder.locator(".chart")).to_have_attribute("data-gaps", str(p50.count(None)))
+        assert holder.locator(".u-legend .u-series .u-label").all_text_contents() == ["Time", "p50", "p90", "p99"]
+        assert rows(page, "#measures tbody tr")[0][:2] == ["bytes_sent", "60"]  # the cut line no longer parses
+        assert tab.errors() == [] and tab.foreign() == []
         tab.context.close()
