@@ -291,7 +291,7 @@
       }
     }
     $("chart-note").textContent = xs.length ? note : "no lines in this window yet · " + note;
-    chart("rate", $("rate-chart"), labels, labels.map(classColor), [xs, ...cols], 220, rate);
+    chart("rate", $("rate-chart"), labels, labels.map(classColor), [xs, ...cols], 220, rate, dec);
   }
 
   // The document's per-minute event-time counts as chart columns: a window's minutes, or for "all" the latest
@@ -336,7 +336,8 @@
 
   function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
-  function chart(key, container, labels, colors, data, height, fmtY) {
+  // fmtY: the legend's values; fmtAxis: the y axis' ticks (finer steps than one decimal need their digits)
+  function chart(key, container, labels, colors, data, height, fmtY, fmtAxis = fmtY) {
     if (typeof uPlot === "undefined") { container.textContent = "chart library not loaded"; return; }
     const sig = labels.join("\u0000");
     let c = state.charts[key];
@@ -351,7 +352,7 @@
         width, height,
         series: [{}, ...labels.map((l, i) => ({ label: l, stroke: colors[i], width: 1.5, points: { show: false, filter: isolated },
           value: (u, v) => (v === null || v === undefined ? "–" : fmtY(v)) }))],
-        axes: [{ ...axis }, { ...axis, size: 60, values: (u, vals) => vals.map((v) => fmtY(v)) }],
+        axes: [{ ...axis }, { ...axis, size: 60, values: (u, vals) => vals.map((v) => fmtAxis(v)) }],
         scales: { x: { time: true } },
         cursor: { drag: { x: false, y: false } },
         legend: { live: true },
