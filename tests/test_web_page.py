@@ -534,7 +534,7 @@ def test_all_chart_shows_the_latest_stretch_and_an_empty_window_has_no_measure_d
         expect(page.locator("#total-lines")).to_have_text("40")
         expect(page.locator("#chart-note")).to_have_text(
             "lines/s per minute of the logs' own time, from /stats minutes · the latest 3 h that hold data, "
-            f"{stamp(t0)} – {stamp(t0 + 180)} UTC; 1 older minutes with data not shown")
+            f"{stamp(t0)} – {stamp(t0 + 180)} UTC; 1 older minute with data not shown")
         chart = page.locator("#rate-chart")
         expect(chart).to_have_attribute("data-points", "4")  # t0 … t0+3, not back to 2008
         expect(chart).to_have_attribute("data-gaps", "1")  # the minute t0+2 without lines: no line across it

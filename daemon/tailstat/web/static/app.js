@@ -287,7 +287,7 @@
           (state.series === false ? " (the daemon has no /stats/series)" : state.seriesRefused[win] ? " (series refused)" : "");
       if (older) {
         note += " · the latest 3 h that hold data, " + utcMinute(xs[0]) + " – " + utcMinute(xs[xs.length - 1]) +
-          " UTC; " + nf.format(older) + " older minutes with data not shown";
+          " UTC; " + nf.format(older) + (older === 1 ? " older minute" : " older minutes") + " with data not shown";
       }
     }
     $("chart-note").textContent = xs.length ? note : "no lines in this window yet · " + note;
