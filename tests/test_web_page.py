@@ -7,6 +7,8 @@ One browser for the module; each test opens its own context (fresh sessionStorag
 from __future__ import annotations
 
 import http.client
+import os
+import re
 import shutil
 import threading
 import time
@@ -17,11 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from test_http_support import Daemon, access_lines, base_env, cli, expected
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (scripts/test.sh installs it)
+if not os.access(CHROMIUM, os.X_OK):
+    pytest.skip(f"no browser: {CHROMIUM} is missing (Debian package chromium; scripts/test.sh installs it)",
+                allow_module_level=True)
+try:
+    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - the test extra installs it
+    pytest.skip("no playwright: install the test extra (pip install -e '.[test]')", allow_module_level=True)
+
 N = 1234
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> not a log line'
 TOKEN = "page+token/Zq9="  # characters a URL fragment could mangle
@@ -456,3 +465,144 @@ def test_patterns_panel_shows_templates_and_marks_new_ones(browser: Browser, tmp
             "order <*> placed by <*> total <*> EURnew", "disk <*> is full", "<img src=<*> onerror=<*>(<*>)> renderednew"]
         ctx.unroute_all(behavior="ignoreErrors")
         ctx.close()
+
+
+def test_rate_cards_follow_the_window_with_one_decimal(browser: Browser, tmp_path: Path) -> None:
+    d = Daemon(tmp_path)
+    d.append(lines_at(time.time() - 2, ("200", "404"), 1000))
+    with d:
+        d.wait_lines(1000)
+        origin = f"http://127.0.0.1:{d.port}"
+        tab = open_tab(browser, origin + "/#window=1m", origin)
+        page = tab.page
+        expect(page.locator("#total-lines")).to_have_text("1,000")
+        expect(page.locator("#rate-1m-label")).to_have_text("Lines/s (1m window)")
+        expect(page.locator("#rate-1m")).to_have_text("16.7")  # 1,000 lines over the window's 60 s
+        expect(page.locator("#rate-5m")).to_be_hidden()
+        expect(page.locator("#rate-15m")).to_be_hidden()
+        page.click("#windows button[data-window='5m']")
+        expect(page.locator("#rate-1m-label")).to_have_text("Lines/s (5m window)")
+        expect(page.locator("#rate-1m")).to_have_text("3.3")
+        page.click("#windows button[data-window='1h']")
+        expect(page.locator("#rate-1m-label")).to_have_text("Lines/s (1h window)")
+        expect(page.locator("#rate-1m")).to_have_text("0.3")
+        doc = d.stats("window=1h")
+        assert page.locator("#rate-1m").text_content() == f"{doc['totals']['lines'] / doc['window_seconds']:,.1f}"
+        page.click("#windows button[data-window='all']")
+        for w in ("1m", "5m", "15m"):  # read rates (wall clock), labelled so, one decimal
+            expect(page.locator(f"#rate-{w}-label")).to_have_text(f"Lines/s read ({w})")
+            expect(page.locator(f"#rate-{w}")).to_have_text(re.compile(r"^\d+\.\d$"))
+        assert tab.errors() == [] and tab.foreign() == []
+        tab.context.close()
+
+        # thousands separators: the real document with a large read rate
+        ctx = browser.new_context(locale="en-US")
+
+        def busy(route: Any) -> None:
+            response = route.fetch()
+            doc = response.json()
+            doc["rates"]["1m"]["lines"] = 5041.04
+            doc["rates"]["5m"]["lines"] = 1
+            route.fulfill(response=response, json=doc)
+
+        ctx.route("**/stats?*", busy)
+        page = ctx.new_page()
+        page.goto(origin + "/")
+        expect(page.locator("#rate-1m")).to_have_text("5,041.0")
+        expect(page.locator("#rate-5m")).to_have_text("1.0")
+        ctx.unroute_all(behavior="ignoreErrors")
+        ctx.close()
+
+
+def stamp(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch))
+
+
+def test_all_chart_shows_the_latest_stretch_and_an_empty_window_has_no_measure_data(browser: Browser,
+                                                                                    tmp_path: Path) -> None:
+    t0 = (int(time.time()) // 60 - 120) * 60  # a minute two hours ago
+    old = time.mktime((2008, 3, 1, 12, 0, 0, 0, 0, 0)) - time.timezone  # 2008-03-01 12:00 UTC
+    d = Daemon(tmp_path, TAILSTAT_MEASURES="bytes_sent")
+    # minutes with data: 2008-03-01 12:00, then t0, t0+1 and t0+3 (t0+2 has no lines)
+    d.append(lines_at(old, ("200",), 10) + lines_at(t0, ("200",), 10) + lines_at(t0 + 60, ("200",), 10)
+             + lines_at(t0 + 180, ("500",), 10))
+    with d:
+        d.wait_lines(40)
+        origin = f"http://127.0.0.1:{d.port}"
+        tab = open_tab(browser, origin + "/", origin)
+        page = tab.page
+        expect(page.locator("#total-lines")).to_have_text("40")
+        expect(page.locator("#chart-note")).to_have_text(
+            "lines/s per minute of the logs' own time, from /stats minutes · the latest 3 h that hold data, "
+            f"{stamp(t0)} – {stamp(t0 + 180)} UTC; 1 older minute with data not shown")
+        chart = page.locator("#rate-chart")
+        expect(chart).to_have_attribute("data-points", "4")  # t0 … t0+3, not back to 2008
+        expect(chart).to_have_attribute("data-gaps", "1")  # the minute t0+2 without lines: no line across it
+        assert rows(page, "#measures tbody tr")[0][:2] == ["bytes_sent", "40"]
+        page.click("#windows button[data-window='1h']")  # nothing in the last hour
+        expect(page.locator("#total-lines")).to_have_text("0")
+        expect(page.locator("#measures")).to_have_text("no measure data in this window (bytes_sent)")
+        assert tab.errors() == [] and tab.foreign() == []
+        tab.context.close()
+        tab = open_tab(browser, origin + "/#window=1h", origin)  # a tab that never saw the measure's name
+        expect(tab.page.locator("#measures")).to_have_text("no measure data in this window")
+        tab.context.close()
+
+    d = Daemon(tmp_path / "none", TAILSTAT_FORMAT="text", TAILSTAT_MULTILINE="off")  # text has no measures
+    d.append(text_lines(time.time()))
+    with d:
+        d.wait_lines(50)
+        origin = f"http://127.0.0.1:{d.port}"
+        tab = open_tab(browser, origin + "/", origin)
+        expect(tab.page.locator("#total-lines")).to_have_text("50")
+        expect(tab.page.locator("#measures")).to_have_text(
+            "no measures configured (TAILSTAT_MEASURES), or no parsed line has carried one yet")
+        tab.context.close()
+
+
+def dd_of(page: Page, term: str) -> str:
+    """The health panel's value for `term`."""
+    return page.locator("#health dt", has_text=term).locator("xpath=following-sibling::dd[1]").text_content() or ""
+
+
+def test_health_panel_and_measure_chart_show_the_daemons_numbers(browser: Browser, tmp_path: Path) -> None:
+    now = time.time()
+    long_line = lines_at(now - 30, ("200",), 1).replace(b"/w0", b"/" + b"x" * 900)
+    cut = len(long_line) - 1 - 256  # the line without its newline, cut to TAILSTAT_MAX_LINE_BYTES
+    body = b"".join(lines_at(now - 30 - 60 * k, ("200", "404"), 20, start=20 * k).replace(b" 512 ", f" {100 + k} ".encode())
+                    for k in range(3))
+    d = Daemon(tmp_path, TAILSTAT_MEASURES="bytes_sent", TAILSTAT_MAX_LINE_BYTES="256", TAILSTAT_QUEUE_BATCHES="7")
+    d.append(body + long_line)
+    with d:
+        d.wait_lines(61)
+        origin = f"http://127.0.0.1:{d.port}"
+        tab = open_tab(browser, origin + "/#window=1h", origin)
+        page = tab.page
+        expect(page.locator("#total-lines")).to_have_text("61")
+        expect(page.locator("#total-dropped")).to_have_text("0")  # a cut line is kept; its cut bytes are dropped
+        doc = d.stats("window=1h")
+        assert doc["dropped"] == {"line_too_long": {"lines": 0, "bytes": cut}}
+        assert dd_of(page, "queue") == "0 / 7 batches"
+        assert dd_of(page, "open / tracked files") == "1 / 1"
+        assert dd_of(page, "unreadable files") == "0"
+        assert dd_of(page, "dropped") == f"line_too_long 0 lines / {cut} B"
+        expect(page.locator("#total-errors")).to_have_text("1")
+        errors = doc["errors"]
+        assert sum(errors.values()) == 1
+        assert dd_of(page, "parse errors by reason") == (
+            " · ".join(f"{r} {n:,}" for r, n in sorted(errors.items(), key=lambda kv: -kv[1])) or "none")
+        assert re.fullmatch(r"ok · (last written \d+ s ago|not written yet)", dd_of(page, "checkpoint"))
+
+        # each measure's p50/p90/p99 over the window, drawn from the daemon's own series
+        holder = page.locator('#measures [data-measure="bytes_sent"]')
+        expect(holder.locator("h3")).to_have_text("bytes_sent p50 / p90 / p99")
+        expect(holder.locator(".uplot")).to_have_count(1)
+        series = d.get_json("/stats/series?window=1h&fields=class")
+        p50 = series["measures"]["bytes_sent"]["p50"]
+        assert sum(v is not None for v in p50) == 3  # three minutes with values
+        expect(holder.locator(".chart")).to_have_attribute("data-points", str(len(series["t"])))
+        expect(holder.locator(".chart")).to_have_attribute("data-gaps", str(p50.count(None)))
+        assert holder.locator(".u-legend .u-series .u-label").all_text_contents() == ["Time", "p50", "p90", "p99"]
+        assert rows(page, "#measures tbody tr")[0][:2] == ["bytes_sent", "60"]  # the cut line no longer parses
+        assert tab.errors() == [] and tab.foreign() == []
+        tab.context.close()

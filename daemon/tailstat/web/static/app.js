@@ -8,6 +8,7 @@
   const WINDOWS = ["1m", "5m", "15m", "1h", "24h", "all"];
   const WINDOW_SECONDS = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "24h": 86400 };
   const NEW_FOR_ALL = 3600; // window "all": a pattern first seen in the last hour is marked new
+  const ALL_CHART_MINUTES = 180; // window "all": the chart shows the latest 3 hours of minutes that hold data
   const TOKEN_KEY = "tailstat-token";
   const PERIOD = 1000;
   const COST_FACTOR = 5;
@@ -25,15 +26,17 @@
   const state = {
     window: "all", token: null, timer: null, gen: 0, report: null, needToken: false,
     windows: null, series: null, // null: not known yet; true/false once the daemon has answered
-    seriesRefused: {}, charts: {}, last: null, lastSeries: null, shown: false, failures: 0,
+    seriesRefused: {}, charts: {}, measureNames: new Set(), last: null, lastSeries: null, shown: false, failures: 0,
   };
 
   const $ = (id) => document.getElementById(id);
   const nf = new Intl.NumberFormat();
   const nf1 = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
   const nf3 = new Intl.NumberFormat(undefined, { maximumSignificantDigits: 4 });
+  const nfRate = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const pf = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
   const num = (n) => (n === null || n === undefined || Number.isNaN(n) ? "–" : nf.format(n));
+  const rate = (n) => (n === null || n === undefined || !Number.isFinite(n) ? "–" : nfRate.format(n)); // lines/s
   const dec = (n) => (n === null || n === undefined ? "–" : Math.abs(n) >= 1000 ? nf.format(Math.round(n)) : nf3.format(n));
   function bytes(n) {
     if (n === null || n === undefined) return "–";
@@ -49,6 +52,7 @@
     if (seconds < 172800) return nf1.format(seconds / 3600) + " h ago";
     return nf1.format(seconds / 86400) + " days ago";
   }
+  const utcMinute = (epoch) => new Date(epoch * 1000).toISOString().slice(0, 16).replace("T", " ");
   const clock = (epoch) => new Date(epoch * 1000).toLocaleTimeString();
 
   // ------------------------------------------------------------------------------------------ DOM helpers
@@ -224,11 +228,7 @@
     $("total-bytes").textContent = bytes(t.bytes);
     $("total-bytes").title = num(t.bytes) + " bytes";
     $("total-dropped").textContent = num(t.dropped_lines);
-    for (const w of ["1m", "5m", "15m"]) {
-      const r = doc.rates && doc.rates[w];
-      $("rate-" + w).textContent = r ? dec(r.lines) : "–";
-      $("rate-" + w).parentElement.hidden = Boolean(state.report); // a scan's wall-clock rates say nothing
-    }
+    renderRates(doc);
     const win = doc.window || (state.report ? "all" : state.window);
     $("window-label").textContent = doc.window ? "· window " + doc.window : (state.windows === false ? "· all-time" : "");
     renderRateChart(doc, series, win);
@@ -246,6 +246,25 @@
     document.body.dataset.generated = String(doc.generated_at);
   }
 
+  // A chosen window shows its own rate (its lines over its span, as its chart does); window "all" shows the
+  // rates at which the daemon read lines over the last 1/5/15 minutes of wall-clock time, labelled as such.
+  function renderRates(doc) {
+    const windowed = doc.window && doc.window !== "all" && doc.window_seconds;
+    ["1m", "5m", "15m"].forEach((w, i) => {
+      const card = $("rate-" + w).parentElement;
+      if (windowed) {
+        card.hidden = i > 0;
+        $("rate-" + w + "-label").textContent = "Lines/s (" + doc.window + " window)";
+        $("rate-" + w).textContent = i ? "–" : rate(doc.totals.lines / doc.window_seconds);
+      } else {
+        card.hidden = Boolean(state.report); // a scan's wall-clock rates say nothing about the logs
+        const r = doc.rates && doc.rates[w];
+        $("rate-" + w + "-label").textContent = "Lines/s read (" + w + ")";
+        $("rate-" + w).textContent = r ? rate(r.lines) : "–";
+      }
+    });
+  }
+
   function classColor(name, i) { return CLASS_COLORS[String(name).toLowerCase()] || PALETTE[i % PALETTE.length]; }
 
   function renderRateChart(doc, series, win) {
@@ -260,24 +279,39 @@
       xs = series.t;
       note = "lines/s per " + dec(step) + " s step, window " + series.window;
     } else {
-      ({ xs, cols, labels } = minutesSeries(doc.minutes || [], win, doc.generated_at));
+      let older;
+      ({ xs, cols, labels, older } = minutesSeries(doc.minutes || [], win, doc.generated_at));
       note = state.report
         ? "lines/s per minute of the logs' own time (newest minutes kept by the scan)"
         : "lines/s per minute of the logs' own time, from /stats minutes" +
           (state.series === false ? " (the daemon has no /stats/series)" : state.seriesRefused[win] ? " (series refused)" : "");
+      if (older) {
+        note += " · the latest 3 h that hold data, " + utcMinute(xs[0]) + " – " + utcMinute(xs[xs.length - 1]) +
+          " UTC; " + nf.format(older) + (older === 1 ? " older minute" : " older minutes") + " with data not shown";
+      }
     }
     $("chart-note").textContent = xs.length ? note : "no lines in this window yet · " + note;
-    chart("rate", $("rate-chart"), labels, labels.map(classColor), [xs, ...cols], 220, (v) => dec(v));
+    chart("rate", $("rate-chart"), labels, labels.map(classColor), [xs, ...cols], 220, rate, dec);
   }
 
+  // The document's per-minute event-time counts as chart columns: a window's minutes, or for "all" the latest
+  // ALL_CHART_MINUTES up to the newest minute with data (sample logs may hold minutes years apart); `older`: how
+  // many minutes with data were left out. A minute without lines is a gap (null), never a line across it.
   function minutesSeries(minutes, win, now) {
     let rows = minutes;
+    let older = 0;
     if (WINDOW_SECONDS[win]) rows = rows.filter((m) => m.minute * 60 >= (now || Date.now() / 1000) - WINDOW_SECONDS[win]);
+    else if (rows.length) {
+      const last = rows[rows.length - 1].minute;
+      const kept = rows.filter((m) => m.minute > last - ALL_CHART_MINUTES);
+      older = rows.length - kept.length;
+      rows = kept;
+    }
     const classes = [];
     for (const m of rows) for (const k of Object.keys(m)) if (k !== "minute" && k !== "lines" && !classes.includes(k)) classes.push(k);
     classes.sort();
     if (!classes.length) classes.push("lines");
-    // fill missing minutes with zeros (when the span is small enough to draw), so lines drop to 0, not across
+    // missing minutes (when the span is small enough to draw) are null: no line is drawn across them
     const byMinute = new Map(rows.map((m) => [m.minute, m]));
     let keys = rows.map((m) => m.minute);
     if (keys.length > 1 && keys[keys.length - 1] - keys[0] <= 1440) {
@@ -285,8 +319,8 @@
       for (let m = rows[0].minute; m <= rows[rows.length - 1].minute; m++) keys.push(m);
     }
     const xs = keys.map((m) => m * 60);
-    const cols = classes.map((c) => keys.map((m) => { const r = byMinute.get(m); return r ? (r[c] || 0) / 60 : 0; }));
-    return { xs, cols, labels: classes };
+    const cols = classes.map((c) => keys.map((m) => { const r = byMinute.get(m); return r ? (r[c] || 0) / 60 : null; }));
+    return { xs, cols, labels: classes, older };
   }
 
   // a value between two gaps (null) draws no line segment: draw it as a dot
@@ -302,19 +336,23 @@
 
   function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
-  function chart(key, container, labels, colors, data, height, fmtY) {
+  // fmtY: the legend's values; fmtAxis: the y axis' ticks (finer steps than one decimal need their digits)
+  function chart(key, container, labels, colors, data, height, fmtY, fmtAxis = fmtY) {
     if (typeof uPlot === "undefined") { container.textContent = "chart library not loaded"; return; }
     const sig = labels.join("\u0000");
     let c = state.charts[key];
     if (c && (c.sig !== sig || !container.contains(c.plot.root))) { c.plot.destroy(); c = null; }
     const width = Math.max(240, container.clientWidth || 600);
+    // what is drawn, for a reader of the DOM (and the tests): points on the x axis, gaps (nulls) in the first line
+    container.dataset.points = String(data[0].length);
+    container.dataset.gaps = String(data.length > 1 ? data[1].filter((v) => v === null || v === undefined).length : 0);
     if (!c) {
       const axis = { stroke: cssVar("--dim"), grid: { stroke: cssVar("--line"), width: 1 }, ticks: { stroke: cssVar("--line") } };
       const opts = {
         width, height,
         series: [{}, ...labels.map((l, i) => ({ label: l, stroke: colors[i], width: 1.5, points: { show: false, filter: isolated },
           value: (u, v) => (v === null || v === undefined ? "–" : fmtY(v)) }))],
-        axes: [{ ...axis }, { ...axis, size: 60, values: (u, vals) => vals.map((v) => fmtY(v)) }],
+        axes: [{ ...axis }, { ...axis, size: 60, values: (u, vals) => vals.map((v) => fmtAxis(v)) }],
         scales: { x: { time: true } },
         cursor: { drag: { x: false, y: false } },
         legend: { live: true },
@@ -358,7 +396,17 @@
     const rows = measures.map(([name, m]) => [td(name, "value"), tdNum(num(m.count)), tdNum(dec(m.p50)), tdNum(dec(m.p90)),
       tdNum(dec(m.p99)), tdNum(dec(m.max)), tdNum(dec(m.mean))]);
     const box = $("measures");
-    if (!measures.length) { swap(box, el("p", { className: "note", text: "no measures configured" })); return; }
+    for (const [name] of measures) state.measureNames.add(name);
+    if (!measures.length) {
+      // a window's document lists only the measures that have values in it; the page remembers those it has seen
+      const known = [...state.measureNames].sort();
+      const text = doc.window && doc.window !== "all"
+        ? "no measure data in this window" + (known.length ? " (" + known.join(", ") + ")" : "")
+        : known.length ? "no measure data (" + known.join(", ") + ")"
+          : "no measures configured (TAILSTAT_MEASURES), or no parsed line has carried one yet";
+      swap(box, el("p", { className: "note", text }));
+      return;
+    }
     let tableBox = box.querySelector(":scope > .scroll");
     const fresh = table([{ title: "measure" }, { title: "count", num: true }, { title: "p50", num: true }, { title: "p90", num: true },
       { title: "p99", num: true }, { title: "max", num: true }, { title: "mean", num: true }], rows, "measures now");
