@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,32 @@ def test_files_created_and_rotated_while_down_are_read_once(tmp_path: Path, daem
     assert doc["dropped"] == {}
     found = sorted(e["path"] for e in d2.log_events("file_found_rotated"))
     assert found == ([str(logs / "app.log.1"), str(logs / "app.log.2")] if glob == "*.log" else [])
+
+
+def test_file_created_and_rotated_between_two_passes_is_read(tmp_path: Path, daemon) -> None:
+    """At run time too: a burst of rotations while the daemon is not looking (SIGSTOP: a slow pass) creates a
+    file and rotates it away before any event for it is handled; the rotation seen next finds it."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    append(log, lines(1, 1, 10))
+    d = daemon(str(logs / "*.log"), **ENV)
+    wait_until(lambda: d.stats()["totals"]["lines"] >= 10, what="10 lines")
+    wait_until(lambda: d.state()["tail"].get("listed_at_ns"), what="a listing in the checkpoint")
+    d.proc.send_signal(signal.SIGSTOP)
+    try:
+        os.rename(log, logs / "app.log.1")
+        append(log, lines(1, 11, 6))  # a new app.log, written, then rotated away: never seen at a watched path
+        os.rename(logs / "app.log.1", logs / "app.log.2")
+        os.rename(log, logs / "app.log.1")
+        append(log, lines(1, 17, 3))
+    finally:
+        d.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: d.stats()["totals"]["lines"] >= 19, what="19 lines")
+    assert d.stop() == 0
+    doc = d.stats()
+    assert doc["totals"]["lines"] == 19 and exact(doc, 19), doc["measures"]
+    assert [e["path"] for e in d.log_events("file_found_rotated")] == [str(logs / "app.log.1")]
 
 
 def test_retired_file_renamed_again_is_not_read_twice(tmp_path: Path, daemon) -> None:

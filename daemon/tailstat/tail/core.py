@@ -191,6 +191,23 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
     return plan
 
 
+def unseen_rotations(seen: Iterable[Seen], since_ns: int, origins: set[str], watched: Callable[[str], bool],
+                     followed: set[tuple[int, int]], heads: Iterable[bytes]) -> list[tuple[Seen, str]]:
+    """At run time, once a rotation was seen: the files of that directory that were created *and* rotated away
+    between two passes -- named as a rotation of a watched path, not at a watched path themselves, not followed
+    (`followed`: inodes of live and retired streams), not a copy of a followed file (`heads`), not compressed, and
+    written after the last complete listing. (file, origin), oldest first."""
+    heads = [h for h in heads if h]
+    out = []
+    for s in sorted(seen, key=lambda s: (s.mtime_ns, s.path)):
+        if s.compressed or s.size == 0 or (s.dev, s.ino) in followed or s.mtime_ns <= since_ns or watched(s.path):
+            continue
+        origin = origin_of(s.path, origins)
+        if origin is not None and not any(heads_agree(s.head, h) for h in heads):
+            out.append((s, origin))
+    return out
+
+
 def _holds(s: Seen, k: Known) -> bool | None:
     """Does compressed file s hold k's bytes? Told by the decompressed head when there is one (None: unknown)."""
     if s.uhead is None or not k.fp_len:

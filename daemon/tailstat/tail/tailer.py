@@ -26,7 +26,7 @@ from tailstat.config import Config, Source
 from tailstat.formats import COMPRESSED_MAGIC, UNKNOWN_FORMAT, detect
 from tailstat.tail import core
 from tailstat.tail.core import Known, Seen
-from tailstat.tail.discovery import Discovery, dir_files
+from tailstat.tail.discovery import Discovery, dir_files, observe_file
 from tailstat.tail.identity import (
     FP_BYTES,
     heads_agree,
@@ -73,6 +73,7 @@ class Tailer:
         self.unreadable: set[str] = set()
         self.retired = Retired(RETIRED_MAX)  # finished files, remembered while they can come back
         self.listed_at_ns = 0  # start of the last complete listing the store's records reflect
+        self._adopting = False
         self._listing_ns = 0  # a rescan's listing, complete once its paths were all checked
         # keys with bytes to read in a later pass (budget spent, or queued at start-up), oldest first
         self.more: dict[str, None] = {}
@@ -550,10 +551,55 @@ class Tailer:
             except OSError:
                 nlink = None
         new_path = self._find_by_inode(t) if nlink != 0 else None
+        directory = os.path.dirname(t.path)
         if new_path is not None:
-            return self._move(t, new_path, out)
-        self._gone(t, "deleted", out)
-        return []
+            displaced = self._move(t, new_path, out)
+        else:
+            self._gone(t, "deleted", out)
+            displaced = []
+        self._adopt_unseen(directory, out)
+        return displaced
+
+    def _adopt_unseen(self, directory: str, out: list[Batch]) -> None:
+        """A rotation was seen in `directory`: a file created and rotated away between two passes (a burst of
+        rotations, a slow pass) is read from byte 0, as at a restart (core.unseen_rotations decides)."""
+        if self._adopting or not self.listed_at_ns:
+            return
+        self._adopting = True
+        try:
+            seen = []
+            for path in dir_files(directory):
+                if path in self.by_path or path in self.suspects:
+                    continue
+                try:
+                    s = observe_file(path)
+                except OSError:
+                    continue
+                if s is not None:
+                    seen.append(s)
+            if not seen:
+                return
+            origins = set(self.by_origin) | {t.path for t in self.by_key.values() if t.status == "live"}
+            followed = set(self.by_inode) | set(self.retired.by_inode)
+            heads = [t.head for t in self.by_key.values() if os.path.dirname(t.path) == directory]
+            for s, origin in core.unseen_rotations(seen, self.listed_at_ns - LISTING_SLACK_NS, origins,
+                                                   lambda p: self.source_for(p) is not None, followed, heads):
+                src = self.source_for(origin)
+                if src is None:
+                    continue
+                t = self._start_seen(s, origin, src, 0, out)
+                live = self.by_path.get(origin)  # one more rotation of that path, not seen as it happened
+                if live is not None:
+                    live.rotations += 1
+                    self._publish(live)
+                else:
+                    rotations, truncations = self.history.get(origin, (0, 0))
+                    self.history[origin] = (rotations + 1, truncations)
+                self.log.info("file_found_rotated", path=s.path, origin=origin, key=t.key, bytes=s.size,
+                              note="created and rotated away between two passes: read from byte 0")
+                self._read(t, out, may_relocate=False)
+        finally:
+            self._adopting = False
 
     def _move(self, t: Tracked, new_path: str, out: list[Batch]) -> list[Tracked]:
         """t is now at new_path (renamed). Returns the file it displaced from there, to be relocated."""
