@@ -365,6 +365,7 @@ class Tailer:
         if other is not None:
             if other.fh is not None or self._head_at(path, len(other.head)) == other.head:
                 self._relocate_all(self._move(other, path, out), out)  # renamed to here
+                self._adopt_unseen(os.path.dirname(path), out)  # a rotation seen from its new name's side
                 return
             self._gone(other, "inode_reused", out)
         src = self.source_for(path)
