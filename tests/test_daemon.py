@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -195,8 +196,14 @@ def test_event_loop_stays_responsive_while_parsing(tmp_path: Path) -> None:
         assert len(seen) >= 3
     finally:
         assert d.stop(signal.SIGINT) == 0
-    slow = [line for line in d.stderr().splitlines() if "Executing" in line and "took" in line]
-    assert slow == []
+    # asyncio's debug mode reports every step over 0.1 s. On 2 shared cores, with the I/O thread and a parse
+    # worker busy beside the loop, GIL hand-overs alone push a step of a few milliseconds just past 0.1 s now
+    # and then (0.103-0.134 s seen in full-suite runs, in tasks that only await). Blocking work on the loop --
+    # a synchronous read of this 600,000-line backlog, a parse or a long merge there -- takes far longer than
+    # 0.5 s, which is the bound asserted here.
+    took = [float(m.group(1)) for line in d.stderr().splitlines() if "Executing" in line
+            for m in [re.search(r"took ([0-9.]+) seconds", line)] if m]
+    assert [t for t in took if t >= 0.5] == [], took
 
 
 def test_shutdown_past_deadline_exits_nonzero_and_commits_only_merged(tmp_path: Path) -> None:
