@@ -15,18 +15,24 @@ from helpers import REPO, clean_env
 from test_http_support import free_port
 
 
-def test_demo_hints_use_the_overridden_address(tmp_path: Path) -> None:
-    port = free_port()
-    env = clean_env(TAILSTAT_HTTP_ADDR=f"127.0.0.1:{port}", TMPDIR=str(tmp_path))
+def start_demo(env: dict[str, str]) -> tuple[subprocess.Popen, list[str]]:
+    """scripts/demo.sh started, and what it printed up to its last hint line."""
     proc = subprocess.Popen(["bash", "scripts/demo.sh"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     out: list[str] = []
+    for line in proc.stdout:
+        out.append(line.rstrip("\n"))
+        if line.startswith("Ctrl-C stops the daemon."):
+            break
+    return proc, out
+
+
+def test_demo_hints_use_the_overridden_address(tmp_path: Path) -> None:
+    port = free_port()
+    env = clean_env(TAILSTAT_HTTP_ADDR=f"127.0.0.1:{port}", TMPDIR=str(tmp_path))
+    proc, out = start_demo(env)
     try:
-        for line in proc.stdout:
-            out.append(line.rstrip("\n"))
-            if line.startswith("Ctrl-C stops the daemon."):
-                break
         hints = [ln.strip() for ln in out if ln.startswith("  ") and "  # " in ln]
         assert hints == [
             f"TAILSTAT_HTTP_ADDR=127.0.0.1:{port} .venv/bin/tailstat top              # live view; q quits",
@@ -52,15 +58,8 @@ def test_demo_hints_name_the_default_address_too(tmp_path: Path) -> None:
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", 9514)) == 0:
             pytest.skip("127.0.0.1:9514 is in use on this machine (the demo's default address)")
-    proc = subprocess.Popen(["bash", "scripts/demo.sh"], cwd=REPO, env=clean_env(TMPDIR=str(tmp_path)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    out: list[str] = []
+    proc, out = start_demo(clean_env(TMPDIR=str(tmp_path)))
     try:
-        for line in proc.stdout:
-            out.append(line.rstrip("\n"))
-            if line.startswith("Ctrl-C stops the daemon."):
-                break
         hints = [ln.strip() for ln in out if ln.startswith("  ") and "tailstat" in ln and "  # " in ln]
         assert hints == [
             "TAILSTAT_HTTP_ADDR=127.0.0.1:9514 .venv/bin/tailstat top              # live view; q quits",

@@ -462,18 +462,8 @@ class Store:
                 out["lag_bytes"] = max(0, rec["size"] - rec["offset"])
                 files.append(out)
             names = [n for n in self._topk if fields is None or n in fields]
-            field_docs = {}
-            for name in names:
-                topk = self._topk[name]
-                distinct = self._distinct_of(name)
-                field_docs[name] = {
-                    "top": [[self._display(name, v), c] for v, c in topk.top(top)],
-                    "distinct": distinct.count(),
-                    "distinct_is_estimate": distinct.is_estimate,
-                    "total": topk.total,
-                    "top_error": topk.error,
-                    "top_is_exact": topk.exact,
-                }
+            field_docs = {name: self._field_doc(name, self._topk[name], self._distinct_of(name), top)
+                          for name in names}
             measures = {n: q.summary() for n, q in self._measures.items() if fields is None or n in fields}
             minutes = [
                 {"minute": m, **dict(self._minutes[m])}
@@ -533,20 +523,8 @@ class Store:
         for f in doc["files"]:
             lines, nbytes, errors = merged.files.get(f["key"], (0, 0, 0))
             f["lines"], f["bytes"], f["parse_errors"] = lines, nbytes, errors
-        field_docs = {}
-        for name, topk in merged.dims.items():
-            if fields is not None and name not in fields:
-                continue
-            distinct = merged.distinct_of(name)
-            field_docs[name] = {
-                "top": [[self._display(name, v), c] for v, c in topk.top(top)],
-                "distinct": distinct.count(),
-                "distinct_is_estimate": distinct.is_estimate,
-                "total": topk.total,
-                "top_error": topk.error,
-                "top_is_exact": topk.exact,
-            }
-        doc["fields"] = field_docs
+        doc["fields"] = {name: self._field_doc(name, topk, merged.distinct_of(name), top)
+                         for name, topk in merged.dims.items() if fields is None or name in fields}
         doc["measures"] = {n: q.summary() for n, q in merged.measures.items() if fields is None or n in fields}
         first_minute = int(start // 60)
         doc["minutes"] = [m for m in doc["minutes"] if m["minute"] >= first_minute]
@@ -563,6 +541,17 @@ class Store:
             current = ring.advance(now)
             return series(ring.slots_in(window, now), current - WINDOWS[window] + 1, current, ring.slot_seconds,
                           window, step, fields, top, self._display)
+
+    def _field_doc(self, name: str, topk: TopK, distinct: Distinct, top: int) -> dict[str, Any]:
+        """One dimension's section of the stats document (all-time or a window's). (under the lock)"""
+        return {
+            "top": [[self._display(name, v), c] for v, c in topk.top(top)],
+            "distinct": distinct.count(),
+            "distinct_is_estimate": distinct.is_estimate,
+            "total": topk.total,
+            "top_error": topk.error,
+            "top_is_exact": topk.exact,
+        }
 
     def _mergeable_state(self, names: list[str], fields: tuple[str, ...] | None) -> dict[str, Any]:
         """The sketches behind "fields" and "measures" (under the lock). Totals, errors and minutes are in the
