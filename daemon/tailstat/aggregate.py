@@ -239,7 +239,10 @@ class Store:
         return self._template_text(value) if name == PATTERN_DIM else value
 
     def expect_fields(self, source: str, fields: tuple[str, ...]) -> None:
-        """The TAILSTAT_GROUP_BY names of a source: those that none of its parsed lines has are reported."""
+        """The TAILSTAT_GROUP_BY names of a source: those that none of its parsed lines has are reported. A source
+        without any is not recorded, so its merges skip the bookkeeping."""
+        if not fields:
+            return
         with self._lock:
             self._expected[source] = tuple(fields)
 

@@ -106,19 +106,15 @@ class HttpSource:
         return response
 
     def fetch(self, top: int, fields: tuple[str, ...] | None, window: str = "all") -> dict[str, Any]:
-        response = self._open("/stats", {"top": top, "fields": ",".join(fields) if fields else None,
-                                         "window": None if window == "all" else window}, self.timeout)
-        try:
-            return orjson.loads(response.read())
-        except (OSError, http.client.HTTPException, orjson.JSONDecodeError) as exc:
-            raise Unreachable(f"bad answer from the daemon at {self.where}: {exc}") from None
-        finally:
-            response.close()
+        return self._json("/stats", {"top": top, "fields": ",".join(fields) if fields else None,
+                                     "window": None if window == "all" else window})
 
     def series(self, window: str, fields: tuple[str, ...] = ()) -> dict[str, Any]:
         """GET /stats/series for `window` at its default step."""
-        response = self._open("/stats/series", {"window": window, "fields": ",".join(fields) or None},
-                              self.timeout)
+        return self._json("/stats/series", {"window": window, "fields": ",".join(fields) or None})
+
+    def _json(self, path: str, query: dict[str, Any]) -> dict[str, Any]:
+        response = self._open(path, query, self.timeout)
         try:
             return orjson.loads(response.read())
         except (OSError, http.client.HTTPException, orjson.JSONDecodeError) as exc:
