@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import stat as statmod
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import structlog
@@ -29,9 +30,6 @@ from tailstat.tail.core import Known, Seen
 from tailstat.tail.discovery import Discovery, dir_files, observe_file
 from tailstat.tail.identity import (
     FP_BYTES,
-    heads_agree,
-    is_compressed_name,
-    named_after,
     possible_originals,
     read_head,
 )
@@ -307,7 +305,7 @@ class Tailer:
                 st = None
             if st is None or (st.st_dev, st.st_ino) != (t.dev, t.ino):
                 dirty.append(t.path)
-            elif t.status == "rotated" and now - t.idle_since > self.cfg.rotated_grace:
+            elif core.rotated_done(t.status, now - t.idle_since, self.cfg.rotated_grace):
                 identity = (t.dev, t.ino)
                 self._read(t, out, drain=True)
                 if t.status == "rotated" and (t.dev, t.ino) == identity:
@@ -361,15 +359,25 @@ class Tailer:
         if st is None or not statmod.S_ISREG(st.st_mode):
             self.suspects.pop(path, None)
             return
+        # an inode no stream follows at this path: observe it (its head), then the core says what it is
         other = self.by_inode.get((st.st_dev, st.st_ino))
+        src = self.source_for(path)
+        if other is None and src is None and (st.st_dev, st.st_ino) not in self.retired.by_inode:
+            return  # not watched, and not a file we know renamed here: nothing to decide
+        try:
+            head: bytes | None = read_head(path)
+        except OSError as exc:
+            head, error = None, exc
+        s = Seen(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, head or b"",
+                 bool(head) and head.startswith(COMPRESSED_MAGIC))
         if other is not None:
-            if other.fh is not None or self._head_at(path, len(other.head)) == other.head:
+            if (head is not None or other.fh is not None) and core.renamed_to(other, s, other.fh is not None):
                 self._relocate_all(self._move(other, path, out), out)  # renamed to here
                 self._adopt_unseen(os.path.dirname(path), out)  # a rotation seen from its new name's side
                 return
             self._gone(other, "inode_reused", out)
-        src = self.source_for(path)
-        key, changed = self.retired.at(path, st, self._head_at) if self.retired else (None, False)
+        key, changed = self.retired.at(path, st, lambda _p, n: None if head is None else head[:n]) \
+            if self.retired else (None, False)
         if changed and key is None:
             self._publish_tail_state()
         if key is not None:
@@ -379,39 +387,44 @@ class Tailer:
                 end = min(int(self.retired.records[key]["offset"]), st.st_size)
                 self.retired.forget(key)
                 self._publish_tail_state()
-                head = self._head_at(path, FP_BYTES) or b""
-                self._start(path, st, head, src, end, out, read=not at_start)
+                self._start(path, st, s.head, src, end, out, read=not at_start)
             elif changed:
                 self._publish_tail_state()
             return
-        if src is not None:
-            self._new_file(path, st, src, out, at_start)
-
-    def _new_file(self, path: str, st: os.stat_result, src: Source, out: list[Batch], at_start: bool) -> None:
-        try:
-            head = read_head(path)
-        except OSError as exc:
-            self._unreadable(path, exc)
+        if src is None:
             return
+        if head is None:
+            self._unreadable(path, error)
+            return
+        self._new_file(s, st, src, out, at_start)
+
+    def _new_file(self, s: Seen, st: os.stat_result, src: Source, out: list[Batch], at_start: bool) -> None:
+        path = s.path
         self._readable(path)
-        if not head or head.startswith(COMPRESSED_MAGIC):
+        original = core.copy_of(s, self._copy_candidates(path)) if s.head and not s.compressed else None
+        truncated, waited = False, 0.0
+        if original is not None:
+            truncated = self._truncated_now(original)
+            if not truncated:
+                first = self.suspects.setdefault(path, time.monotonic())
+                waited = time.monotonic() - first
+        decision = core.new_file(s, original, truncated, waited, self.cfg.rotated_grace,
+                                 at_start and self.first_start and self.cfg.read_from == "end")
+        if decision in ("ignore", "wait"):  # wait: logrotate truncates the original right after copying it
+            return
+        if decision == "copytruncated":
+            self._truncated(original, out, copy=s)
             return
         start = 0
-        original = self._copy_of(path, st, head)
-        if original is not None:
-            if self._adopt_if_truncated(original, path, st, head, out):
-                return
-            first = self.suspects.setdefault(path, time.monotonic())
-            if time.monotonic() - first < self.cfg.rotated_grace:
-                return  # wait: logrotate truncates the original right after copying it
+        if decision == "duplicate":
             self.log.info("duplicate_content_skipped", path=path, original=original.path, bytes=st.st_size)
             start = last_line_start(path, st.st_size)
-        elif at_start and self.first_start and self.cfg.read_from == "end":
+        elif decision == "skip_existing":
             start = last_line_start(path, st.st_size)
-            t = self._start(path, st, head, src, start, out, read=False, skipped=start)
+            t = self._start(path, st, s.head, src, start, out, read=False, skipped=start)
             self.more[t.key] = None
             return
-        t = self._start(path, st, head, src, start, out, read=not at_start)
+        t = self._start(path, st, s.head, src, start, out, read=not at_start)
         if at_start:
             self.more[t.key] = None  # read by the first passes, under their byte budget
 
@@ -437,46 +450,38 @@ class Tailer:
             self._read(t, out)
         return t
 
-    def _copy_of(self, path: str, st: os.stat_result, head: bytes) -> Tracked | None:
-        """A tracked file (another inode) that `path` is named after and whose head agrees with it."""
+    def _copy_candidates(self, path: str) -> Iterator[Tracked]:
+        """The streams at, or first opened at, each path that `path` could be a rotated copy of."""
         for original in possible_originals(path):
-            candidates = [self.by_path[original]] if original in self.by_path else []
-            candidates += [self.by_key[k] for k in self.by_origin.get(original, ()) if k in self.by_key]
-            for t in candidates:
-                if (t.status != "deleted" and (t.dev, t.ino) != (st.st_dev, st.st_ino)
-                        and (named_after(path, t.path) or named_after(path, t.origin))
-                        and heads_agree(head, t.head)):
-                    return t
-        return None
+            if original in self.by_path:
+                yield self.by_path[original]
+            yield from (self.by_key[k] for k in self.by_origin.get(original, ()) if k in self.by_key)
 
-    def _adopt_if_truncated(self, original: Tracked, copy_path: str, copy_st: os.stat_result, copy_head: bytes,
-                            out: list[Batch]) -> bool:
-        """copytruncate: once the original is truncated, the copy carries on its key."""
-        if not self._open(original):
+    def _truncated_now(self, t: Tracked) -> bool:
+        """Observe t through its descriptor: still linked, and truncated or rewritten underneath."""
+        if not self._open(t):
             return False
-        st = os.fstat(original.fh.fileno())
-        if st.st_nlink == 0 or not self._changed_underneath(original, st):
-            return False
-        self._truncated(original, out, copy=(copy_path, copy_st, copy_head))
-        return True
+        fd = t.fh.fileno()
+        st = os.fstat(fd)
+        return st.st_nlink != 0 and core.changed_underneath(t, st.st_size, self._head_of(t, fd))
 
-    def _find_copy(self, t: Tracked) -> tuple[str, os.stat_result, bytes] | None:
-        """An untracked file named after t, in its directory, whose head agrees with t's: the largest."""
-        best = None
+    @staticmethod
+    def _head_of(t: Tracked, fd: int) -> bytes:
+        return os.pread(fd, len(t.head), 0) if t.head else b""
+
+    def _find_copy(self, t: Tracked) -> Seen | None:
+        """t was truncated: observe the files of its directory that may be its copy, and let the core choose."""
+        seen = []
         for path in dir_files(os.path.dirname(t.path)):
-            if path == t.path or is_compressed_name(path) or not (
-                    named_after(path, t.path) or named_after(path, t.origin)):
+            if not core.may_be_copy(path, t):
                 continue
             try:
                 st = os.stat(path)
                 head = read_head(path)
             except OSError:
                 continue
-            if (st.st_dev, st.st_ino) == (t.dev, t.ino) or (st.st_dev, st.st_ino) in self.by_inode:
-                continue
-            if heads_agree(head, t.head) and (best is None or st.st_size > best[1].st_size):
-                best = (path, st, head)
-        return best
+            seen.append(Seen(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, head))
+        return core.copy_after_truncation(t, seen, set(self.by_inode))
 
     # -------------------------------------------------------------------------------------- lifecycle
     def _new_key(self) -> str:
@@ -619,15 +624,20 @@ class Tailer:
         return [displaced] if displaced is not None and displaced is not t else []
 
     def _find_by_inode(self, t: Tracked) -> str | None:
+        """Observe the files of t's directory and the glob matches that hold t's inode; the core says which
+        one is t renamed."""
+        seen = []
         for path in dir_files(os.path.dirname(t.path)) + self.expand():
             try:
                 st = os.stat(path)
             except OSError:
                 continue
-            if (st.st_dev, st.st_ino) == (t.dev, t.ino) and (
-                    t.fh is not None or self._head_at(path, len(t.head)) == t.head):
-                return path
-        return None
+            if (st.st_dev, st.st_ino) == (t.dev, t.ino):
+                head = self._head_at(path, FP_BYTES)
+                if head is not None or t.fh is not None:  # (a head that cannot be read tells nothing)
+                    seen.append(Seen(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, head or b""))
+        s = core.moved_to(t, seen, t.fh is not None)
+        return None if s is None else s.path
 
     def _gone(self, t: Tracked, reason: str, out: list[Batch]) -> None:
         """t's file is no longer reachable by name: drain it through the descriptor if we hold one."""
@@ -696,14 +706,6 @@ class Tailer:
         except OSError:
             return None
 
-    @staticmethod
-    def _changed_underneath(t: Tracked, st: os.stat_result) -> bool:
-        """Same inode, but no longer the stream we were reading: shorter than what we read (truncated), or
-        a different head (truncated and rewritten past our offset, or an inode reused by a new file)."""
-        if st.st_size < t.pos:
-            return True
-        return bool(t.head) and os.pread(t.fh.fileno(), len(t.head), 0) != t.head
-
     def _read(self, t: Tracked, out: list[Batch], drain: bool = False, may_relocate: bool = True) -> None:
         """Read what is new (up to a per-pass budget unless draining a file about to be let go)."""
         if not self._open(t):
@@ -713,7 +715,7 @@ class Tailer:
         fd = t.fh.fileno()
         st = os.fstat(fd)
         gone = st.st_nlink == 0
-        if self._changed_underneath(t, st):
+        if core.changed_underneath(t, st.st_size, self._head_of(t, fd)):
             self._truncated(t, out, gone=gone or t.status == "deleted")
             return
         t.size = max(st.st_size, t.pos)
@@ -747,8 +749,7 @@ class Tailer:
         t.spec = t.source.spec.resolved(fmt)
         self.log.info("format_detected", path=t.path, key=t.key, format=fmt)
 
-    def _truncated(self, t: Tracked, out: list[Batch],
-                   copy: tuple[str, os.stat_result, bytes] | None = None, gone: bool = False) -> None:
+    def _truncated(self, t: Tracked, out: list[Batch], copy: Seen | None = None, gone: bool = False) -> None:
         """Same inode, but shorter than what we read or a different head: copytruncate, truncation or inode
         reuse. A copy named after the file (copytruncate) carries on this key from where we were; the
         content now at the path (or, for a deleted file, behind our descriptor) is a new key from 0."""
@@ -757,26 +758,24 @@ class Tailer:
         if gone:  # the new content is reachable only through our descriptor: keep it for the new key
             fh = self.fds.release(t)
         copy = copy or self._find_copy(t)
-        if copy is not None:
-            copy_path, copy_st, copy_head = copy
+        d = core.truncation(t, copy, copy is not None and self.source_for(copy.path) is not None)
+        if d.rotation:
             self._count_rotation(t)
-            if copy_st.st_size >= t.line_start:
-                self._lost_bytes("truncated", t.size - copy_st.st_size, path, t.key)
-                self._adopt(t, copy_path, copy_st, copy_head, out)
-            else:
-                # we had read past the copy's end before the truncation: all of the copy is counted
-                self._lost(t, "truncated")
-                self.log.info("file_copytruncated", path=path, copy=copy_path, key=t.key, offset=t.line_start,
-                              copy_size=copy_st.st_size)
-                self._retire(t, "truncated")
-                if self.source_for(copy_path) is not None:
-                    self._start(copy_path, copy_st, copy_head, t.source, copy_st.st_size, out, read=False)
+        if d.truncation:
+            self.history[path] = (t.rotations, t.truncations + 1)
+        self._lost_bytes("truncated", d.lost, path, t.key)
+        if d.adopt:
+            self._adopt(t, copy, out)
         else:
-            self._lost(t, "truncated")
-            self.log.info("file_truncated", path=path, key=t.key, offset=t.line_start, size=t.size)
-            if path == t.origin:
-                self.history[path] = (t.rotations, t.truncations + 1)
+            t.pending = b""
+            if copy is not None:
+                self.log.info("file_copytruncated", path=path, copy=copy.path, key=t.key, offset=t.line_start,
+                              copy_size=copy.size)
+            else:
+                self.log.info("file_truncated", path=path, key=t.key, offset=t.line_start, size=t.size)
             self._retire(t, "truncated")
+            if d.copy_from_end:
+                self._start_seen(copy, copy.path, t.source, copy.size, out)
         if fh is not None:
             self._drain_rewritten(t, fh, out)
         else:
@@ -802,16 +801,15 @@ class Tailer:
         self.log.info("file_opened", path=t.path, key=t.key, offset=0, inode=t.ino, deleted=True)
         self._read(t, out, drain=True, may_relocate=False)
 
-    def _adopt(self, t: Tracked, copy_path: str, copy_st: os.stat_result, copy_head: bytes,
-               out: list[Batch]) -> None:
-        old_path = t.path
+    def _adopt(self, t: Tracked, copy: Seen, out: list[Batch]) -> None:
+        old_path, copy_path = t.path, copy.path
         self._close(t)
         self._untrack_path(t)
         self._untrack_inode(t)
-        t.path, t.dev, t.ino = copy_path, copy_st.st_dev, copy_st.st_ino
+        t.path, t.dev, t.ino = copy_path, copy.dev, copy.ino
         t.pos, t.pending, t.skipping = t.line_start, b"", False
-        t.size = copy_st.st_size
-        set_head(t, copy_head)
+        t.size = copy.size
+        set_head(t, copy.head)
         self.suspects.pop(copy_path, None)
         displaced = self.by_path.pop(copy_path, None)
         self.by_inode[(t.dev, t.ino)] = t
