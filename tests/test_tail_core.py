@@ -705,7 +705,16 @@ def test_core_against_model_random() -> None:
 
 @pytest.mark.slow
 def test_core_against_model_random_long() -> None:
-    run_scenarios(100_000, 100_000, max_steps=150)
+    """100,000 more (about 2.5 minutes)."""
+    run_scenarios(100_000, 100_000)
+
+
+@pytest.mark.xfail(strict=True, reason="README, durability (12): a copy followed from its end is opened at its "
+                   "next read; deleted before that, its inode reused by the next copytruncate copy, which is then "
+                   "read from byte 0")
+def test_core_against_model_copy_inode_reused_before_opened() -> None:
+    """A scenario of 150 steps (rotate 1, copytruncate with its window) that meets limit (12): counted twice."""
+    run_scenario(111_883, max_steps=150)
 
 
 if __name__ == "__main__":  # scenarios/s of both drivers: python tests/test_tail_core.py
