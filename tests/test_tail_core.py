@@ -1,11 +1,16 @@
-"""The rotation core (tailstat.tail.core.reconcile) against a model of a log directory, with Hypothesis.
+"""The rotation core (tailstat.tail.core) against a model of a log directory.
 
 No I/O: a model file system (paths -> inodes -> lines, mtimes on a logical clock, inodes reused as soon as they
-are free) is changed by a writer and logrotate -- long `.N` chains shifted on every rotation (rotate up to 50),
-dateext names, `.backup` moves, olddir moves, gzip compression, deletion, truncation, late writes to a file just
-rotated -- while a model daemon observes it in passes and, at each pass, does exactly what the core decides
-(read a stream from its offset to its end, adopt, remember, forget, count lost). It checkpoints at random and
-crashes at random (back to the last checkpoint: streams, counts, drops and the listing time).
+are free, unless held open) is changed by a writer and logrotate -- long `.N` chains shifted on every rotation
+(rotate up to 50), dateext names, copytruncate (with lines written between the copy and the truncation, and the
+daemon looking in between), `.backup` moves, olddir moves, gzip compression, deletion, truncation, late writes
+to a file just rotated -- while a model daemon observes it in passes and, at each pass, does exactly what the
+core decides. Two kinds of pass: a start (`do_pass`: core.reconcile; read a stream from its offset to its end,
+adopt, remember, forget, count lost) and a pass of the running daemon (`live_pass`: the run-time decisions --
+renamed_to / moved_to, changed_underneath, copy_of and new_file, copy_after_truncation and truncation,
+unseen_rotations -- with descriptors held open: a deleted file is drained, a renamed one followed by inode). It
+checkpoints at random and crashes at random (back to the last checkpoint: streams, counts, drops and the
+listing time; descriptors closed).
 
 Invariant, after a final pass: every line written is counted exactly once, except the lines the model says are
 unrecoverable (in a file that was deleted, compressed or truncated before the daemon had read them, or read
@@ -13,25 +18,47 @@ after the last checkpoint and then lost to a crash) -- and those are counted zer
 to compression are exactly what the daemon reports as dropped.compressed_before_read (a compressed file is
 told apart by the head of what it holds, decompressed). Globs with and without
 rotated names.
+
+Two drivers of the same World: a Hypothesis stateful machine (`CoreModel`, 150 scenarios; it shrinks a failure to
+a short one) and a seeded random driver (`run_scenario`, 3,000 scenarios in a few seconds; a failure names its
+seed). Hypothesis costs about 0.4 ms a step (its choice sequences, spans, rule selection) where the model and the
+core together cost about 0.02 ms: `python tests/test_tail_core.py` prints the scenarios/s of both.
 """
 
 from __future__ import annotations
 
+import os
+import random
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from tailstat.tail.core import Known, Seen, reconcile
-from tailstat.tail.identity import FP_BYTES, fingerprint
+from tailstat.tail.core import (
+    Known,
+    Seen,
+    changed_underneath,
+    copy_after_truncation,
+    copy_of,
+    may_be_copy,
+    moved_to,
+    new_file,
+    reconcile,
+    renamed_to,
+    truncation,
+    unseen_rotations,
+)
+from tailstat.tail.identity import FP_BYTES, fingerprint, matches_fingerprint
 
 DIR = "/logs"
 OLD = "/logs/old"
 LIVE = f"{DIR}/app.log"
 LINE = 12
+HOW = ("backup", "olddir", "gzip", "delete")
 
 
 def line(i: int) -> bytes:
@@ -64,6 +91,8 @@ class Stream:
     size: int
     gen: int  # the model's bookkeeping: which content the daemon is reading (the core never sees it)
     retired: bool = False
+    head: bytes = b""  # what the running daemon holds of its first bytes (the checkpoint keeps only fp)
+    fh: MFile | None = None  # the running daemon's descriptor: the file itself, wherever it is (not checkpointed)
 
 
 @dataclass
@@ -75,13 +104,16 @@ class DaemonState:
     next_key: int = 1
 
     def copy(self) -> DaemonState:
-        return DaemonState({k: replace(s) for k, s in self.streams.items()}, Counter(self.counted), self.dropped,
-                           self.since, self.next_key)
+        return DaemonState({k: replace(s, fh=None) for k, s in self.streams.items()}, Counter(self.counted),
+                           self.dropped, self.since, self.next_key)
 
 
-class CoreModel(RuleBasedStateMachine):
-    @initialize(rotate=st.integers(1, 50), rotated_glob=st.booleans())
-    def setup(self, rotate: int, rotated_glob: bool) -> None:
+class World:
+    """The model file system, the writer, logrotate and the model daemon. Plain methods (one per step), driven
+    by Hypothesis (`CoreModel`: it shrinks a failure to a short scenario) and by a seeded random driver
+    (`run_scenario`: thousands of scenarios a second, without Hypothesis' cost per step)."""
+
+    def __init__(self, rotate: int, rotated_glob: bool) -> None:
         self.rotate_count = rotate
         self.rotated_glob = rotated_glob
         self.clock = 1
@@ -94,6 +126,9 @@ class CoreModel(RuleBasedStateMachine):
         self.lost_gz_bytes = 0
         self.at_risk_gz_bytes = 0
         self.just_rotated: str | None = None  # the writer has not reopened yet
+        self.live_passes = 0
+        self.held_gone: list[tuple[MFile, bool]] = []  # deleted while the running daemon holds it: (file, gzip)
+        self.running = False  # False: the next pass is a start (core.reconcile), else a run-time pass
         self.daemon = DaemonState()
         self.ckpt = self.daemon.copy()
         self.do_pass()  # the daemon starts before anything is written
@@ -122,41 +157,71 @@ class CoreModel(RuleBasedStateMachine):
     def rotated(self) -> list[str]:
         return sorted(p for p in self.paths if p != LIVE)
 
-    def destroy(self, f: MFile, gz: bool = False) -> None:
-        """f's content is gone: lines the daemon has not read are lost; read but not checkpointed: at risk."""
-        read = next((s.offset // LINE for s in self.daemon.streams.values() if s.gen == f.gen), 0)
-        kept = next((s.offset // LINE for s in self.ckpt.streams.values() if s.gen == f.gen), 0)
-        lost = f.lines[read:]
+    def held(self, f: MFile) -> bool:
+        return any(st.fh is f for st in self.daemon.streams.values())
+
+    def followed(self, f: MFile) -> bool:
+        return any(st.gen == f.gen and not st.retired for st in self.daemon.streams.values())
+
+    def uncarried_copy(self, f: MFile) -> bool:
+        """f is a copytruncate copy that the daemon (or its checkpoint) has not moved its stream onto yet. The core
+        looks for a copy only in the file's own directory: a copy moved to olddir first (or logrotate's
+        copytruncate with olddir) is not found, and the bytes it holds beyond what was read are counted as
+        dropped (truncated), not read from it. Not modelled: such a copy is not moved."""
+        return any(st.gen == f.gen and st.ino != f.ino and not st.retired
+                   for d in (self.daemon, self.ckpt) for st in d.streams.values())
+
+    def linked(self, f: MFile) -> bool:
+        return any(g is f for g in self.paths.values())
+
+    def destroy(self, f: MFile, gz: bool = False, deleted: bool = True) -> None:
+        """f's content is gone: lines the daemon has not read are lost; read but not checkpointed: at risk.
+        A deleted file the running daemon holds open is not gone yet: it drains it (unless it stops first)."""
+        if deleted and self.held(f):
+            self.held_gone.append((f, gz))
+            return
+        lost, risky = self.unsaved(f.lines)
         self.lost.update(lost)
-        risky = f.lines[kept:read] if kept < read else []
         self.at_risk.update(risky)
         if gz:
             self.lost_gz_bytes += LINE * len(lost)
             self.at_risk_gz_bytes += LINE * len(risky)
 
+    def unsaved(self, lines: list[int]) -> tuple[list[int], list[int]]:
+        """Of lines about to exist nowhere: those the daemon has not counted (lost), and those it counted since
+        the last checkpoint (lost if it crashes before the next)."""
+        counted, kept = self.daemon.counted, self.ckpt.counted
+        return [i for i in lines if not counted[i]], [i for i in lines if counted[i] and not kept[i]]
+
     def remove(self, path: str) -> MFile:
         f = self.paths.pop(path)
-        self.free.append(f.ino)
+        if not self.held(f):  # an inode held open is never reused
+            self.free.append(f.ino)
         return f
 
     # ------------------------------------------------------------------------------------ the writer
-    @rule(n=st.integers(1, 6))
     def write(self, n: int) -> None:
         f = self.paths.get(LIVE)
         if f is None:
             f = self.paths[LIVE] = self.new_file()
+        first = not f.lines
         ids = list(range(self.next_id, self.next_id + n))
         self.next_id += n
         f.lines += ids
         f.mtime = self.tick()
         self.written.update(ids)
+        if first and self.running and not self.followed(f):
+            # The tailer gives an empty file (new, or truncated) no stream, so the watcher's event for its
+            # first bytes must be handled before logrotate moves or copies it: content written and rotated away
+            # between two passes of a running tailer, with no rotation of a followed file seen there, is not
+            # read (and with copytruncate, both it and its copy are read from 0). Not modelled: the event is
+            # handled first.
+            self.live_pass(new_first=False)
 
-    @precondition(lambda self: self.just_rotated is not None)
-    @rule()
     def late_write(self) -> None:
         """The writer appends once more to the file just renamed away (it reopens at the next pass)."""
         f = self.paths.get(self.just_rotated)
-        if f is not None and not f.gz:
+        if f is not None and not f.gz and not (self.running and not f.lines and not self.followed(f)):  # (see write)
             i = self.next_id
             self.next_id += 1
             f.lines.append(i)
@@ -164,26 +229,48 @@ class CoreModel(RuleBasedStateMachine):
             self.written.add(i)
 
     # ------------------------------------------------------------------------------------ logrotate
-    @rule(dateext=st.booleans())
+    def rotation_target(self, dateext: bool) -> str:
+        """Where logrotate puts the live file: a dateext name, or .1 after shifting every .N (the last goes)."""
+        if dateext:
+            return f"{LIVE}-{self.tick():08d}"
+        n = self.rotate_count
+        if f"{LIVE}.{n}" in self.paths:
+            self.destroy(self.remove(f"{LIVE}.{n}"))
+        for i in range(n - 1, 0, -1):
+            if f"{LIVE}.{i}" in self.paths:
+                self.paths[f"{LIVE}.{i + 1}"] = self.paths.pop(f"{LIVE}.{i}")
+        return f"{LIVE}.1"
+
     def rotate(self, dateext: bool) -> None:
         if LIVE not in self.paths:
             return
-        if dateext:
-            target = f"{LIVE}-{self.tick():08d}"
-        else:
-            n = self.rotate_count
-            if f"{LIVE}.{n}" in self.paths:
-                self.destroy(self.remove(f"{LIVE}.{n}"))
-            for i in range(n - 1, 0, -1):
-                if f"{LIVE}.{i}" in self.paths:
-                    self.paths[f"{LIVE}.{i + 1}"] = self.paths.pop(f"{LIVE}.{i}")
-            target = f"{LIVE}.1"
+        target = self.rotation_target(dateext)
         self.paths[target] = self.paths.pop(LIVE)
         self.paths[LIVE] = self.new_file()  # create
         self.just_rotated = target
 
-    @precondition(lambda self: len(self.paths) > 1)
-    @rule(pick=st.integers(0, 1000), how=st.sampled_from(["backup", "olddir", "gzip", "delete"]))
+    def copytruncate(self, dateext: bool, window: int, look_between: bool) -> None:
+        """logrotate's copytruncate: copy the live file to its rotated name (a new inode, the same content),
+        then truncate it. `window` lines written between the copy and the truncation are in neither file:
+        counted only if the daemon read them before the truncation (`look_between`: it runs a pass then)."""
+        f = self.paths.get(LIVE)
+        if f is None or not f.lines:
+            return
+        target = self.rotation_target(dateext)
+        copy = self.new_file()
+        copy.gen, copy.lines = f.gen, list(f.lines)
+        self.paths[target] = copy
+        copied = len(f.lines)
+        if window:
+            self.write(window)
+        if look_between and self.running:  # (a start inside logrotate's window is not modelled: see finish)
+            self.live_pass(new_first=window % 2 == 1)
+        lost, risky = self.unsaved(f.lines[copied:])
+        self.lost.update(lost)
+        self.at_risk.update(risky)
+        self.next_gen += 1
+        f.gen, f.lines, f.mtime = self.next_gen, [], self.tick()
+
     def handle_rotated(self, pick: int, how: str) -> None:
         names = [p for p in self.rotated() if not p.endswith((".gz", ".backup"))]
         if not names:
@@ -191,7 +278,8 @@ class CoreModel(RuleBasedStateMachine):
         path = names[pick % len(names)]
         if how == "backup" and path + ".backup" not in self.paths:
             self.paths[path + ".backup"] = self.paths.pop(path)
-        elif how == "olddir" and not path.startswith(OLD) and f"{OLD}/{path.rsplit('/', 1)[1]}" not in self.paths:
+        elif how == "olddir" and not path.startswith(OLD) and f"{OLD}/{path.rsplit('/', 1)[1]}" not in self.paths \
+                and not self.uncarried_copy(self.paths[path]):
             self.paths[f"{OLD}/{path.rsplit('/', 1)[1]}"] = self.paths.pop(path)
         elif how == "gzip" and path + ".gz" not in self.paths:
             f = self.remove(path)
@@ -204,11 +292,10 @@ class CoreModel(RuleBasedStateMachine):
         if self.just_rotated == path:
             self.just_rotated = None
 
-    @rule()
     def truncate(self) -> None:
         f = self.paths.get(LIVE)
         if f is not None and f.lines:
-            self.destroy(f)
+            self.destroy(f, deleted=False)
             self.next_gen += 1
             f.gen, f.lines, f.mtime = self.next_gen, [], self.tick()
 
@@ -222,8 +309,17 @@ class CoreModel(RuleBasedStateMachine):
             seen[path] = Seen(path, 1, f.ino, size, f.mtime, head, f.gz, f.usize, f.uhead if f.gz else None)
         return seen
 
-    @rule()
+    def stop_holding(self) -> None:
+        """The daemon stops (crash or restart): its descriptors close; deleted files it had not drained are gone."""
+        for stream in self.daemon.streams.values():
+            stream.fh = None
+        gone, self.held_gone = self.held_gone, []
+        for f, gz in gone:
+            self.destroy(f, gz)
+
     def do_pass(self) -> None:
+        """A start of the daemon (after a crash, or a restart at any pass): core.reconcile decides."""
+        self.stop_holding()
         d = self.daemon
         listing = self.tick()
         seen = self.observe()
@@ -246,13 +342,172 @@ class CoreModel(RuleBasedStateMachine):
         for s, origin in plan.remember:
             st = self.new_stream(s, origin, retired=not self.watched(s.path))
             st.offset = s.size
-        for s, origin, _reason in plan.adopt:
-            self.follow(self.new_stream(s, origin, retired=False), s)
         for _s, reason, nbytes in plan.unrecoverable:
             assert reason == "compressed_before_read"
             d.dropped += nbytes
+        for s, origin, reason in plan.adopt:
+            if reason == "new":  # at a watched path: checked as any new file (it may be a copytruncate copy)
+                self.new_at_watched(s, seen)
+            else:
+                self.follow(self.new_stream(s, origin, retired=False), s)
         d.since = listing
         self.just_rotated = None  # the writer reopened
+        self.running = True
+
+    # ---------------------------------------------------------------------------- the running daemon
+    def view(self, st: Stream) -> SimpleNamespace:
+        """A stream as the run-time decisions read it (tailstat.tail.core.Followed)."""
+        return SimpleNamespace(key=st.key, path=st.path, origin=st.origin, dev=1, ino=st.ino, head=st.head,
+                               pos=st.offset, line_start=st.offset, size=st.size,
+                               status="live" if self.watched(st.path) else "rotated")
+
+    def live(self) -> list[Stream]:
+        return sorted((st for st in self.daemon.streams.values() if not st.retired), key=lambda st: st.key)
+
+    def live_pass(self, new_first: bool) -> None:
+        """A pass of the running daemon, as the tailer makes it from the watcher's events: each stream where
+        it is now (read, renamed, truncated or copied, gone), each watched path no stream follows (a stream
+        renamed there, a finished file met again, a copytruncate copy, a new file), and -- where a rotation
+        was seen -- files created and rotated away since the last pass; every decision is the core's
+        (renamed_to, moved_to, changed_underneath, copy_of, new_file, copy_after_truncation, truncation,
+        unseen_rotations). It holds no descriptors: what is gone is gone (the model counted it lost then)."""
+        if not self.running:
+            self.do_pass()
+            return
+        self.live_passes += 1
+        d = self.daemon
+        listing = self.tick()
+        seen = self.observe()
+        rotated_in: set[str] = set()  # directories where a rotation was seen
+        if new_first:
+            self.live_new_paths(seen, rotated_in)
+        for stream in self.live():
+            if stream.key in d.streams:
+                self.live_stream(stream, seen, rotated_in)
+        by_ino = {s.ino: s for s in seen.values()}
+        for done in [o for o in d.streams.values() if o.retired]:  # registry.prune: follow by inode
+            s = by_ino.get(done.ino)
+            if s is None:
+                del d.streams[done.key]
+            else:
+                done.path = s.path
+        self.live_new_paths(seen, rotated_in)
+        for directory in sorted(rotated_in):
+            self.live_unseen(directory, seen)
+        d.since = listing
+        self.just_rotated = None
+
+    def live_stream(self, st: Stream, seen: dict[str, Seen], rotated_in: set[str], s: Seen | None = None) -> None:
+        if st.fh is not None and not self.linked(st.fh):  # deleted: drained through its descriptor, let go
+            self.drain(st, seen)
+            return
+        s = s or seen.get(st.path)
+        if s is None or s.ino != st.ino:  # it left its path: renamed (found by inode and head) or gone
+            cands = [x for x in seen.values() if os.path.dirname(x.path) == os.path.dirname(st.path)]
+            cands += [x for x in seen.values() if self.watched(x.path)]
+            rotated_in.add(os.path.dirname(st.path))
+            s = moved_to(self.view(st), cands, held=st.fh is not None)
+            if s is None:  # (moved out of reach: into olddir)
+                self.drain(st, seen)
+                return
+            rotated_in.add(os.path.dirname(s.path))
+        if changed_underneath(self.view(st), s.size, s.head):
+            self.live_truncated(st, seen)
+        else:
+            self.follow(st, s)
+
+    def drain(self, st: Stream, seen: dict[str, Seen]) -> None:
+        """Read what is left through the descriptor and let the stream go (a file no longer reachable by name)."""
+        f = st.fh
+        if f is not None and changed_underneath(self.view(st), len(f.lines) * LINE, f.data()[:FP_BYTES]):
+            # truncated before it went: as any truncation (a copy may carry it on), then its new content, read
+            # through the descriptor, is a new stream from 0
+            self.live_truncated(st, seen, gone=True)  # (it ends, or carries on on the copy)
+            self.daemon.counted.update(f.lines)
+        else:
+            if f is not None:
+                self.daemon.counted.update(f.lines[st.offset // LINE:])
+            del self.daemon.streams[st.key]
+        if f is not None:
+            if not self.linked(f):  # deleted: what it read since the checkpoint is lost if we crash now
+                self.at_risk.update(self.unsaved(f.lines)[1])
+            self.held_gone = [(g, gz) for g, gz in self.held_gone if g is not f]
+
+    def live_new_paths(self, seen: dict[str, Seen], rotated_in: set[str]) -> None:
+        d = self.daemon
+        for s in sorted(seen.values(), key=lambda s: (s.mtime_ns, s.path)):
+            if not self.watched(s.path) or s.compressed:
+                continue
+            other = next((st for st in self.live() if st.ino == s.ino), None)
+            if other is not None:
+                if other.path == s.path:
+                    continue  # followed here: read as a stream
+                if renamed_to(self.view(other), s, held=other.fh is not None):  # renamed to here
+                    rotated_in.update((os.path.dirname(s.path), os.path.dirname(other.path)))
+                    self.live_stream(other, seen, rotated_in, s)
+                    continue
+                del d.streams[other.key]  # its inode holds another file now: it is gone
+            done = next((st for st in d.streams.values() if st.retired and st.ino == s.ino), None)
+            if done is not None:
+                del d.streams[done.key]
+                if matches_fingerprint(s.head, done.fp, done.fp_len):  # a finished file met again: from its end
+                    st = self.new_stream(s, s.path, retired=False)
+                    st.offset = min(done.offset, s.size)
+                    self.follow(st, s)
+                    continue  # (else its inode holds a new file now)
+            self.new_at_watched(s, seen)
+
+    def new_at_watched(self, s: Seen, seen: dict[str, Seen]) -> None:
+        """A file at a watched path that no stream follows: a copytruncate copy (now, or once its original is
+        truncated) or a new stream from byte 0."""
+        # (the tailer offers the streams at, or first opened at, each of possible_originals(s.path); copy_of
+        # checks the names itself, so every stream will do)
+        candidates = (self.view(st) for st in self.live())
+        original = copy_of(s, candidates) if s.head and not s.compressed else None
+        truncated = False
+        if original is not None:  # observed through its descriptor, wherever it is now
+            f = self.daemon.streams[original.key].fh
+            truncated = f is not None and self.linked(f) and changed_underneath(original, len(f.lines) * LINE,
+                                                                                f.data()[:FP_BYTES])
+        decision = new_file(s, original, truncated, 0.0, float("inf"), False)
+        if decision == "copytruncated":
+            self.live_truncated(self.daemon.streams[original.key], seen, s)
+        elif decision == "read":
+            self.follow(self.new_stream(s, s.path, retired=False), s)
+        else:
+            assert decision in ("ignore", "wait"), decision
+
+    def live_truncated(self, st: Stream, seen: dict[str, Seen], copy: Seen | None = None,
+                       gone: bool = False) -> None:
+        d = self.daemon
+        v = self.view(st)
+        if copy is None:
+            cands = [x for x in seen.values() if os.path.dirname(x.path) == os.path.dirname(st.path)
+                     and may_be_copy(x.path, v)]
+            copy = copy_after_truncation(v, cands, {(1, o.ino) for o in self.live()})
+        decision = truncation(v, copy, copy is not None and self.watched(copy.path))
+        if decision.adopt:
+            self.follow(st, copy)  # from its queued offset, on the copy
+        else:
+            del d.streams[st.key]
+            if decision.copy_from_end:
+                self.new_stream(copy, copy.path, retired=False).offset = copy.size
+        now = None if gone else seen.get(v.path)  # what is at its path now: a new stream, from 0
+        if now is not None and self.watched(now.path) and all(o.ino != now.ino for o in self.live()):
+            self.new_at_watched(now, seen)
+
+    def live_unseen(self, directory: str, seen: dict[str, Seen]) -> None:
+        d = self.daemon
+        if not d.since:
+            return
+        streams = self.live()
+        at = {st.path for st in streams}
+        files = [s for s in seen.values() if os.path.dirname(s.path) == directory and s.path not in at]
+        origins = {st.origin for st in streams} | {st.path for st in streams if self.watched(st.path)}
+        followed = {(1, st.ino) for st in d.streams.values()}
+        heads = [st.head for st in streams if os.path.dirname(st.path) == directory]
+        for s, origin in unseen_rotations(files, d.since, origins, self.watched, followed, heads):
+            self.follow(self.new_stream(s, origin, retired=False), s)
 
     def new_stream(self, s: Seen, origin: str, retired: bool) -> Stream:
         d = self.daemon
@@ -260,7 +515,8 @@ class CoreModel(RuleBasedStateMachine):
         d.next_key += 1
         st = d.streams[key] = Stream(key, s.path, origin, s.ino, "", 0, 0, s.size, self.paths[s.path].gen,
                                      retired)
-        st.fp, st.fp_len = fingerprint(s.head[:FP_BYTES]), len(s.head[:FP_BYTES])
+        st.head = s.head[:FP_BYTES]
+        st.fp, st.fp_len = fingerprint(st.head), len(st.head)
         return st
 
     def follow(self, stream: Stream, s: Seen) -> None:
@@ -271,55 +527,120 @@ class CoreModel(RuleBasedStateMachine):
             # the core resumed a stream on other content: fine only if it is a copy with the same lines so far
             raise AssertionError(f"stream {stream.key} (content {stream.gen}) resumed on {s.path} "
                                  f"(content {f.gen})")
-        stream.path, stream.ino = s.path, s.ino
+        stream.path, stream.ino, stream.fh = s.path, s.ino, f
         self.daemon.counted.update(f.lines[stream.offset // LINE:])
         stream.offset = stream.size = len(f.lines) * LINE
-        head = f.data()[:FP_BYTES]
-        stream.fp, stream.fp_len = fingerprint(head), len(head)
+        stream.head = f.data()[:FP_BYTES]
+        stream.fp, stream.fp_len = fingerprint(stream.head), len(stream.head)
 
-    @rule()
     def retire(self) -> None:
         """Rotated files idle past their grace period are let go (after being read to their end)."""
         for s in self.daemon.streams.values():
             f = self.paths.get(s.path)
             if not s.retired and not self.watched(s.path) and f is not None and f.gen == s.gen \
-                    and s.offset == len(f.lines) * LINE:
-                s.retired = True
+                    and s.offset == len(f.lines) * LINE and (s.fh is None or s.fh is f):
+                s.retired, s.fh = True, None
 
-    @rule()
     def checkpoint(self) -> None:
         self.ckpt = self.daemon.copy()
         self.at_risk.clear()
         self.at_risk_gz_bytes = 0
 
-    @rule()
     def crash(self) -> None:
+        self.running = False
         self.daemon = self.ckpt.copy()
+        self.stop_holding()
         self.lost |= self.at_risk
         self.lost_gz_bytes += self.at_risk_gz_bytes
         self.at_risk.clear()
         self.at_risk_gz_bytes = 0
 
     # ------------------------------------------------------------------------------------- the check
-    @invariant()
     def never_twice(self) -> None:
         twice = {i: n for i, n in self.daemon.counted.items() if n > 1}
         assert not twice, f"counted more than once: {twice}"
 
-    def teardown(self) -> None:
-        if not hasattr(self, "daemon"):
-            return
+    def finish(self) -> None:
+        """A final pass, then the invariant: every line written is counted exactly once, except the lines the
+        model proves unrecoverable, which are counted zero times; the bytes lost to compression are reported."""
         self.do_pass()
         counted = self.daemon.counted
-        assert not {i for i, n in counted.items() if n > 1}
+        self.never_twice()
         missing = sorted(i for i in self.written - self.lost if counted[i] != 1)
         assert not missing, f"never counted: {missing}"
         resurrected = sorted(i for i in self.lost if counted[i])
         assert not resurrected, f"lost lines counted: {resurrected}"
-        assert self.daemon.dropped == self.lost_gz_bytes
+        # (at run time a file compressed before it was read is not reported -- only a start tells, and only for
+        # files newer than its last listing -- and a copytruncate copy shorter than what was read is not
+        # remembered: compressed, a start reports it: the bytes are exact only where every pass was a start)
+        assert self.live_passes or self.daemon.dropped == self.lost_gz_bytes, \
+            f"dropped {self.daemon.dropped}, lost to gzip {self.lost_gz_bytes}"
 
 
-CoreModel.TestCase.settings = settings(max_examples=150, stateful_step_count=60, deadline=None,
+# ------------------------------------------------------------------------------------------ Hypothesis
+class CoreModel(RuleBasedStateMachine):
+    """The World stepped by Hypothesis: slower per step than `run_scenario` (its choice sequences, spans and
+    rule selection cost about 0.4 ms a step, 40 times the model and the core), but it shrinks a failure."""
+
+    @initialize(rotate=st.integers(1, 50), rotated_glob=st.booleans())
+    def setup(self, rotate: int, rotated_glob: bool) -> None:
+        self.w = World(rotate, rotated_glob)
+
+    @rule(n=st.integers(1, 6))
+    def write(self, n: int) -> None:
+        self.w.write(n)
+
+    @rule()
+    def late_write(self) -> None:
+        self.w.late_write()
+
+    @rule(dateext=st.booleans())
+    def rotate(self, dateext: bool) -> None:
+        self.w.rotate(dateext)
+
+    @rule(pick=st.integers(0, 1000), how=st.sampled_from(HOW))
+    def handle_rotated(self, pick: int, how: str) -> None:
+        self.w.handle_rotated(pick, how)
+
+    @rule()
+    def truncate(self) -> None:
+        self.w.truncate()
+
+    @rule(dateext=st.booleans(), window=st.integers(0, 3), look_between=st.booleans())
+    def copytruncate(self, dateext: bool, window: int, look_between: bool) -> None:
+        self.w.copytruncate(dateext, window, look_between)
+
+    @rule(new_first=st.booleans())
+    def live_pass(self, new_first: bool) -> None:
+        self.w.live_pass(new_first)
+
+    @rule()
+    def do_pass(self) -> None:
+        self.w.do_pass()
+
+    @rule()
+    def retire(self) -> None:
+        self.w.retire()
+
+    @rule()
+    def checkpoint(self) -> None:
+        self.w.checkpoint()
+
+    @rule()
+    def crash(self) -> None:
+        self.w.crash()
+
+    @invariant()
+    def never_twice(self) -> None:
+        if hasattr(self, "w"):
+            self.w.never_twice()
+
+    def teardown(self) -> None:
+        if hasattr(self, "w"):
+            self.w.finish()
+
+
+CoreModel.TestCase.settings = settings(max_examples=150, stateful_step_count=60, deadline=None, database=None,
                                        suppress_health_check=[HealthCheck.too_slow])
 test_core_against_model = CoreModel.TestCase
 
@@ -329,5 +650,83 @@ class CoreModelLong(CoreModel):
 
 
 CoreModelLong.TestCase.settings = settings(max_examples=3000, stateful_step_count=120, deadline=None,
-                                           suppress_health_check=[HealthCheck.too_slow])
+                                           database=None, suppress_health_check=[HealthCheck.too_slow])
 test_core_against_model_long = pytest.mark.slow(CoreModelLong.TestCase)
+
+
+# ------------------------------------------------------------------------------- the seeded random driver
+def run_scenario(seed: int, max_steps: int = 60) -> int:
+    """One scenario of the World, its steps drawn by random.Random(seed) from the same rules as CoreModel (a
+    failure names its seed: rerun it with `run_scenario(seed)`). Returns the number of steps."""
+    rng = random.Random(seed)
+    w = World(rng.choice((1, 2, 3, rng.randint(1, 50))), rng.random() < 0.5)  # short chains overflow more often
+    steps = rng.randint(1, max_steps)
+    for _ in range(steps):
+        r = rng.random()
+        if r < 0.22:
+            w.write(rng.randint(1, 6))
+        elif r < 0.26:
+            w.late_write()
+        elif r < 0.36:
+            w.rotate(rng.random() < 0.3)
+        elif r < 0.42:
+            w.copytruncate(rng.random() < 0.3, rng.randint(0, 3), rng.random() < 0.5)
+        elif r < 0.50:
+            w.handle_rotated(rng.randint(0, 1000), rng.choice(HOW))
+        elif r < 0.54:
+            w.truncate()
+        elif r < 0.64:
+            w.do_pass()
+        elif r < 0.78:
+            w.live_pass(rng.random() < 0.5)
+        elif r < 0.85:
+            w.retire()
+        elif r < 0.93:
+            w.checkpoint()
+        else:
+            w.crash()
+        w.never_twice()
+    w.finish()
+    return steps
+
+
+def run_scenarios(first_seed: int, count: int, max_steps: int = 60) -> None:
+    for seed in range(first_seed, first_seed + count):
+        try:
+            run_scenario(seed, max_steps)
+        except AssertionError as exc:
+            raise AssertionError(f"scenario seed {seed} (max_steps {max_steps}): {exc}") from exc
+
+
+def test_core_against_model_random() -> None:
+    """3,000 seeded scenarios (a few seconds): fixed seeds, so a failure is reproducible."""
+    run_scenarios(1, 3000)
+
+
+@pytest.mark.slow
+def test_core_against_model_random_long() -> None:
+    """100,000 more (about 2.5 minutes)."""
+    run_scenarios(100_000, 100_000)
+
+
+@pytest.mark.xfail(strict=True, reason="README, durability (12): a copy followed from its end is opened at its "
+                   "next read; deleted before that, its inode reused by the next copytruncate copy, which is then "
+                   "read from byte 0")
+def test_core_against_model_copy_inode_reused_before_opened() -> None:
+    """A scenario of 150 steps (rotate 1, copytruncate with its window) that meets limit (12): counted twice."""
+    run_scenario(111_883, max_steps=150)
+
+
+if __name__ == "__main__":  # scenarios/s of both drivers: python tests/test_tail_core.py
+    import time
+
+    t0 = time.perf_counter()
+    steps = sum(run_scenario(seed) for seed in range(1, 3001))
+    dt = time.perf_counter() - t0
+    print(f"random driver: 3000 scenarios ({steps} steps) in {dt:.2f} s: {3000 / dt:,.0f} scenarios/s")
+    from hypothesis.stateful import run_state_machine_as_test
+
+    t0 = time.perf_counter()
+    run_state_machine_as_test(CoreModel, settings=CoreModel.TestCase.settings)
+    dt = time.perf_counter() - t0
+    print(f"hypothesis: 150 scenarios in {dt:.2f} s: {150 / dt:,.0f} scenarios/s")

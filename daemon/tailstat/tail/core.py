@@ -25,8 +25,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from tailstat.tail.identity import heads_agree, matches_fingerprint, possible_originals, rotation_name
+from tailstat.tail.identity import (
+    heads_agree,
+    is_compressed_name,
+    matches_fingerprint,
+    named_after,
+    possible_originals,
+    rotation_name,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +214,124 @@ def unseen_rotations(seen: Iterable[Seen], since_ns: int, origins: set[str], wat
         if origin is not None and not any(heads_agree(s.head, h) for h in heads):
             out.append((s, origin))
     return out
+
+
+# ---------------------------------------------------------------------------------------------- run time
+# While running, the tailer sees one path (or one stream) at a time, as the watcher reports changes. Each function
+# below is one decision about such an observation; the tailer gathers what it needs (stat, heads, listings, the
+# state of its descriptors), calls it and carries the decision out.
+
+
+class Followed(Protocol):
+    """What the run-time decisions read of a followed stream (tailstat.tail.reader.Tracked)."""
+
+    key: str
+    path: str
+    origin: str
+    dev: int
+    ino: int
+    head: bytes  # its first bytes, up to FP_BYTES
+    pos: int  # bytes read
+    line_start: int  # bytes queued (complete lines)
+    size: int
+    status: str  # live | rotated | deleted
+
+
+def renamed_to(t: Followed, s: Seen, held: bool) -> bool:
+    """`s` is t's file under another name: the same inode, and -- unless we hold its descriptor (an inode held
+    open is never reused) -- the same head."""
+    return (s.dev, s.ino) == (t.dev, t.ino) and (held or s.head[: len(t.head)] == t.head)
+
+
+def moved_to(t: Followed, candidates: Iterable[Seen], held: bool) -> Seen | None:
+    """Where t went once it left its path: the first candidate (files of its directory, then the glob matches)
+    that is its file renamed."""
+    return next((s for s in candidates if renamed_to(t, s, held)), None)
+
+
+def changed_underneath(t: Followed, size: int, head: bytes) -> bool:
+    """Same inode, but no longer the stream we were reading: shorter than what we read (truncated), or another
+    head (truncated and rewritten past our offset, or an inode reused by a new file)."""
+    return size < t.pos or (bool(t.head) and head[: len(t.head)] != t.head)
+
+
+def copy_of(s: Seen, candidates: Iterable[Followed]) -> Followed | None:
+    """A followed stream (another inode, not deleted) that the new file `s` is named after (its path or origin)
+    and whose head agrees with s's: s may be its copytruncate copy. `candidates`: the streams at or first opened
+    at each of s's possible originals."""
+    for t in candidates:
+        if (t.status != "deleted" and (t.dev, t.ino) != (s.dev, s.ino)
+                and (named_after(s.path, t.path) or named_after(s.path, t.origin)) and heads_agree(s.head, t.head)):
+            return t
+    return None
+
+
+def new_file(s: Seen, original: Followed | None, original_truncated: bool, waited_s: float, grace_s: float,
+             skip_existing: bool) -> str:
+    """What a new file at a watched path (an inode no stream follows) means:
+    - "ignore": empty, or compressed;
+    - "copytruncated": a copy of `original`, which is truncated now: the copy carries on its stream;
+    - "wait": a copy of `original` not truncated yet (logrotate truncates right after copying): look again;
+    - "duplicate": still a copy after the grace period: followed from the end of its complete lines;
+    - "skip_existing": the first start with TAILSTAT_READ_FROM=end: followed from the end of its complete lines;
+    - "read": a new stream, read from byte 0."""
+    if not s.head or s.compressed:
+        return "ignore"
+    if original is not None:
+        if original_truncated:
+            return "copytruncated"
+        return "wait" if waited_s < grace_s else "duplicate"
+    return "skip_existing" if skip_existing else "read"
+
+
+def may_be_copy(path: str, t: Followed) -> bool:
+    """By its name alone, `path` may be t's copytruncate copy (what is worth a stat and a head to tell)."""
+    return path != t.path and not is_compressed_name(path) and (named_after(path, t.path)
+                                                               or named_after(path, t.origin))
+
+
+def copy_after_truncation(t: Followed, candidates: Iterable[Seen], followed: set[tuple[int, int]]) -> Seen | None:
+    """t's file was truncated: its copytruncate copy, if there is one -- a file of its directory (`candidates`)
+    named after its path or origin, not compressed, not followed (`followed`: inodes), whose head agrees with
+    t's; the largest."""
+    best = None
+    for s in candidates:
+        if not may_be_copy(s.path, t):
+            continue
+        if (s.dev, s.ino) == (t.dev, t.ino) or (s.dev, s.ino) in followed:
+            continue
+        if heads_agree(s.head, t.head) and (best is None or s.size > best.size):
+            best = s
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class Truncation:
+    """What a truncated stream's bytes become. `adopt`: the copy carries on the stream from its queued offset;
+    else the stream ends (retired as truncated) and, with `copy_from_end`, the copy -- all of it counted
+    already -- is followed from its end. `lost`: bytes neither read nor in the copy. `rotation`: one more
+    rotation of its origin (it was copied away), else `truncation`: one more truncation of its path."""
+
+    adopt: bool
+    lost: int
+    rotation: bool
+    truncation: bool
+    copy_from_end: bool
+
+
+def truncation(t: Followed, copy: Seen | None, copy_watched: bool) -> Truncation:
+    at_origin = t.path == t.origin
+    if copy is None:
+        return Truncation(False, max(0, t.size - t.line_start), False, at_origin, False)
+    if copy.size >= t.line_start:
+        return Truncation(True, max(0, t.size - copy.size), at_origin, False, False)
+    # we had read past the copy's end before the truncation: all of the copy is counted
+    return Truncation(False, max(0, t.size - t.line_start), at_origin, False, copy_watched)
+
+
+def rotated_done(status: str, idle_s: float, grace_s: float) -> bool:
+    """A rotated file (no longer at a watched path) idle past the grace period is read to its end and let go."""
+    return status == "rotated" and idle_s > grace_s
 
 
 def _holds(s: Seen, k: Known) -> bool | None:

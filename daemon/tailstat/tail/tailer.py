@@ -15,7 +15,6 @@ thread; the event loop only awaits it and feeds the resulting batches into the b
 from __future__ import annotations
 
 import os
-import stat as statmod
 import time
 from typing import Any
 
@@ -23,39 +22,31 @@ import structlog
 
 from tailstat.aggregate import Store
 from tailstat.config import Config, Source
-from tailstat.formats import COMPRESSED_MAGIC, UNKNOWN_FORMAT, detect
+from tailstat.formats import UNKNOWN_FORMAT, detect
 from tailstat.tail import core
 from tailstat.tail.core import Known, Seen
-from tailstat.tail.discovery import Discovery, dir_files, observe_file
-from tailstat.tail.identity import (
-    FP_BYTES,
-    heads_agree,
-    is_compressed_name,
-    named_after,
-    possible_originals,
-    read_head,
-)
+from tailstat.tail.discovery import Discovery
+from tailstat.tail.follow import LISTING_SLACK_NS, Follower
+from tailstat.tail.identity import FP_BYTES
 from tailstat.tail.reader import (
     Batch,
     Descriptors,
     LineCutter,
     Tracked,
-    last_line_start,
     pass_budget,
     read_new,
     set_head,
-    tail_sample,
 )
 from tailstat.tail.registry import Retired
 
 KEY_MARK = "\0key:"  # a dirty entry naming a key (read more of it), not a path
 RETIRED_MAX = 20000  # retired files remembered (identity and end offset) while they exist; the oldest go first
-LISTING_SLACK_NS = 2_000_000_000  # file times are coarse (a clock tick behind): a listing counts from 2 s earlier
 
 
-class Tailer:
+class Tailer(Follower):
     """Ties the parts together (Vector's file server): discovery finds files, the rotation core decides what a
-    restart finds means, the reader reads. Call `restore`, `cycle` and `rescan` from one thread at a time."""
+    restart finds means (here: `restore`) and what each change seen while running means (follow.py), the reader
+    reads. Call `restore`, `cycle` and `rescan` from one thread at a time."""
 
     def __init__(self, cfg: Config, store: Store, first_start: bool) -> None:
         self.cfg = cfg
@@ -307,7 +298,7 @@ class Tailer:
                 st = None
             if st is None or (st.st_dev, st.st_ino) != (t.dev, t.ino):
                 dirty.append(t.path)
-            elif t.status == "rotated" and now - t.idle_since > self.cfg.rotated_grace:
+            elif core.rotated_done(t.status, now - t.idle_since, self.cfg.rotated_grace):
                 identity = (t.dev, t.ino)
                 self._read(t, out, drain=True)
                 if t.status == "rotated" and (t.dev, t.ino) == identity:
@@ -339,144 +330,6 @@ class Tailer:
         if self._listing_ns:
             self.listed_at_ns, self._listing_ns = self._listing_ns, 0
             self._publish_tail_state(changed=False)
-
-    # ------------------------------------------------------------------------------------------ paths
-    def _check_path(self, path: str, out: list[Batch], at_start: bool = False) -> None:
-        """`path` may have changed: a tracked file grew, moved away, was replaced, or a new file appeared."""
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            st = None
-        except OSError as exc:
-            self._unreadable(path, exc)
-            return
-        t = self.by_path.get(path)
-        if t is not None:
-            if st is not None and (st.st_dev, st.st_ino) == (t.dev, t.ino):
-                self._read(t, out)
-                return
-            self._relocate_all([t], out)  # t left this path: renamed elsewhere or deleted
-            if self.by_path.get(path) is not None:
-                return  # relocating put the file now at `path` in its place (a rotation chain)
-        if st is None or not statmod.S_ISREG(st.st_mode):
-            self.suspects.pop(path, None)
-            return
-        other = self.by_inode.get((st.st_dev, st.st_ino))
-        if other is not None:
-            if other.fh is not None or self._head_at(path, len(other.head)) == other.head:
-                self._relocate_all(self._move(other, path, out), out)  # renamed to here
-                self._adopt_unseen(os.path.dirname(path), out)  # a rotation seen from its new name's side
-                return
-            self._gone(other, "inode_reused", out)
-        src = self.source_for(path)
-        key, changed = self.retired.at(path, st, self._head_at) if self.retired else (None, False)
-        if changed and key is None:
-            self._publish_tail_state()
-        if key is not None:
-            # a finished file met again: renamed by a later rotation, moved aside as .backup, or matched by a
-            # glob of rotated names. Counted already; back at a watched path, it is followed from its end.
-            if src is not None:
-                end = min(int(self.retired.records[key]["offset"]), st.st_size)
-                self.retired.forget(key)
-                self._publish_tail_state()
-                head = self._head_at(path, FP_BYTES) or b""
-                self._start(path, st, head, src, end, out, read=not at_start)
-            elif changed:
-                self._publish_tail_state()
-            return
-        if src is not None:
-            self._new_file(path, st, src, out, at_start)
-
-    def _new_file(self, path: str, st: os.stat_result, src: Source, out: list[Batch], at_start: bool) -> None:
-        try:
-            head = read_head(path)
-        except OSError as exc:
-            self._unreadable(path, exc)
-            return
-        self._readable(path)
-        if not head or head.startswith(COMPRESSED_MAGIC):
-            return
-        start = 0
-        original = self._copy_of(path, st, head)
-        if original is not None:
-            if self._adopt_if_truncated(original, path, st, head, out):
-                return
-            first = self.suspects.setdefault(path, time.monotonic())
-            if time.monotonic() - first < self.cfg.rotated_grace:
-                return  # wait: logrotate truncates the original right after copying it
-            self.log.info("duplicate_content_skipped", path=path, original=original.path, bytes=st.st_size)
-            start = last_line_start(path, st.st_size)
-        elif at_start and self.first_start and self.cfg.read_from == "end":
-            start = last_line_start(path, st.st_size)
-            t = self._start(path, st, head, src, start, out, read=False, skipped=start)
-            self.more[t.key] = None
-            return
-        t = self._start(path, st, head, src, start, out, read=not at_start)
-        if at_start:
-            self.more[t.key] = None  # read by the first passes, under their byte budget
-
-    def _start(self, path: str, st: os.stat_result, head: bytes, src: Source, start: int, out: list[Batch],
-               read: bool = True, skipped: int = 0) -> Tracked:
-        """A new key for the file at path, its committed offset at `start`. `skipped`: bytes that existed at
-        the first start with TAILSTAT_READ_FROM=end, not counted; the format is detected from them."""
-        self.suspects.pop(path, None)
-        rotations, truncations = self.history.pop(path, (0, 0))
-        t = Tracked(key=self._new_key(), path=path, origin=path, source=src, dev=st.st_dev, ino=st.st_ino,
-                    pos=start, line_start=start, size=st.st_size, rotations=rotations, truncations=truncations,
-                    skipped_at_start=skipped)
-        if src.spec.format != "auto":
-            t.spec = src.spec
-        elif skipped:
-            sample = tail_sample(path, skipped)
-            if sample:
-                self._detect(t, sample)
-        set_head(t, head)
-        self._track(t, offset=start)
-        self.log.info("file_opened", path=path, key=t.key, offset=start, inode=st.st_ino)
-        if read:
-            self._read(t, out)
-        return t
-
-    def _copy_of(self, path: str, st: os.stat_result, head: bytes) -> Tracked | None:
-        """A tracked file (another inode) that `path` is named after and whose head agrees with it."""
-        for original in possible_originals(path):
-            candidates = [self.by_path[original]] if original in self.by_path else []
-            candidates += [self.by_key[k] for k in self.by_origin.get(original, ()) if k in self.by_key]
-            for t in candidates:
-                if (t.status != "deleted" and (t.dev, t.ino) != (st.st_dev, st.st_ino)
-                        and (named_after(path, t.path) or named_after(path, t.origin))
-                        and heads_agree(head, t.head)):
-                    return t
-        return None
-
-    def _adopt_if_truncated(self, original: Tracked, copy_path: str, copy_st: os.stat_result, copy_head: bytes,
-                            out: list[Batch]) -> bool:
-        """copytruncate: once the original is truncated, the copy carries on its key."""
-        if not self._open(original):
-            return False
-        st = os.fstat(original.fh.fileno())
-        if st.st_nlink == 0 or not self._changed_underneath(original, st):
-            return False
-        self._truncated(original, out, copy=(copy_path, copy_st, copy_head))
-        return True
-
-    def _find_copy(self, t: Tracked) -> tuple[str, os.stat_result, bytes] | None:
-        """An untracked file named after t, in its directory, whose head agrees with t's: the largest."""
-        best = None
-        for path in dir_files(os.path.dirname(t.path)):
-            if path == t.path or is_compressed_name(path) or not (
-                    named_after(path, t.path) or named_after(path, t.origin)):
-                continue
-            try:
-                st = os.stat(path)
-                head = read_head(path)
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) == (t.dev, t.ino) or (st.st_dev, st.st_ino) in self.by_inode:
-                continue
-            if heads_agree(head, t.head) and (best is None or st.st_size > best[1].st_size):
-                best = (path, st, head)
-        return best
 
     # -------------------------------------------------------------------------------------- lifecycle
     def _new_key(self) -> str:
@@ -528,146 +381,6 @@ class Tailer:
             identity={"dev": t.dev, "inode": t.ino, "fingerprint": t.fp, "fingerprint_bytes": len(t.head)},
             **fields)
 
-    def _count_rotation(self, t: Tracked) -> None:
-        """t's content left its origin path (renamed away or copied and truncated): one rotation of it."""
-        if t.path == t.origin:
-            t.rotations += 1
-            self.history[t.origin] = (t.rotations, t.truncations)
-
-    def _relocate_all(self, keys: list[Tracked], out: list[Batch]) -> None:
-        """Each of these files is no longer at its path: find where it went (a rotation may shift a chain
-        of files, each displacing the next) or drain it if it was deleted."""
-        work = list(keys)
-        while work:
-            t = work.pop()
-            if t.key in self.by_key:
-                work.extend(self._relocate(t, out))
-
-    def _relocate(self, t: Tracked, out: list[Batch]) -> list[Tracked]:
-        self._untrack_path(t)
-        nlink = None
-        if t.fh is not None:
-            try:
-                nlink = os.fstat(t.fh.fileno()).st_nlink
-            except OSError:
-                nlink = None
-        new_path = self._find_by_inode(t) if nlink != 0 else None
-        directory = os.path.dirname(t.path)
-        if new_path is not None:
-            displaced = self._move(t, new_path, out)
-        else:
-            self._gone(t, "deleted", out)
-            displaced = []
-        self._adopt_unseen(directory, out)
-        return displaced
-
-    def _adopt_unseen(self, directory: str, out: list[Batch]) -> None:
-        """A rotation was seen in `directory`: a file created and rotated away between two passes (a burst of
-        rotations, a slow pass) is read from byte 0, as at a restart (core.unseen_rotations decides)."""
-        if self._adopting or not self.listed_at_ns:
-            return
-        self._adopting = True
-        try:
-            seen = []
-            for path in dir_files(directory):
-                if path in self.by_path or path in self.suspects:
-                    continue
-                try:
-                    s = observe_file(path)
-                except OSError:
-                    continue
-                if s is not None:
-                    seen.append(s)
-            if not seen:
-                return
-            origins = set(self.by_origin) | {t.path for t in self.by_key.values() if t.status == "live"}
-            followed = set(self.by_inode) | set(self.retired.by_inode)
-            heads = [t.head for t in self.by_key.values() if os.path.dirname(t.path) == directory]
-            for s, origin in core.unseen_rotations(seen, self.listed_at_ns - LISTING_SLACK_NS, origins,
-                                                   lambda p: self.source_for(p) is not None, followed, heads):
-                src = self.source_for(origin)
-                if src is None:
-                    continue
-                t = self._start_seen(s, origin, src, 0, out)
-                live = self.by_path.get(origin)  # one more rotation of that path, not seen as it happened
-                if live is not None:
-                    live.rotations += 1
-                    self._publish(live)
-                else:
-                    rotations, truncations = self.history.get(origin, (0, 0))
-                    self.history[origin] = (rotations + 1, truncations)
-                self.log.info("file_found_rotated", path=s.path, origin=origin, key=t.key, bytes=s.size,
-                              note="created and rotated away between two passes: read from byte 0")
-                self._read(t, out, may_relocate=False)
-        finally:
-            self._adopting = False
-
-    def _move(self, t: Tracked, new_path: str, out: list[Batch]) -> list[Tracked]:
-        """t is now at new_path (renamed). Returns the file it displaced from there, to be relocated."""
-        old_path = t.path
-        self._untrack_path(t)
-        self._count_rotation(t)
-        t.path = new_path
-        displaced = self.by_path.get(new_path)
-        if displaced is not None and displaced is not t:
-            del self.by_path[new_path]
-        self._place(t)
-        self.suspects.pop(new_path, None)
-        self.log.info("file_rotated", path=old_path, new_path=new_path, key=t.key, inode=t.ino)
-        self._publish(t)
-        self._read(t, out, may_relocate=False)
-        return [displaced] if displaced is not None and displaced is not t else []
-
-    def _find_by_inode(self, t: Tracked) -> str | None:
-        for path in dir_files(os.path.dirname(t.path)) + self.expand():
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) == (t.dev, t.ino) and (
-                    t.fh is not None or self._head_at(path, len(t.head)) == t.head):
-                return path
-        return None
-
-    def _gone(self, t: Tracked, reason: str, out: list[Batch]) -> None:
-        """t's file is no longer reachable by name: drain it through the descriptor if we hold one."""
-        self._untrack_path(t)
-        self.log.info("file_deleted", path=t.path, key=t.key, offset=t.pos, reason=reason, drained=t.fh is not None)
-        if t.fh is not None and reason == "deleted":
-            t.status = "deleted"
-            self._read(t, out, drain=True, may_relocate=False)  # retires it, or hands it on to a copy
-            return
-        self._lost(t, reason)
-        self._retire(t, reason, out)
-
-    def _retire(self, t: Tracked, reason: str, out: list[Batch] | None = None) -> None:
-        if self.by_key.get(t.key) is not t:
-            return
-        if t.pending and not t.skipping and out is not None and reason in ("deleted", "rotated_done"):
-            self.cutter.flush(t, out)  # the file is finished: its unterminated last unit counts
-        elif t.pending:
-            self._lost_bytes(reason, len(t.pending), t.path, t.key)
-        self._close(t)
-        self._untrack_path(t)
-        self._untrack_inode(t)
-        self.by_key.pop(t.key, None)
-        self._untrack_origin(t)
-        self.more.pop(t.key, None)
-        self.cutter.forget(t.key)
-        self.store.drop_file_when_committed(t.key, t.line_start)
-        if reason == "rotated_done":
-            self._remember(t.key, t.path, t.origin, t.dev, t.ino, t.fp, len(t.head), t.line_start, t.size)
-        self.log.info("file_closed", path=t.path, key=t.key, reason=reason)
-
-    def _lost(self, t: Tracked, reason: str) -> None:
-        self._lost_bytes(reason, max(0, t.size - t.line_start), t.path, t.key)
-        t.pending = b""
-
-    def _lost_bytes(self, reason: str, nbytes: int, path: str, key: str) -> None:
-        if nbytes > 0:
-            self.store.add_dropped(reason, 0, nbytes)
-            self.log.warning("bytes_lost", path=path, key=key, reason=reason, bytes=nbytes)
-
     def _unreadable(self, path: str, exc: OSError) -> None:
         """Reported once (log and stats document), retried on every change and rescan."""
         if path not in self.unreadable:
@@ -696,14 +409,6 @@ class Tailer:
         except OSError:
             return None
 
-    @staticmethod
-    def _changed_underneath(t: Tracked, st: os.stat_result) -> bool:
-        """Same inode, but no longer the stream we were reading: shorter than what we read (truncated), or
-        a different head (truncated and rewritten past our offset, or an inode reused by a new file)."""
-        if st.st_size < t.pos:
-            return True
-        return bool(t.head) and os.pread(t.fh.fileno(), len(t.head), 0) != t.head
-
     def _read(self, t: Tracked, out: list[Batch], drain: bool = False, may_relocate: bool = True) -> None:
         """Read what is new (up to a per-pass budget unless draining a file about to be let go)."""
         if not self._open(t):
@@ -713,7 +418,7 @@ class Tailer:
         fd = t.fh.fileno()
         st = os.fstat(fd)
         gone = st.st_nlink == 0
-        if self._changed_underneath(t, st):
+        if core.changed_underneath(t, st.st_size, self._head_of(t, fd)):
             self._truncated(t, out, gone=gone or t.status == "deleted")
             return
         t.size = max(st.st_size, t.pos)
@@ -746,82 +451,6 @@ class Tailer:
             return
         t.spec = t.source.spec.resolved(fmt)
         self.log.info("format_detected", path=t.path, key=t.key, format=fmt)
-
-    def _truncated(self, t: Tracked, out: list[Batch],
-                   copy: tuple[str, os.stat_result, bytes] | None = None, gone: bool = False) -> None:
-        """Same inode, but shorter than what we read or a different head: copytruncate, truncation or inode
-        reuse. A copy named after the file (copytruncate) carries on this key from where we were; the
-        content now at the path (or, for a deleted file, behind our descriptor) is a new key from 0."""
-        path = t.path
-        fh = None
-        if gone:  # the new content is reachable only through our descriptor: keep it for the new key
-            fh = self.fds.release(t)
-        copy = copy or self._find_copy(t)
-        if copy is not None:
-            copy_path, copy_st, copy_head = copy
-            self._count_rotation(t)
-            if copy_st.st_size >= t.line_start:
-                self._lost_bytes("truncated", t.size - copy_st.st_size, path, t.key)
-                self._adopt(t, copy_path, copy_st, copy_head, out)
-            else:
-                # we had read past the copy's end before the truncation: all of the copy is counted
-                self._lost(t, "truncated")
-                self.log.info("file_copytruncated", path=path, copy=copy_path, key=t.key, offset=t.line_start,
-                              copy_size=copy_st.st_size)
-                self._retire(t, "truncated")
-                if self.source_for(copy_path) is not None:
-                    self._start(copy_path, copy_st, copy_head, t.source, copy_st.st_size, out, read=False)
-        else:
-            self._lost(t, "truncated")
-            self.log.info("file_truncated", path=path, key=t.key, offset=t.line_start, size=t.size)
-            if path == t.origin:
-                self.history[path] = (t.rotations, t.truncations + 1)
-            self._retire(t, "truncated")
-        if fh is not None:
-            self._drain_rewritten(t, fh, out)
-        else:
-            self._check_path(path, out)
-
-    def _drain_rewritten(self, old: Tracked, fh: Any, out: list[Batch]) -> None:
-        """A deleted file that was also truncated and rewritten: its new content is a new key, drained now."""
-        st = os.fstat(fh.fileno())
-        head = os.pread(fh.fileno(), FP_BYTES, 0)
-        if not head:
-            fh.close()
-            return
-        t = Tracked(key=self._new_key(), path=old.path, origin=old.origin, source=old.source, dev=st.st_dev,
-                    ino=st.st_ino, size=st.st_size, status="deleted", fh=fh)
-        if old.source.spec.format != "auto":
-            t.spec = old.source.spec
-        set_head(t, head)
-        self.by_key[t.key] = t
-        self._index_origin(t)
-        self.by_inode[(t.dev, t.ino)] = t
-        self.fds.hold(t, fh)
-        self._publish(t, offset=0)
-        self.log.info("file_opened", path=t.path, key=t.key, offset=0, inode=t.ino, deleted=True)
-        self._read(t, out, drain=True, may_relocate=False)
-
-    def _adopt(self, t: Tracked, copy_path: str, copy_st: os.stat_result, copy_head: bytes,
-               out: list[Batch]) -> None:
-        old_path = t.path
-        self._close(t)
-        self._untrack_path(t)
-        self._untrack_inode(t)
-        t.path, t.dev, t.ino = copy_path, copy_st.st_dev, copy_st.st_ino
-        t.pos, t.pending, t.skipping = t.line_start, b"", False
-        t.size = copy_st.st_size
-        set_head(t, copy_head)
-        self.suspects.pop(copy_path, None)
-        displaced = self.by_path.pop(copy_path, None)
-        self.by_inode[(t.dev, t.ino)] = t
-        self._place(t)
-        self.log.info("file_copytruncated", path=old_path, copy=copy_path, key=t.key, offset=t.line_start)
-        self._publish(t)
-        self._read(t, out, may_relocate=False)
-        if displaced is not None and displaced is not t:
-            self._relocate_all([displaced], out)
-
 
 def _seq(key: str) -> int:
     return int(key[1:]) if key[1:].isdigit() else 0
