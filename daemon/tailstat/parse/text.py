@@ -105,7 +105,8 @@ _BRACKET = re.compile(r"^\[[^\]]*\]$")
 
 
 def ts_prefix(kind: str, lead: int) -> str:
-    return rf"(?:<\d{{1,3}}>)?(?:\S+[ \t]+){{{lead}}}\[?(?P<ts>{TIMESTAMPS[kind]})\]?[,|:]?(?:[ \t]+|$)"
+    skipped = rf"(?:\S+[ \t]+){{{lead}}}" if lead else ""
+    return rf"(?:<\d{{1,3}}>)?{skipped}\[?(?P<ts>{TIMESTAMPS[kind]})\]?[,|:]?(?:[ \t]+|$)"
 
 
 @lru_cache(maxsize=64)
@@ -219,7 +220,9 @@ def _logger_mode(rests: list[str], skip: int) -> str:
 
 
 _LOGGER_PIECES = {
-    "bc": r"(?:[ \t]*-)?[ \t]*\[(?P<thread2>[^\]]*)\][ \t]+(?P<logger>[^\s\[\]]+?)(?:\[(?P<pid2>\d+)\])?:(?:[ \t]+|$)",
+    # greedy logger (a lazy one tries the rest at every character): it cannot hold a blank, so the colon that
+    # ends it before a blank is the same one either way
+    "bc": r"(?:[ \t]*-)?[ \t]*\[(?P<thread2>[^\]]*)\][ \t]+(?P<logger>[^\s\[\]]+)(?:\[(?P<pid2>\d+)\])?:(?:[ \t]+|$)",
     "bd": r"[ \t]*\[(?P<thread2>[^\]]*)\][ \t]+(?P<logger>\S+)[ \t]+-(?:[ \t]+|$)",
     "c": r"(?:[ \t]*-)?[ \t]*(?P<logger>[^\s\[\]:]+)(?:\[(?P<pid2>\d+)\])?:(?:[ \t]+|$)",
     "d": r"[ \t]*(?P<logger>\S+)[ \t]+-(?:[ \t]+|$)",
@@ -255,8 +258,9 @@ def layout_parts(layout: str) -> tuple[str, str]:
             body += r"(?P<level>[FAEWIDV])(?:[ \t]+|/)"
         else:
             # any word where the level sits (one short class, not 70 alternatives: sre tries those one by one);
-            # parse_text keeps only the words that are levels
-            body += r"[\[<(]?(?:\w+:)?(?P<level>[A-Za-z]+)[\]>)]?[:,]?(?=[ \t]|$)"
+            # parse_text keeps only the words that are levels. Possessive: neither run can end earlier and
+            # still match (what follows is no word character), so sre must not try it.
+            body += r"[\[<(]?(?:\w++:)?(?P<level>[A-Za-z]++)[\]>)]?[:,]?(?=[ \t]|$)"
         body += _LOGGER_PIECES["-" if "l" in slots else logger]
     return head, body
 
@@ -470,11 +474,15 @@ def _text_minutes(layout: str, ts_col: tuple[str, ...], levels: tuple[str, ...],
     now = time.time() if spec.reference_time is None else spec.reference_time
     year = time.localtime(now).tm_year
     if kind == "yymmdd":
-        keys = [ts[:11] for ts in ts_col]
+        keys = list(map(_FIRST_11, ts_col))
     elif kind in ("epoch", "ymd8"):
         keys = ts_col
     else:
-        keys = _SECONDS.sub("", "\n".join(ts_col)).split("\n")
+        joined = "\n".join(ts_col)
+        if kind == "iso" and "Z" not in joined and "+" not in joined and joined.count("-") == 2 * len(ts_col):
+            keys = list(map(_FIRST_16, ts_col))  # no zone: the minute is `YYYY-MM-DD HH:MM`, a plain slice
+        else:
+            keys = _SECONDS.sub("", joined).split("\n")
     for (ts, raw), n in Counter(zip(keys, levels)).items():
         if not ts:
             continue
@@ -483,7 +491,10 @@ def _text_minutes(layout: str, ts_col: tuple[str, ...], levels: tuple[str, ...],
             partial.minutes[(minute, canon(raw))] += n
 
 
-_SECONDS = re.compile(r"(?<=\d\d:\d\d):\d\d(?:[.,:]\d+)?")  # (a plain replacement: no template per match)
+# `:SS[.fff]` after `HH:MM` (a plain replacement: no template per match). It starts with its literal colon, so
+# sre jumps from colon to colon instead of trying the lookbehind at every character.
+_SECONDS = re.compile(r":(?<=\d\d:\d\d:)\d\d(?:[.,:]\d+)?")
+_FIRST_11, _FIRST_16 = itemgetter(slice(11)), itemgetter(slice(16))
 
 
 @lru_cache(maxsize=8192)
