@@ -78,18 +78,17 @@ _memo: dict[str, str] = {}
 def mask_messages(messages: list[str] | tuple[str, ...]) -> list[str]:
     """The shape of each message, in order (a few C-level passes over the batch). Messages that repeat
     exactly, in the batch or since earlier ones (the memo), are masked once."""
-    if not messages:
-        return []
     memo = _memo
-    shapes = dict(zip(distinct := dict.fromkeys(messages), map(memo.get, distinct)))
-    if None in shapes.values():
-        new = [m for m, shape in shapes.items() if shape is None]
-        masked = _mask(new)
-        shapes.update(zip(new, masked))
-        if len(memo) + len(new) > MEMO_SIZE:
-            memo.clear()
-        memo.update((m, shape) for m, shape in zip(new, masked) if len(m) <= MAX_MESSAGE_CHARS)
-    return list(map(shapes.__getitem__, messages))
+    shapes = list(map(memo.get, messages))
+    if None not in shapes:  # a log whose messages all came before: one lookup each
+        return shapes
+    new = list(dict.fromkeys(m for m, shape in zip(messages, shapes) if shape is None))
+    found = dict(zip(new, _mask(new)))
+    if len(memo) + len(new) > MEMO_SIZE:
+        memo.clear()
+    memo.update((m, shape) for m, shape in found.items() if len(m) <= MAX_MESSAGE_CHARS)
+    get = found.get
+    return [shape if shape is not None else get(m) for m, shape in zip(messages, shapes)]
 
 
 def _mask(messages: list[str] | tuple[str, ...]) -> list[str]:

@@ -38,6 +38,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from tailstat.eventtime import nothing_parsed, split_slots
+from tailstat.parse.fastregex import branch_optionals
 from tailstat.parse.mask import mask_messages
 from tailstat.parse.syslog import bsd_minute
 from tailstat.parse.timestamps import clf_minute, iso_minute
@@ -106,7 +107,7 @@ _BRACKET = re.compile(r"^\[[^\]]*\]$")
 
 def ts_prefix(kind: str, lead: int) -> str:
     skipped = rf"(?:\S+[ \t]+){{{lead}}}" if lead else ""
-    return rf"(?:<\d{{1,3}}>)?{skipped}\[?(?P<ts>{TIMESTAMPS[kind]})\]?[,|:]?(?:[ \t]+|$)"
+    return rf"(?:<\d{{1,3}}>)?{skipped}\[?(?P<ts>{TIMESTAMPS[kind]})\]?[,|:]?(?:[ \t]++|$)"
 
 
 @lru_cache(maxsize=64)
@@ -221,11 +222,11 @@ def _logger_mode(rests: list[str], skip: int) -> str:
 
 _LOGGER_PIECES = {
     # greedy logger (a lazy one tries the rest at every character): it cannot hold a blank, so the colon that
-    # ends it before a blank is the same one either way
-    "bc": r"(?:[ \t]*-)?[ \t]*\[(?P<thread2>[^\]]*)\][ \t]+(?P<logger>[^\s\[\]]+)(?:\[(?P<pid2>\d+)\])?:(?:[ \t]+|$)",
-    "bd": r"[ \t]*\[(?P<thread2>[^\]]*)\][ \t]+(?P<logger>\S+)[ \t]+-(?:[ \t]+|$)",
-    "c": r"(?:[ \t]*-)?[ \t]*(?P<logger>[^\s\[\]:]+)(?:\[(?P<pid2>\d+)\])?:(?:[ \t]+|$)",
-    "d": r"[ \t]*(?P<logger>\S+)[ \t]+-(?:[ \t]+|$)",
+    # ends it before a blank is the same one either way. Blanks are possessive where what follows cannot be one.
+    "bc": r"[ \t]*+(?:-[ \t]*+)?\[(?P<thread2>[^\]]*)\][ \t]++(?P<logger>[^\s\[\]]+)(?:\[(?P<pid2>\d+)\])?:(?:[ \t]++|$)",
+    "bd": r"[ \t]*\[(?P<thread2>[^\]]*)\][ \t]+(?P<logger>\S+)[ \t]+-(?:[ \t]++|$)",
+    "c": r"[ \t]*+(?:-[ \t]*+)?(?P<logger>[^\s\[\]:]+)(?:\[(?P<pid2>\d+)\])?:(?:[ \t]++|$)",
+    "d": r"[ \t]*(?P<logger>\S+)[ \t]+-(?:[ \t]++|$)",
     "s": r"[ \t]*(?P<logger>[A-Za-z][\w.$-]*)[ \t]{2,}",
     "-": r"(?:[ \t]*[-:|])?[ \t]*",
 }
@@ -260,7 +261,7 @@ def layout_parts(layout: str) -> tuple[str, str]:
             # any word where the level sits (one short class, not 70 alternatives: sre tries those one by one);
             # parse_text keeps only the words that are levels. Possessive: neither run can end earlier and
             # still match (what follows is no word character), so sre must not try it.
-            body += r"[\[<(]?(?:\w++:)?(?P<level>[A-Za-z]++)[\]>)]?[:,]?(?=[ \t]|$)"
+            body += r"[\[<(]?(?:\w++:)?(?P<level>[A-Za-z]++)[\]>)]?[:,]?(?![^ \t\n])"
         body += _LOGGER_PIECES["-" if "l" in slots else logger]
     return head, body
 
@@ -285,8 +286,9 @@ def layout_pattern(layout: str, fields: frozenset[str] | None = None) -> re.Patt
     for name in sorted(keep - {"msg"}):  # every pattern has the groups it keeps, so rows have one shape
         if f"(?P<{name}>" not in core:
             core += f"(?P<{name}>)"
-    # greedy to the line's end (a lazy group would try the end at every character); parse_text drops CRs first
-    return re.compile(rf"^(?:{core})?(?P<msg>[^\n]*)$", re.MULTILINE)
+    # to the line's end, possessive (a lazy group would try the end at every character, a greedy one keeps
+    # what it could give back); parse_text drops CRs first
+    return re.compile(branch_optionals(rf"^(?:{core})?(?P<msg>[^\n]*+)"), re.MULTILINE)
 
 
 # ------------------------------------------------------------------------------------------------- parsing
@@ -307,26 +309,30 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     ts_col, level_col, msg_col = cols[idx["ts"]], cols[idx["level"]], cols[idx["msg"]]
     has_ts = "ts=-" not in layout
     header = ts_col if has_ts else level_col
-    maybe_blank = "" in msg_col or _BLANK_LINE.search(text) or _BLANK_FIRST.match(text)
+    # a blank line has no header: a batch whose lines all have one needs no look for blanks
+    gaps = "" in header
+    maybe_blank = gaps and ("" in msg_col or _BLANK_LINE.search(text) or _BLANK_FIRST.match(text))
     blank = [not m.strip() for m in msg_col] if maybe_blank else None
     if blank is not None:
         blank = [b and not h for b, h in zip(blank, header)]
         if not any(blank):
             blank = None
     nblank = sum(blank) if blank is not None else 0
+    is_event: list[bool] | None = None  # None: every row starts an event
     if not spec.multiline:
-        is_event = [not b for b in blank] if blank is not None else [True] * len(rows)
-    else:
-        if has_ts or "level=-" not in layout:  # a line without the file's header continues an event
+        if blank is not None:
+            is_event = [not b for b in blank]
+    elif has_ts or "level=-" not in layout:  # a line without the file's header continues an event
+        if gaps:
             is_event = list(map(bool, header))
-        else:  # no header to tell: indentation, `Caused by:`, `... 12 more` continue an event
-            is_event = [not CONTINUATION.match(m) for m in msg_col]
-        if not all(is_event):
-            is_event = _bound_events(is_event, blank, spec.multiline_max_lines)
+    else:  # no header to tell: indentation, `Caused by:`, `... 12 more` continue an event
+        is_event = [not CONTINUATION.match(m) for m in msg_col]
+    if spec.multiline and is_event is not None and not all(is_event):
+        is_event = _bound_events(is_event, blank, spec.multiline_max_lines)
     partial.parsed = len(rows) - nblank
     if nblank:
         partial.errors["empty_line"] += nblank
-    events = sum(is_event)
+    events = len(rows) if is_event is None else sum(is_event)
     partial.events = events
     event_rows = None if events == len(rows) else list(compress(range(len(rows)), is_event))
     _aggregate_events(spec, layout, cols, idx, event_rows, partial)
@@ -377,7 +383,7 @@ def _aggregate_events(spec: ParserSpec, layout: str, cols: list[tuple[str, ...]]
                 partial.dims[name] = counts
     messages = pick(cols[idx["msg"]])
     if "pattern" in wanted:
-        partial.dims["pattern"] = Column(tuple(mask_messages(list(messages))))
+        partial.dims["pattern"] = Column(tuple(mask_messages(messages)))
     if "message" in wanted:
         counts = Counter(messages)
         counts.pop("", None)
@@ -388,7 +394,7 @@ def _aggregate_events(spec: ParserSpec, layout: str, cols: list[tuple[str, ...]]
 
 
 def _tag_slots(spec: ParserSpec, layout: str, partial: Partial, cols: list[tuple[str, ...]],
-               idx: dict[str, int], is_event: list[bool], blank: list[bool] | None,
+               idx: dict[str, int], is_event: list[bool] | None, blank: list[bool] | None,
                event_rows: list[int] | None) -> None:
     """Event time for the windows and for `scan --since/--until` (eventtime.split_slots): every parsed line
     counts at its event's time, so an event is never split between window slots or cut by a time range."""
@@ -479,7 +485,8 @@ def _text_minutes(layout: str, ts_col: tuple[str, ...], levels: tuple[str, ...],
         keys = ts_col
     else:
         joined = "\n".join(ts_col)
-        if kind == "iso" and "Z" not in joined and "+" not in joined and joined.count("-") == 2 * len(ts_col):
+        if kind == "iso" and "Z" not in joined and "+" not in joined \
+                and joined.count("-") == 2 * (len(ts_col) - ts_col.count("")):
             keys = list(map(_FIRST_16, ts_col))  # no zone: the minute is `YYYY-MM-DD HH:MM`, a plain slice
         else:
             keys = _SECONDS.sub("", joined).split("\n")
