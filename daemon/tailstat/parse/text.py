@@ -295,13 +295,12 @@ def layout_pattern(layout: str, fields: frozenset[str] | None = None) -> re.Patt
 def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     layout = spec.layout or learn_layout(data[:65536])
     pattern = layout_pattern(layout, frozenset(spec.dimensions) & frozenset(_GROUPS_OF))
-    partial = Partial(lines=data.count(b"\n"), bytes=len(data))
     text = data.decode("utf-8", "replace")
     if "\r" in text:
         text = text.replace("\r\n", "\n")
-    rows = pattern.findall(text)
-    if len(rows) > partial.lines:  # findall's empty match after the last newline
-        rows = rows[:partial.lines]
+    rows = pattern.findall(text)  # one row per line start (the pattern matches at each): newlines + 1
+    rows.pop()  # the empty match after the last newline, or a last line without one (not a line yet)
+    partial = Partial(lines=len(rows), bytes=len(data))
     if not rows:
         return nothing_parsed(partial, spec)
     cols = list(zip(*rows))
@@ -358,7 +357,14 @@ def _aggregate_events(spec: ParserSpec, layout: str, cols: list[tuple[str, ...]]
                 return (col[event_rows[0]],) if event_rows else ()
             return take(col)
     levels_raw = pick(cols[idx["level"]])
-    level_counts = Counter(levels_raw)
+    kind = layout.split(",", 1)[0][3:].split("/")[0]  # of the timestamp; "-": none
+    by_minute = Counter(zip(_minute_keys(kind, pick(cols[idx["ts"]])), levels_raw)) if kind != "-" else None
+    if by_minute is not None and len(by_minute) * 8 <= len(levels_raw):
+        level_counts = Counter()  # the few (minute, level) pairs add up to the levels: no second pass per line
+        for (_, raw), n in by_minute.items():
+            level_counts[raw] += n
+    else:
+        level_counts = Counter(levels_raw)
     canonical: Counter = Counter()
     canon = _canonical_letter if "level=letter" in layout else _canonical
     for raw, n in list(level_counts.items()):
@@ -389,8 +395,8 @@ def _aggregate_events(spec: ParserSpec, layout: str, cols: list[tuple[str, ...]]
         counts.pop("", None)
         if counts:
             partial.dims["message"] = counts
-    if "ts=-" not in layout:
-        _text_minutes(layout, pick(cols[idx["ts"]]), levels_raw, spec, partial, canon)
+    if by_minute is not None:
+        _text_minutes(kind, by_minute, spec, partial, canon)
 
 
 def _tag_slots(spec: ParserSpec, layout: str, partial: Partial, cols: list[tuple[str, ...]],
@@ -472,25 +478,25 @@ def _bound_events(is_event: list[bool], blank: list[bool] | None, max_lines: int
     return out
 
 
-def _text_minutes(layout: str, ts_col: tuple[str, ...], levels: tuple[str, ...], spec: ParserSpec,
-                  partial: Partial, canon=_canonical) -> None:
-    """Event minute x canonical level. The timestamps lose their seconds in one C-level pass, so a batch has
-    as many distinct keys as minutes, each parsed once (and cached)."""
-    kind = layout.split(",", 1)[0][3:].split("/")[0]
+def _minute_keys(kind: str, ts_col: tuple[str, ...]) -> list[str] | tuple[str, ...]:
+    """The timestamps without their seconds, in one C-level pass, so a batch has as many distinct keys as
+    minutes, each parsed once (and cached)."""
+    if kind == "yymmdd":
+        return list(map(_FIRST_11, ts_col))
+    if kind in ("epoch", "ymd8"):
+        return ts_col
+    joined = "\n".join(ts_col)
+    if kind == "iso" and "Z" not in joined and "+" not in joined \
+            and joined.count("-") == 2 * (len(ts_col) - ts_col.count("")):
+        return list(map(_FIRST_16, ts_col))  # no zone: the minute is `YYYY-MM-DD HH:MM`, a plain slice
+    return _SECONDS.sub("", joined).split("\n")
+
+
+def _text_minutes(kind: str, by_minute: Counter, spec: ParserSpec, partial: Partial, canon=_canonical) -> None:
+    """Event minute x canonical level, from the counts of (minute key, raw level) pairs."""
     now = time.time() if spec.reference_time is None else spec.reference_time
     year = time.localtime(now).tm_year
-    if kind == "yymmdd":
-        keys = list(map(_FIRST_11, ts_col))
-    elif kind in ("epoch", "ymd8"):
-        keys = ts_col
-    else:
-        joined = "\n".join(ts_col)
-        if kind == "iso" and "Z" not in joined and "+" not in joined \
-                and joined.count("-") == 2 * (len(ts_col) - ts_col.count("")):
-            keys = list(map(_FIRST_16, ts_col))  # no zone: the minute is `YYYY-MM-DD HH:MM`, a plain slice
-        else:
-            keys = _SECONDS.sub("", joined).split("\n")
-    for (ts, raw), n in Counter(zip(keys, levels)).items():
+    for (ts, raw), n in by_minute.items():
         if not ts:
             continue
         minute = _to_minute(kind, ts, year, int(now))
