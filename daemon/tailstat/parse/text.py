@@ -272,8 +272,8 @@ _GROUPS_OF = {"logger": ("logger",), "pid": ("pid", "pid2"), "thread": ("thread"
 
 @lru_cache(maxsize=256)
 def layout_pattern(layout: str, fields: frozenset[str] | None = None) -> re.Pattern:
-    """The compiled regex of a layout: one row per line, groups ts, level, msg, and those of `fields`
-    (logger, pid, thread; all when None) -- fewer groups, fewer strings per line."""
+    """The compiled regex of a layout, matching each complete line (with its newline): groups ts, level, msg,
+    and those of `fields` (logger, pid, thread; all when None) -- fewer groups, fewer strings per line."""
     head, body = layout_parts(layout)
     if head and body:
         core = rf"{head}(?:{body})?"
@@ -288,7 +288,21 @@ def layout_pattern(layout: str, fields: frozenset[str] | None = None) -> re.Patt
             core += f"(?P<{name}>)"
     # to the line's end, possessive (a lazy group would try the end at every character, a greedy one keeps
     # what it could give back); parse_text drops CRs first
-    return re.compile(branch_optionals(rf"^(?:{core})?(?P<msg>[^\n]*+)"), re.MULTILINE)
+    return re.compile(branch_optionals(rf"^(?:{core})?(?P<msg>[^\n]*+)\n"), re.MULTILINE)
+
+
+def line_columns(pattern: re.Pattern, text: str) -> list[list[str]]:
+    """The groups of `pattern` (layout_pattern) over the complete lines of `text`, as one column per group,
+    "" where a group did not take part. `split` gives them as one flat list (its pieces between the matches
+    are all empty: the lines follow each other) where `findall` makes a tuple per line; a column is then one
+    slice of that list."""
+    flat = pattern.split(text)
+    step = pattern.groups + 1
+    cols = [flat[i::step] for i in range(1, step)]
+    for i, col in enumerate(cols):
+        if None in col:  # a line without the group's part of the header (a continuation, another shape)
+            cols[i] = [v or "" for v in col]
+    return cols
 
 
 # ------------------------------------------------------------------------------------------------- parsing
@@ -298,12 +312,11 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     text = data.decode("utf-8", "replace")
     if "\r" in text:
         text = text.replace("\r\n", "\n")
-    rows = pattern.findall(text)  # one row per line start (the pattern matches at each): newlines + 1
-    rows.pop()  # the empty match after the last newline, or a last line without one (not a line yet)
-    partial = Partial(lines=len(rows), bytes=len(data))
-    if not rows:
+    cols = line_columns(pattern, text)  # a last line without its newline is not a line yet
+    nrows = len(cols[0])
+    partial = Partial(lines=nrows, bytes=len(data))
+    if not nrows:
         return nothing_parsed(partial, spec)
-    cols = list(zip(*rows))
     idx = {name: i - 1 for name, i in pattern.groupindex.items()}
     ts_col, level_col, msg_col = cols[idx["ts"]], cols[idx["level"]], cols[idx["msg"]]
     has_ts = "ts=-" not in layout
@@ -328,12 +341,12 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
         is_event = [not CONTINUATION.match(m) for m in msg_col]
     if spec.multiline and is_event is not None and not all(is_event):
         is_event = _bound_events(is_event, blank, spec.multiline_max_lines)
-    partial.parsed = len(rows) - nblank
+    partial.parsed = nrows - nblank
     if nblank:
         partial.errors["empty_line"] += nblank
-    events = len(rows) if is_event is None else sum(is_event)
+    events = nrows if is_event is None else sum(is_event)
     partial.events = events
-    event_rows = None if events == len(rows) else list(compress(range(len(rows)), is_event))
+    event_rows = None if events == nrows else list(compress(range(nrows), is_event))
     _aggregate_events(spec, layout, cols, idx, event_rows, partial)
     if has_ts:
         _tag_slots(spec, layout, partial, cols, idx, is_event, blank, event_rows)
@@ -343,7 +356,7 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     return partial
 
 
-def _aggregate_events(spec: ParserSpec, layout: str, cols: list[tuple[str, ...]], idx: dict[str, int],
+def _aggregate_events(spec: ParserSpec, layout: str, cols: list[list[str]], idx: dict[str, int],
                       event_rows: list[int] | None, partial: Partial) -> None:
     """Dimensions and event minutes of the events starting at `event_rows` (None: every row)."""
     if event_rows is None:
@@ -399,7 +412,7 @@ def _aggregate_events(spec: ParserSpec, layout: str, cols: list[tuple[str, ...]]
         _text_minutes(kind, by_minute, spec, partial, canon)
 
 
-def _tag_slots(spec: ParserSpec, layout: str, partial: Partial, cols: list[tuple[str, ...]],
+def _tag_slots(spec: ParserSpec, layout: str, partial: Partial, cols: list[list[str]],
                idx: dict[str, int], is_event: list[bool] | None, blank: list[bool] | None,
                event_rows: list[int] | None) -> None:
     """Event time for the windows and for `scan --since/--until` (eventtime.split_slots): every parsed line
