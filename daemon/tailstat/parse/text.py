@@ -260,8 +260,10 @@ def layout_parts(layout: str) -> tuple[str, str]:
         else:
             # any word where the level sits (one short class, not 70 alternatives: sre tries those one by one);
             # parse_text keeps only the words that are levels. Possessive: neither run can end earlier and
-            # still match (what follows is no word character), so sre must not try it.
-            body += r"[\[<(]?(?:\w++:)?(?P<level>[A-Za-z]++)[\]>)]?[:,]?(?![^ \t\n])"
+            # still match (what follows is no word character), so sre must not try it. The `prefix:` of
+            # `<main:INFO>` is tried after none: at most one of the two can match (a level word followed by
+            # what may follow it is no `prefix:`), and the common case then skips a scan.
+            body += r"[\[<(]?(?:|\w++:)(?P<level>[A-Za-z]++)[\]>)]?[:,]?(?![^ \t\n])"
         body += _LOGGER_PIECES["-" if "l" in slots else logger]
     return head, body
 
