@@ -80,7 +80,7 @@ def mask_messages(messages: list[str] | tuple[str, ...]) -> list[str]:
     exactly, in the batch or since earlier ones (the memo), are masked once."""
     memo = _memo
     shapes = list(map(memo.get, messages))
-    if None not in shapes:  # a log whose messages all came before: one lookup each
+    if all(shapes) or None not in shapes:  # a log whose messages all came before: one lookup each
         return shapes
     new = list(dict.fromkeys(m for m, shape in zip(messages, shapes) if shape is None))
     found = dict(zip(new, _mask(new)))

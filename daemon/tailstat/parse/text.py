@@ -69,7 +69,9 @@ _MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 # name -> regex of the timestamp text (no groups). Most specific first: a tie keeps the earlier one.
 TIMESTAMPS: dict[str, str] = {
-    "iso": r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:[.,]\d{1,9})?)?(?: ?(?:Z|[+-]\d\d:?\d\d)(?![\d:]))?",
+    # (possessive where giving a character back cannot lead to a match -- a timestamp is followed by `]`, `,|:`
+    # or a blank, see ts_prefix -- so sre keeps no way back to try)
+    "iso": r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:[.,]\d{1,9}+)?)?(?: ?+(?:Z|[+-]\d\d:?+\d\d)(?![\d:]))?",
     "slash": r"\d{4}/\d\d/\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?",
     "ctime": rf"{_DAY} {_MON} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{{1,9}})? \d{{4}}",
     "clf": r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?",
@@ -106,8 +108,9 @@ _BRACKET = re.compile(r"^\[[^\]]*\]$")
 
 
 def ts_prefix(kind: str, lead: int) -> str:
+    # `[`, `]` and `,|:` are possessive: no timestamp starts with `[`, and none of `],|:` is a blank
     skipped = rf"(?:\S+[ \t]+){{{lead}}}" if lead else ""
-    return rf"(?:<\d{{1,3}}>)?{skipped}\[?(?P<ts>{TIMESTAMPS[kind]})\]?[,|:]?(?:[ \t]++|$)"
+    return rf"(?:<\d{{1,3}}>)?{skipped}\[?+(?P<ts>{TIMESTAMPS[kind]})\]?+[,|:]?+(?:[ \t]++|$)"
 
 
 @lru_cache(maxsize=64)
@@ -259,11 +262,11 @@ def layout_parts(layout: str) -> tuple[str, str]:
             body += r"(?P<level>[FAEWIDV])(?:[ \t]+|/)"
         else:
             # any word where the level sits (one short class, not 70 alternatives: sre tries those one by one);
-            # parse_text keeps only the words that are levels. Possessive: neither run can end earlier and
-            # still match (what follows is no word character), so sre must not try it. The `prefix:` of
+            # parse_text keeps only the words that are levels. Possessive: neither run can end earlier, nor
+            # can a bracket or colon be skipped, and still match, so sre must not try it. The `prefix:` of
             # `<main:INFO>` is tried after none: at most one of the two can match (a level word followed by
             # what may follow it is no `prefix:`), and the common case then skips a scan.
-            body += r"[\[<(]?(?:|\w++:)(?P<level>[A-Za-z]++)[\]>)]?[:,]?(?![^ \t\n])"
+            body += r"[\[<(]?+(?:|\w++:)(?P<level>[A-Za-z]++)[\]>)]?+[:,]?+(?![^ \t\n])"
         body += _LOGGER_PIECES["-" if "l" in slots else logger]
     return head, body
 
@@ -302,8 +305,8 @@ def line_columns(pattern: re.Pattern, text: str) -> list[list[str]]:
     step = pattern.groups + 1
     cols = [flat[i::step] for i in range(1, step)]
     for i, col in enumerate(cols):
-        if None in col:  # a line without the group's part of the header (a continuation, another shape)
-            cols[i] = [v or "" for v in col]
+        if not all(col):  # (a truth test per value: cheaper than comparing with None) a line without the
+            cols[i] = [v or "" for v in col]  # group's part of the header (a continuation, another shape)
     return cols
 
 
@@ -324,8 +327,8 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     has_ts = "ts=-" not in layout
     header = ts_col if has_ts else level_col
     # a blank line has no header: a batch whose lines all have one needs no look for blanks
-    gaps = "" in header
-    maybe_blank = gaps and ("" in msg_col or _BLANK_LINE.search(text) or _BLANK_FIRST.match(text))
+    gaps = not all(header)
+    maybe_blank = gaps and (not all(msg_col) or _BLANK_LINE.search(text) or _BLANK_FIRST.match(text))
     blank = [not m.strip() for m in msg_col] if maybe_blank else None
     if blank is not None:
         blank = [b and not h for b, h in zip(blank, header)]
