@@ -18,6 +18,7 @@ best round of each counts.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -105,15 +106,12 @@ def speed(lines: int, rounds: int = 3) -> None:
     data = ("\n".join(raw) + "\n").encode()
     spec: ParserSpec = build_spec("auto", (), (), None).resolved(detect(data[:65536]) or "text")
     bodies = [messages[i % len(messages)] for i in range(lines)]
-    try:
-        from drain3 import TemplateMiner  # noqa: F401
-    except ImportError:
-        TemplateMiner = None
+    have_drain3 = importlib.util.find_spec("drain3") is not None
     ours, theirs = [], []
     for _ in range(rounds):
         shape_memo._memo.clear()  # a fresh start, like drain3's new miner
         ours.append(_tailstat_round(spec, data))
-        if TemplateMiner is not None:
+        if have_drain3:
             theirs.append(_drain3_round(bodies))
     best, (events, templates) = min(ours)
     print(f"tailstat (header + patterns): {lines / best:>10,.0f} lines/s ({events} events, {templates} templates)"
