@@ -81,15 +81,16 @@ class PatternRegistry:
     def count(self, shapes: Counter | dict, now: float | None = None, record: bool = True) -> Counter:
         """Counts of shapes -> counts of template ids (each template's own count follows, if `record`)."""
         now = time.time() if now is None else now
-        out: Counter = Counter()
-        cache = self._cache
-        for shape, n in shapes.items():
-            if n <= 0:
-                continue
-            tid = cache.get(shape)
-            if tid is None:
-                tid = self.assign(shape, now)
-            out[tid] += n
+        if shapes and min(shapes.values()) <= 0:
+            shapes = {shape: n for shape, n in shapes.items() if n > 0}
+        ids = list(map(self._cache.get, shapes))  # a shape seen before: one C-level lookup, no tree search
+        if None in ids:
+            ids = [self.assign(shape, now) if tid is None else tid for shape, tid in zip(shapes, ids)]
+        totals: dict[int, int] = {}
+        get = totals.get
+        for tid, n in zip(ids, shapes.values()):
+            totals[tid] = get(tid, 0) + n
+        out = Counter(totals)
         if not record:
             return out
         for tid, n in out.items():

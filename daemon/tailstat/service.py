@@ -26,6 +26,7 @@ from tailstat.globs import missing_directories
 from tailstat.http import StartupError, start_http  # imported before the loop runs: aiohttp's import is slow
 from tailstat.logsetup import LogSink
 from tailstat.notify import Notifier
+from tailstat.parse.multiline import may_hold
 from tailstat.pipeline import ParsePool, group_batches, group_bytes
 from tailstat.tail import Batch, Tailer, pass_budget
 from tailstat.watch import Watcher
@@ -243,7 +244,7 @@ class Service:
                     tg.create_task(self.periodic(cfg.snapshot_interval, self.write_snapshot), name="snapshot"),
                     tg.create_task(self.periodic(5.0, self._status), name="status"),
                 ]
-                if cfg.multiline:  # a quiet writer's last multiline event completes after the timeout, not at a rescan
+                if quiet_timer_needed(cfg):  # a quiet writer's last multiline event completes after the timeout
                     background.append(tg.create_task(
                         self.periodic(max(0.1, min(1.0, cfg.multiline_timeout / 2)), self._quiet), name="quiet"))
                 if self.notifier.watchdog_interval:
@@ -315,6 +316,13 @@ class Service:
         ok = await self.checkpoint()
         await self.write_snapshot(force=True)
         return ok
+
+
+def quiet_timer_needed(cfg: Config) -> bool:
+    """Whether any source can hold back a multiline event (tail/ keeps a Joiner for its files), which then
+    completes once its writer has been quiet for TAILSTAT_MULTILINE_TIMEOUT: only then does the QUIET timer
+    run."""
+    return any(may_hold(source.spec) for source in cfg.sources)
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

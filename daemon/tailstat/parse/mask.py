@@ -67,16 +67,28 @@ def _mask_urls(text: str) -> str:
     return "".join(out)
 
 
+# Shapes of messages seen in earlier batches: a message that repeats exactly (`Connection closed`, a health
+# check) is masked once, not once per batch. A memo of a pure function (a message's shape depends on nothing
+# else), like functools.lru_cache: its content changes no result, only what is computed again. It is bounded
+# (emptied when full) and only ever read or replaced by whole entries, which threads may do at once.
+MEMO_SIZE = 8192
+_memo: dict[str, str] = {}
+
+
 def mask_messages(messages: list[str] | tuple[str, ...]) -> list[str]:
     """The shape of each message, in order (a few C-level passes over the batch). Messages that repeat
-    exactly are masked once."""
-    if not messages:
-        return []
-    distinct = dict.fromkeys(messages)
-    if len(distinct) * 4 < len(messages) * 3:
-        shapes = dict(zip(distinct, _mask(list(distinct))))
-        return list(map(shapes.__getitem__, messages))
-    return _mask(messages)
+    exactly, in the batch or since earlier ones (the memo), are masked once."""
+    memo = _memo
+    shapes = list(map(memo.get, messages))
+    if all(shapes) or None not in shapes:  # a log whose messages all came before: one lookup each
+        return shapes
+    new = list(dict.fromkeys(m for m, shape in zip(messages, shapes) if shape is None))
+    found = dict(zip(new, _mask(new)))
+    if len(memo) + len(new) > MEMO_SIZE:
+        memo.clear()
+    memo.update((m, shape) for m, shape in found.items() if len(m) <= MAX_MESSAGE_CHARS)
+    get = found.get
+    return [shape if shape is not None else get(m) for m, shape in zip(messages, shapes)]
 
 
 def _mask(messages: list[str] | tuple[str, ...]) -> list[str]:

@@ -42,6 +42,12 @@ def event_start(layout: str) -> re.Pattern[bytes]:
     return re.compile(b"^(?!" + CONTINUATION.pattern.encode() + rb"|\r?$)", re.MULTILINE)
 
 
+def may_hold(spec: ParserSpec) -> bool:
+    """Whether a reader of a file of this spec can hold back an event (a Joiner): `text` with multiline on,
+    or `auto`, which may detect `text`."""
+    return spec.multiline and spec.format in ("text", "auto")
+
+
 class Joiner:
     """Cuts one file's stream of complete lines at event boundaries. Pure: bytes in, bytes out."""
 

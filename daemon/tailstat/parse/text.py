@@ -38,6 +38,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from tailstat.eventtime import nothing_parsed, split_slots
+from tailstat.parse.fastregex import branch_optionals
 from tailstat.parse.mask import mask_messages
 from tailstat.parse.syslog import bsd_minute
 from tailstat.parse.timestamps import clf_minute, iso_minute
@@ -68,7 +69,9 @@ _MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 # name -> regex of the timestamp text (no groups). Most specific first: a tie keeps the earlier one.
 TIMESTAMPS: dict[str, str] = {
-    "iso": r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:[.,]\d{1,9})?)?(?: ?(?:Z|[+-]\d\d:?\d\d)(?![\d:]))?",
+    # (possessive where giving a character back cannot lead to a match -- a timestamp is followed by `]`, `,|:`
+    # or a blank, see ts_prefix -- so sre keeps no way back to try)
+    "iso": r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:[.,]\d{1,9}+)?)?(?: ?+(?:Z|[+-]\d\d:?+\d\d)(?![\d:]))?",
     "slash": r"\d{4}/\d\d/\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?",
     "ctime": rf"{_DAY} {_MON} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{{1,9}})? \d{{4}}",
     "clf": r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?",
@@ -105,7 +108,9 @@ _BRACKET = re.compile(r"^\[[^\]]*\]$")
 
 
 def ts_prefix(kind: str, lead: int) -> str:
-    return rf"(?:<\d{{1,3}}>)?(?:\S+[ \t]+){{{lead}}}\[?(?P<ts>{TIMESTAMPS[kind]})\]?[,|:]?(?:[ \t]+|$)"
+    # `[`, `]` and `,|:` are possessive: no timestamp starts with `[`, and none of `],|:` is a blank
+    skipped = rf"(?:\S+[ \t]+){{{lead}}}" if lead else ""
+    return rf"(?:<\d{{1,3}}>)?{skipped}\[?+(?P<ts>{TIMESTAMPS[kind]})\]?+[,|:]?+(?:[ \t]++|$)"
 
 
 @lru_cache(maxsize=64)
@@ -219,10 +224,12 @@ def _logger_mode(rests: list[str], skip: int) -> str:
 
 
 _LOGGER_PIECES = {
-    "bc": r"(?:[ \t]*-)?[ \t]*\[(?P<thread2>[^\]]*)\][ \t]+(?P<logger>[^\s\[\]]+?)(?:\[(?P<pid2>\d+)\])?:(?:[ \t]+|$)",
-    "bd": r"[ \t]*\[(?P<thread2>[^\]]*)\][ \t]+(?P<logger>\S+)[ \t]+-(?:[ \t]+|$)",
-    "c": r"(?:[ \t]*-)?[ \t]*(?P<logger>[^\s\[\]:]+)(?:\[(?P<pid2>\d+)\])?:(?:[ \t]+|$)",
-    "d": r"[ \t]*(?P<logger>\S+)[ \t]+-(?:[ \t]+|$)",
+    # greedy logger (a lazy one tries the rest at every character): it cannot hold a blank, so the colon that
+    # ends it before a blank is the same one either way. Blanks are possessive where what follows cannot be one.
+    "bc": r"[ \t]*+(?:-[ \t]*+)?\[(?P<thread2>[^\]]*)\][ \t]++(?P<logger>[^\s\[\]]+)(?:\[(?P<pid2>\d+)\])?:(?:[ \t]++|$)",
+    "bd": r"[ \t]*\[(?P<thread2>[^\]]*)\][ \t]+(?P<logger>\S+)[ \t]+-(?:[ \t]++|$)",
+    "c": r"[ \t]*+(?:-[ \t]*+)?(?P<logger>[^\s\[\]:]+)(?:\[(?P<pid2>\d+)\])?:(?:[ \t]++|$)",
+    "d": r"[ \t]*(?P<logger>\S+)[ \t]+-(?:[ \t]++|$)",
     "s": r"[ \t]*(?P<logger>[A-Za-z][\w.$-]*)[ \t]{2,}",
     "-": r"(?:[ \t]*[-:|])?[ \t]*",
 }
@@ -255,8 +262,11 @@ def layout_parts(layout: str) -> tuple[str, str]:
             body += r"(?P<level>[FAEWIDV])(?:[ \t]+|/)"
         else:
             # any word where the level sits (one short class, not 70 alternatives: sre tries those one by one);
-            # parse_text keeps only the words that are levels
-            body += r"[\[<(]?(?:\w+:)?(?P<level>[A-Za-z]+)[\]>)]?[:,]?(?=[ \t]|$)"
+            # parse_text keeps only the words that are levels. Possessive: neither run can end earlier, nor
+            # can a bracket or colon be skipped, and still match, so sre must not try it. The `prefix:` of
+            # `<main:INFO>` is tried after none: at most one of the two can match (a level word followed by
+            # what may follow it is no `prefix:`), and the common case then skips a scan.
+            body += r"[\[<(]?+(?:|\w++:)(?P<level>[A-Za-z]++)[\]>)]?+[:,]?+(?![^ \t\n])"
         body += _LOGGER_PIECES["-" if "l" in slots else logger]
     return head, body
 
@@ -267,8 +277,8 @@ _GROUPS_OF = {"logger": ("logger",), "pid": ("pid", "pid2"), "thread": ("thread"
 
 @lru_cache(maxsize=256)
 def layout_pattern(layout: str, fields: frozenset[str] | None = None) -> re.Pattern:
-    """The compiled regex of a layout: one row per line, groups ts, level, msg, and those of `fields`
-    (logger, pid, thread; all when None) -- fewer groups, fewer strings per line."""
+    """The compiled regex of a layout, matching each complete line (with its newline): groups ts, level, msg,
+    and those of `fields` (logger, pid, thread; all when None) -- fewer groups, fewer strings per line."""
     head, body = layout_parts(layout)
     if head and body:
         core = rf"{head}(?:{body})?"
@@ -281,50 +291,67 @@ def layout_pattern(layout: str, fields: frozenset[str] | None = None) -> re.Patt
     for name in sorted(keep - {"msg"}):  # every pattern has the groups it keeps, so rows have one shape
         if f"(?P<{name}>" not in core:
             core += f"(?P<{name}>)"
-    # greedy to the line's end (a lazy group would try the end at every character); parse_text drops CRs first
-    return re.compile(rf"^(?:{core})?(?P<msg>[^\n]*)$", re.MULTILINE)
+    # to the line's end, possessive (a lazy group would try the end at every character, a greedy one keeps
+    # what it could give back); parse_text drops CRs first
+    return re.compile(branch_optionals(rf"^(?:{core})?(?P<msg>[^\n]*+)\n"), re.MULTILINE)
+
+
+def line_columns(pattern: re.Pattern, text: str) -> list[list[str]]:
+    """The groups of `pattern` (layout_pattern) over the complete lines of `text`, as one column per group,
+    "" where a group did not take part. `split` gives them as one flat list (its pieces between the matches
+    are all empty: the lines follow each other) where `findall` makes a tuple per line; a column is then one
+    slice of that list."""
+    flat = pattern.split(text)
+    step = pattern.groups + 1
+    cols = [flat[i::step] for i in range(1, step)]
+    for i, col in enumerate(cols):
+        if not all(col):  # (a truth test per value: cheaper than comparing with None) a line without the
+            cols[i] = [v or "" for v in col]  # group's part of the header (a continuation, another shape)
+    return cols
 
 
 # ------------------------------------------------------------------------------------------------- parsing
 def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     layout = spec.layout or learn_layout(data[:65536])
     pattern = layout_pattern(layout, frozenset(spec.dimensions) & frozenset(_GROUPS_OF))
-    partial = Partial(lines=data.count(b"\n"), bytes=len(data))
     text = data.decode("utf-8", "replace")
     if "\r" in text:
         text = text.replace("\r\n", "\n")
-    rows = pattern.findall(text)
-    if len(rows) > partial.lines:  # findall's empty match after the last newline
-        rows = rows[:partial.lines]
-    if not rows:
+    cols = line_columns(pattern, text)  # a last line without its newline is not a line yet
+    nrows = len(cols[0])
+    partial = Partial(lines=nrows, bytes=len(data))
+    if not nrows:
         return nothing_parsed(partial, spec)
-    cols = list(zip(*rows))
     idx = {name: i - 1 for name, i in pattern.groupindex.items()}
     ts_col, level_col, msg_col = cols[idx["ts"]], cols[idx["level"]], cols[idx["msg"]]
     has_ts = "ts=-" not in layout
     header = ts_col if has_ts else level_col
-    maybe_blank = "" in msg_col or _BLANK_LINE.search(text) or _BLANK_FIRST.match(text)
+    # a blank line has no header: a batch whose lines all have one needs no look for blanks
+    gaps = not all(header)
+    maybe_blank = gaps and (not all(msg_col) or _BLANK_LINE.search(text) or _BLANK_FIRST.match(text))
     blank = [not m.strip() for m in msg_col] if maybe_blank else None
     if blank is not None:
         blank = [b and not h for b, h in zip(blank, header)]
         if not any(blank):
             blank = None
     nblank = sum(blank) if blank is not None else 0
+    is_event: list[bool] | None = None  # None: every row starts an event
     if not spec.multiline:
-        is_event = [not b for b in blank] if blank is not None else [True] * len(rows)
-    else:
-        if has_ts or "level=-" not in layout:  # a line without the file's header continues an event
+        if blank is not None:
+            is_event = [not b for b in blank]
+    elif has_ts or "level=-" not in layout:  # a line without the file's header continues an event
+        if gaps:
             is_event = list(map(bool, header))
-        else:  # no header to tell: indentation, `Caused by:`, `... 12 more` continue an event
-            is_event = [not CONTINUATION.match(m) for m in msg_col]
-        if not all(is_event):
-            is_event = _bound_events(is_event, blank, spec.multiline_max_lines)
-    partial.parsed = len(rows) - nblank
+    else:  # no header to tell: indentation, `Caused by:`, `... 12 more` continue an event
+        is_event = [not CONTINUATION.match(m) for m in msg_col]
+    if spec.multiline and is_event is not None and not all(is_event):
+        is_event = _bound_events(is_event, blank, spec.multiline_max_lines)
+    partial.parsed = nrows - nblank
     if nblank:
         partial.errors["empty_line"] += nblank
-    events = sum(is_event)
+    events = nrows if is_event is None else sum(is_event)
     partial.events = events
-    event_rows = None if events == len(rows) else list(compress(range(len(rows)), is_event))
+    event_rows = None if events == nrows else list(compress(range(nrows), is_event))
     _aggregate_events(spec, layout, cols, idx, event_rows, partial)
     if has_ts:
         _tag_slots(spec, layout, partial, cols, idx, is_event, blank, event_rows)
@@ -334,7 +361,7 @@ def parse_text(spec: ParserSpec, data: bytes) -> Partial:
     return partial
 
 
-def _aggregate_events(spec: ParserSpec, layout: str, cols: list[tuple[str, ...]], idx: dict[str, int],
+def _aggregate_events(spec: ParserSpec, layout: str, cols: list[list[str]], idx: dict[str, int],
                       event_rows: list[int] | None, partial: Partial) -> None:
     """Dimensions and event minutes of the events starting at `event_rows` (None: every row)."""
     if event_rows is None:
@@ -348,7 +375,14 @@ def _aggregate_events(spec: ParserSpec, layout: str, cols: list[tuple[str, ...]]
                 return (col[event_rows[0]],) if event_rows else ()
             return take(col)
     levels_raw = pick(cols[idx["level"]])
-    level_counts = Counter(levels_raw)
+    kind = layout.split(",", 1)[0][3:].split("/")[0]  # of the timestamp; "-": none
+    by_minute = Counter(zip(_minute_keys(kind, pick(cols[idx["ts"]])), levels_raw)) if kind != "-" else None
+    if by_minute is not None and len(by_minute) * 8 <= len(levels_raw):
+        level_counts = Counter()  # the few (minute, level) pairs add up to the levels: no second pass per line
+        for (_, raw), n in by_minute.items():
+            level_counts[raw] += n
+    else:
+        level_counts = Counter(levels_raw)
     canonical: Counter = Counter()
     canon = _canonical_letter if "level=letter" in layout else _canonical
     for raw, n in list(level_counts.items()):
@@ -373,18 +407,18 @@ def _aggregate_events(spec: ParserSpec, layout: str, cols: list[tuple[str, ...]]
                 partial.dims[name] = counts
     messages = pick(cols[idx["msg"]])
     if "pattern" in wanted:
-        partial.dims["pattern"] = Column(tuple(mask_messages(list(messages))))
+        partial.dims["pattern"] = Column(tuple(mask_messages(messages)))
     if "message" in wanted:
         counts = Counter(messages)
         counts.pop("", None)
         if counts:
             partial.dims["message"] = counts
-    if "ts=-" not in layout:
-        _text_minutes(layout, pick(cols[idx["ts"]]), levels_raw, spec, partial, canon)
+    if by_minute is not None:
+        _text_minutes(kind, by_minute, spec, partial, canon)
 
 
-def _tag_slots(spec: ParserSpec, layout: str, partial: Partial, cols: list[tuple[str, ...]],
-               idx: dict[str, int], is_event: list[bool], blank: list[bool] | None,
+def _tag_slots(spec: ParserSpec, layout: str, partial: Partial, cols: list[list[str]],
+               idx: dict[str, int], is_event: list[bool] | None, blank: list[bool] | None,
                event_rows: list[int] | None) -> None:
     """Event time for the windows and for `scan --since/--until` (eventtime.split_slots): every parsed line
     counts at its event's time, so an event is never split between window slots or cut by a time range."""
@@ -462,20 +496,25 @@ def _bound_events(is_event: list[bool], blank: list[bool] | None, max_lines: int
     return out
 
 
-def _text_minutes(layout: str, ts_col: tuple[str, ...], levels: tuple[str, ...], spec: ParserSpec,
-                  partial: Partial, canon=_canonical) -> None:
-    """Event minute x canonical level. The timestamps lose their seconds in one C-level pass, so a batch has
-    as many distinct keys as minutes, each parsed once (and cached)."""
-    kind = layout.split(",", 1)[0][3:].split("/")[0]
+def _minute_keys(kind: str, ts_col: tuple[str, ...]) -> list[str] | tuple[str, ...]:
+    """The timestamps without their seconds, in one C-level pass, so a batch has as many distinct keys as
+    minutes, each parsed once (and cached)."""
+    if kind == "yymmdd":
+        return list(map(_FIRST_11, ts_col))
+    if kind in ("epoch", "ymd8"):
+        return ts_col
+    joined = "\n".join(ts_col)
+    if kind == "iso" and "Z" not in joined and "+" not in joined \
+            and joined.count("-") == 2 * (len(ts_col) - ts_col.count("")):
+        return list(map(_FIRST_16, ts_col))  # no zone: the minute is `YYYY-MM-DD HH:MM`, a plain slice
+    return _SECONDS.sub("", joined).split("\n")
+
+
+def _text_minutes(kind: str, by_minute: Counter, spec: ParserSpec, partial: Partial, canon=_canonical) -> None:
+    """Event minute x canonical level, from the counts of (minute key, raw level) pairs."""
     now = time.time() if spec.reference_time is None else spec.reference_time
     year = time.localtime(now).tm_year
-    if kind == "yymmdd":
-        keys = [ts[:11] for ts in ts_col]
-    elif kind in ("epoch", "ymd8"):
-        keys = ts_col
-    else:
-        keys = _SECONDS.sub("", "\n".join(ts_col)).split("\n")
-    for (ts, raw), n in Counter(zip(keys, levels)).items():
+    for (ts, raw), n in by_minute.items():
         if not ts:
             continue
         minute = _to_minute(kind, ts, year, int(now))
@@ -483,7 +522,10 @@ def _text_minutes(layout: str, ts_col: tuple[str, ...], levels: tuple[str, ...],
             partial.minutes[(minute, canon(raw))] += n
 
 
-_SECONDS = re.compile(r"(?<=\d\d:\d\d):\d\d(?:[.,:]\d+)?")  # (a plain replacement: no template per match)
+# `:SS[.fff]` after `HH:MM` (a plain replacement: no template per match). It starts with its literal colon, so
+# sre jumps from colon to colon instead of trying the lookbehind at every character.
+_SECONDS = re.compile(r":(?<=\d\d:\d\d:)\d\d(?:[.,:]\d+)?")
+_FIRST_11, _FIRST_16 = itemgetter(slice(11)), itemgetter(slice(16))
 
 
 @lru_cache(maxsize=8192)
