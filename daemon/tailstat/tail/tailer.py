@@ -228,7 +228,11 @@ class Tailer:
                     pos=offset, line_start=offset, size=s.size,
                     rotations=int(rec.get("rotations", 0)), truncations=int(rec.get("truncations", 0)),
                     skipped_at_start=int(rec.get("skipped_at_start", 0)))
-        set_head(t, s.head)  # its first fingerprint_bytes bytes matched the recorded fingerprint
+        ident = rec.get("identity", {})
+        if s.head and len(s.head[:FP_BYTES]) == ident.get("fingerprint_bytes"):
+            t.head, t.fp = s.head[:FP_BYTES], ident["fingerprint"]  # the core matched the whole head to it
+        else:
+            set_head(t, s.head)  # its first fingerprint_bytes bytes matched the recorded fingerprint
         fmt = rec.get("format") or ""
         if fmt and fmt != UNKNOWN_FORMAT:
             t.spec = src.spec.resolved(fmt) if src.spec.format == "auto" else src.spec
