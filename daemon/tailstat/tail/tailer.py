@@ -244,7 +244,8 @@ class Tailer:
             self.log.info("file_moved_while_stopped", key=key, old_path=old_path, path=s.path, copy=is_copy)
         if s.path != origin:
             self.history[origin] = max(self.history.get(origin, (0, 0)), (t.rotations, t.truncations))
-        self.store.upsert_file(key, retire_at=-1)  # it was being let go when we stopped: it is back now
+        if rec.get("retire_at") != -1:  # it was being let go when we stopped: it is back now
+            self.store.upsert_file(key, retire_at=-1)
         self._track(t)
         return t
 
