@@ -10,6 +10,7 @@ tailer use the same ones.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import glob
 import os
 import re
@@ -20,6 +21,7 @@ from typing import Any
 _WILDCARD = re.compile(r"\[[^\]]*\]|[*?]")
 
 
+@functools.cache  # the configured globs: a handful, asked about for every file
 def specificity(pattern: str) -> tuple[int, int, int]:
     """Larger is more specific: (-wildcards, literal prefix length, literal characters)."""
     wildcards = _WILDCARD.findall(pattern)
@@ -29,15 +31,22 @@ def specificity(pattern: str) -> tuple[int, int, int]:
     return -len(wildcards), prefix, literal
 
 
+@functools.cache
+def _matcher(pattern: str) -> Any:
+    """fnmatch.fnmatchcase's compiled pattern, without its cache lookup per call."""
+    return re.compile(fnmatch.translate(pattern)).match
+
+
 def matches(path: str, sources: Sequence[Any]) -> list[tuple[Any, str]]:
     """(source, its most specific glob matching `path`) for every source that matches, best first."""
     found = []
     for index, src in enumerate(sources):
-        hits = [g for g in src.globs if fnmatch.fnmatchcase(path, g)]
+        hits = [g for g in src.globs if _matcher(g)(path) is not None]
         if hits:
-            best = max(hits, key=specificity)
+            best = max(hits, key=specificity) if len(hits) > 1 else hits[0]
             found.append((specificity(best), -index, src, best))
-    found.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    if len(found) > 1:
+        found.sort(key=lambda x: (x[0], x[1]), reverse=True)
     return [(src, g) for _, _, src, g in found]
 
 

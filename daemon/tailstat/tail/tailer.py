@@ -219,7 +219,11 @@ class Tailer(Follower):
                     pos=offset, line_start=offset, size=s.size,
                     rotations=int(rec.get("rotations", 0)), truncations=int(rec.get("truncations", 0)),
                     skipped_at_start=int(rec.get("skipped_at_start", 0)))
-        set_head(t, s.head)  # its first fingerprint_bytes bytes matched the recorded fingerprint
+        ident = rec.get("identity", {})
+        if s.head and len(s.head[:FP_BYTES]) == ident.get("fingerprint_bytes"):
+            t.head, t.fp = s.head[:FP_BYTES], ident["fingerprint"]  # the core matched the whole head to it
+        else:
+            set_head(t, s.head)  # its first fingerprint_bytes bytes matched the recorded fingerprint
         fmt = rec.get("format") or ""
         if fmt and fmt != UNKNOWN_FORMAT:
             t.spec = src.spec.resolved(fmt) if src.spec.format == "auto" else src.spec
@@ -231,7 +235,8 @@ class Tailer(Follower):
             self.log.info("file_moved_while_stopped", key=key, old_path=old_path, path=s.path, copy=is_copy)
         if s.path != origin:
             self.history[origin] = max(self.history.get(origin, (0, 0)), (t.rotations, t.truncations))
-        self.store.upsert_file(key, retire_at=-1)  # it was being let go when we stopped: it is back now
+        if rec.get("retire_at") != -1:  # it was being let go when we stopped: it is back now
+            self.store.upsert_file(key, retire_at=-1)
         self._track(t)
         return t
 

@@ -23,8 +23,9 @@ def accepts_gzip(header: str) -> bool:
     return False
 
 
-def _handler(item: Asset):
+def _handler(url_path: str):
     async def handle(request: web.Request) -> web.Response:
+        item: Asset = asset(url_path)  # read and compressed at its first request (cached), not at start-up
         headers = {"ETag": item.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
         if item.etag in request.headers.get("If-None-Match", ""):
             return web.Response(status=304, headers=headers)
@@ -44,7 +45,7 @@ def add_routes(app: web.Application) -> None:
     JSON data for clients that accept it (the page polls /stats every second; a document with many files is
     large). aiohttp compresses bodies over 1 KiB in its executor, off the event loop."""
     for path in FILES:
-        app.router.add_get("/" + path, _handler(asset(path)))
+        app.router.add_get("/" + path, _handler(path))
     app.middlewares.append(_compress_json)  # inside the app's own guard: errors and 401s stay plain
     app.on_response_prepare.append(_security_headers)
 
