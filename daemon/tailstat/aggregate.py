@@ -206,8 +206,8 @@ class Store:
         current = ring.advance(now)  # (seals what is due first: pending counts are added before)
         indices = [partial.slot] if partial.slots is None else list(partial.slots)
         for index, (_, dims) in zip(indices, pieces):
-            slot = ring.hot_slot(index, current)
-            if slot is None:
+            slot = ring.slot_for(index, current)  # (made hot now if new, as ring.add would)
+            if slot is None or not slot.hot:
                 continue
             held = None
             for name, counts in dims.items():

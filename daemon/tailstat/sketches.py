@@ -85,6 +85,14 @@ class TopK:
         self._total += sum(counts.values())
         return self._prune_if_full()
 
+    def update_owned(self, counts: Counter) -> list[str]:
+        """update() with positive counts that this summary may keep: an empty one takes the Counter itself."""
+        if self._counts:
+            return self.update(counts)
+        self._counts = counts
+        self._total += sum(counts.values())
+        return self._prune_if_full()
+
     def update_values(self, values: Sequence[str]) -> list[str]:
         """Count one occurrence of each value (a batch's raw column, not yet counted): Counter.update over a
         sequence runs in C, so the batch is counted straight into the summary without a Counter of its own."""

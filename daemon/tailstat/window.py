@@ -95,8 +95,9 @@ class Slot:
                 self.classes[klass] += n
 
     def add_dims(self, dims: Mapping[str, Any], capacity: int, exact: int = EXACT_DISTINCT,
-                 codes: RegisterCodes | None = None) -> None:
-        """Count dimensions' values (Columns, Counters or FieldSketches); arguments as for add()."""
+                 codes: RegisterCodes | None = None, owned: bool = False) -> None:
+        """Count dimensions' values (Columns, Counters or FieldSketches); arguments as for add(). `owned`: the
+        Counters are the slot's to keep (a new dimension's TopK takes one as it is, no copy)."""
         for name, counts in dims.items():
             topk = self.dims.get(name)
             if topk is None:
@@ -118,7 +119,7 @@ class Slot:
                     counts = {v: n for v, n in counts.items() if n > 0}
                 if not self.hot:
                     self.distinct[name].update(counts.keys(), codes)
-                dropped = topk.update(counts)
+                dropped = topk.update_owned(counts) if owned else topk.update(counts)
             if dropped and self.hot:
                 self.distinct[name].update(dropped, codes)
 
@@ -313,20 +314,11 @@ class Ring:
                 return slot
         return None
 
-    def hot_slot(self, index: int | None, current: int) -> Slot | None:
-        """The hot slot that counts lines of slot index `index` (None: now), if it is hot; changes nothing."""
-        if index is None or index > current:
-            index = current
-        for level, (width, keep) in enumerate(TIERS):
-            if index > current - keep:
-                return self.hot.get((level, index - index % width))
-        return None
-
     def add_counts(self, slot: Slot, dims: Mapping[str, Counter]) -> None:
-        """Counts held back for `slot` (hot when they were taken; see before_seal) into it."""
+        """Counts held back for `slot` (hot when they were taken; see before_seal) into it; they become its own."""
         if not slot.hot:
             self.cold_version += 1
-        slot.add_dims(dims, self.hot_capacity if slot.hot else self.capacity, self.exact, self.codes)
+        slot.add_dims(dims, self.hot_capacity if slot.hot else self.capacity, self.exact, self.codes, owned=True)
 
     def add(self, partial: Partial, now: float, pieces: list[tuple[Partial, dict[str, Any]]] | None = None) -> None:
         """Count a merged partial in the slot(s) of its lines' event times: its own `slot`, or one slot per part
