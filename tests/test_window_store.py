@@ -1,5 +1,6 @@
-"""The store with its window ring: a batch's raw Columns (thread mode) are counted once and added to the all-time
-summaries and the hot slot later, at the next read, seal or bound (Store._hold_back). Against the same batches
+"""The store with its window ring: a batch's raw Columns (thread mode) are counted once, and its measure sketches
+merged once, and added to the all-time summaries and the hot slot later, at the next read, seal or bound
+(Store._hold_back). Against the same batches
 given as Counters (counted at once, as process mode's compacted partials are), every window's document and the
 checkpointed ring must be the same, across slot changes, sealing, late and future lines and reads in between."""
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from tailstat import aggregate
 from tailstat.aggregate import PENDING_VALUES, Store
 from tailstat.partial import Column, Partial
+from tailstat.sketches import Quantiles
 from tailstat.window import WINDOWS, Ring
 
 VALUES = tuple("abcdefgh")
@@ -26,7 +28,9 @@ def batch(parts: list[tuple[int | None, list[str]]], as_column: bool) -> Partial
     def piece(values: list[str]) -> Partial:
         dims = {"v": Column(tuple(values)) if as_column else Counter(values),
                 "w": Column(tuple(v * 2 for v in values)) if as_column else Counter(v * 2 for v in values)}
-        return Partial(lines=len(values), bytes=3 * len(values), parsed=len(values), dims=dims)
+        q = Quantiles()
+        q.add_values([float(ord(v)) for v in values])
+        return Partial(lines=len(values), bytes=3 * len(values), parsed=len(values), dims=dims, measures={"ms": q})
 
     lines = sum(len(values) for _, values in parts)
     if len(parts) == 1:
@@ -44,7 +48,8 @@ def view(store: Store) -> dict:
     out = {}
     for window in ("all", *WINDOWS):
         doc = store.snapshot(top=20, window=window)
-        out[window] = {"totals": doc["totals"], "fields": doc["fields"], "start": doc.get("window_start")}
+        out[window] = {"totals": doc["totals"], "fields": doc["fields"], "measures": doc["measures"],
+                       "start": doc.get("window_start")}
     return out
 
 
@@ -79,6 +84,7 @@ def test_held_back_columns_count_as_counters_do(steps: list) -> None:
         assert view(held) == view(direct)
         assert held.export_state()["ring"] == direct.export_state()["ring"]
         assert held.export_state()["topk"] == direct.export_state()["topk"]
+        assert held.export_state()["measures"] == direct.export_state()["measures"]
 
 
 def test_held_back_values_are_added_past_the_bound_and_before_a_checkpoint() -> None:

@@ -7,6 +7,7 @@ return copies; nothing outside this module touches the lock.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import threading
 import time
@@ -78,6 +79,17 @@ PATTERN_DIM = "pattern"  # the dimension whose values are message shapes, counte
 PATTERNS_SHOWN = 500  # templates listed under "patterns": the most frequent, and the newest 100 among them
 
 
+class _Held:
+    """What the store holds back for one hot window slot (see Store._hold_back)."""
+
+    __slots__ = ("dims", "measures", "slot")
+
+    def __init__(self, slot: Slot) -> None:
+        self.slot = slot
+        self.dims: dict[str, Counter] = {}
+        self.measures: dict[str, Quantiles] = {}
+
+
 class Store:
     """All aggregated statistics plus per-file committed offsets, behind one threading.Lock."""
 
@@ -89,7 +101,7 @@ class Store:
         # Column values of batches counted in a hot window slot, counted once (one C-level Counter.update per
         # batch) and added to the all-time summaries and the slot together when the slot is read, sealed or
         # PENDING_VALUES are held: id(slot) -> (slot, dimension -> counts). Only touched under the lock.
-        self._pending: dict[int, tuple[Slot, dict[str, Counter]]] = {}
+        self._pending: dict[int, _Held] = {}
         self._pending_values = 0
         if ring is not None:
             ring.before_seal = self._add_pending
@@ -168,7 +180,7 @@ class Store:
             pieces = [(piece, {name: self._translate(name, counts, src, now) for name, counts in piece.dims.items()})
                       for piece in parts]
             if self._ring is not None:
-                self._hold_back(partial, pieces, now)
+                pieces = self._hold_back(partial, pieces, now)
             for piece, dims in pieces:
                 self._count(piece, dims)
             self._rates.add(now, partial.lines, errors, partial.bytes)
@@ -197,47 +209,65 @@ class Store:
             if self._paths.needs_prune(len(self._files)):
                 self._paths.prune(r["path"] for r in self._files.values())
 
-    def _hold_back(self, partial: Partial, pieces: list[tuple[Partial, dict[str, Any]]], now: float) -> None:
-        """Replace the raw Columns of the pieces that count in a hot window slot by DEFERRED, their values counted
-        once into the slot's pending counts: the all-time summaries and the slot each get them as counts of
-        distinct values later (_add_pending), instead of both counting every raw value. (under the lock)"""
+    def _hold_back(self, partial: Partial, pieces: list[tuple[Partial, dict[str, Any]]],
+                   now: float) -> list[tuple[Partial, dict[str, Any]]]:
+        """The pieces that count in a hot window slot give their raw Columns (replaced by DEFERRED) and measure
+        sketches to the slot's pending counts: each raw value is counted once (one C-level Counter.update) and
+        each sketch merged once, and the all-time summaries and the slot get the sums later (_add_pending),
+        instead of both counting every raw value and merging every sketch. Returns the pieces as they are left
+        to count now. (under the lock)"""
         ring = self._ring
         assert ring is not None
         current = ring.advance(now)  # (seals what is due first: pending counts are added before)
         indices = [partial.slot] if partial.slots is None else list(partial.slots)
-        for index, (_, dims) in zip(indices, pieces):
+        out = []
+        for index, (piece, dims) in zip(indices, pieces):
             slot = ring.slot_for(index, current)  # (made hot now if new, as ring.add would)
             if slot is None or not slot.hot:
+                out.append((piece, dims))
                 continue
-            held = None
+            held = self._pending.get(id(slot))
+            if held is None:
+                held = self._pending[id(slot)] = _Held(slot)
             for name, counts in dims.items():
                 if isinstance(counts, Column):
-                    if held is None:
-                        entry = self._pending.get(id(slot))
-                        if entry is None:
-                            entry = self._pending[id(slot)] = (slot, {})
-                        held = entry[1]
-                    pending = held.get(name)
+                    pending = held.dims.get(name)
                     if pending is None:
-                        pending = held[name] = Counter()
+                        pending = held.dims[name] = Counter()
                     pending.update(counts.raw)  # counted in C
                     self._pending_values += len(counts.raw)
                     dims[name] = DEFERRED
+            if piece.measures:
+                for name, sketch in piece.measures.items():
+                    q = held.measures.get(name)
+                    if q is None:
+                        held.measures[name] = sketch.copy()  # (the partial stays as it was given)
+                    else:
+                        q.merge(sketch)
+                piece = copy.copy(piece)
+                piece.measures = {}
+            out.append((piece, dims))
         if self._pending_values > PENDING_VALUES:
             self._add_pending()
+        return out
 
     def _add_pending(self) -> None:
-        """The held-back counts into the all-time summaries and their slots. (under the lock; also called by the
-        ring before it seals a hot slot)"""
+        """The held-back counts and sketches into the all-time summaries and their slots. (under the lock; also
+        called by the ring before it seals a hot slot)"""
         if not self._pending:
             return
         pending, self._pending, self._pending_values = self._pending, {}, 0
         ring = self._ring
         assert ring is not None
-        for slot, dims in pending.values():
-            for name, counts in dims.items():
+        for held in pending.values():
+            for name, counts in held.dims.items():
                 self._count_dim(name, counts)
-            ring.add_counts(slot, dims)
+            for name, sketch in held.measures.items():
+                q = self._measures.get(name)
+                if q is None:
+                    q = self._measures[name] = Quantiles()
+                q.merge(sketch)
+            ring.add_counts(held.slot, held.dims, held.measures)
 
     def _count(self, piece: Partial, dims: dict[str, Any]) -> None:
         """A piece's dimensions (translated), measures, skipped values and minutes into the all-time aggregate.

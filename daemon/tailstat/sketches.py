@@ -360,7 +360,7 @@ class RegisterCodes:
     def add(self, registers: bytearray, values: Iterable[str]) -> None:
         codes = self._codes
         values = set(values)
-        missing = [v for v in values if v not in codes]
+        missing = values.difference(codes)  # (a C-level pass over `values`, looked up in the dict)
         if missing:
             if len(codes) + len(missing) > self.limit:
                 codes.clear()

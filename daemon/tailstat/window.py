@@ -314,11 +314,18 @@ class Ring:
                 return slot
         return None
 
-    def add_counts(self, slot: Slot, dims: Mapping[str, Counter]) -> None:
-        """Counts held back for `slot` (hot when they were taken; see before_seal) into it; they become its own."""
+    def add_counts(self, slot: Slot, dims: Mapping[str, Counter], measures: Mapping[str, Quantiles]) -> None:
+        """Counts and sketches held back for `slot` (hot when they were taken; see before_seal) into it; they
+        become its own."""
         if not slot.hot:
             self.cold_version += 1
         slot.add_dims(dims, self.hot_capacity if slot.hot else self.capacity, self.exact, self.codes, owned=True)
+        for name, sketch in measures.items():
+            q = slot.measures.get(name)
+            if q is None:
+                slot.measures[name] = sketch
+            else:
+                q.merge(sketch)
 
     def add(self, partial: Partial, now: float, pieces: list[tuple[Partial, dict[str, Any]]] | None = None) -> None:
         """Count a merged partial in the slot(s) of its lines' event times: its own `slot`, or one slot per part
