@@ -100,7 +100,7 @@ def test_held_back_values_are_added_past_the_bound_and_before_a_checkpoint() -> 
             values = tuple(f"v{(i * per_batch + j) % 300}" for j in range(per_batch))
             store.merge(Partial(lines=per_batch, bytes=per_batch, parsed=per_batch,
                                 dims={"v": Column(values)}, slot=slot))
-        assert store._pending_values < PENDING_VALUES  # noqa: SLF001 - the bound itself is what is tested
+        assert store._pending_values < PENDING_VALUES  # (the bound itself is what is tested)
         state = store.export_state()
         total = batches * per_batch
         assert state["topk"]["v"]["total"] == total
