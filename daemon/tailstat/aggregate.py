@@ -72,7 +72,7 @@ class _Rates:
         return out
 
 
-PENDING_VALUES = 1 << 16  # raw column values held back at most (see _hold_back) before they are added
+PENDING_VALUES = 4096  # distinct values one dimension holds back at most (see _hold_back) before they are added
 FEW_VALUES = 1024  # a dimension with at most this many values so far is counted once per batch (see _count)
 UNREADABLE_SHOWN = 20  # paths listed in the stats document ("health.unreadable_files" counts them all)
 PATTERN_DIM = "pattern"  # the dimension whose values are message shapes, counted as template ids
@@ -99,10 +99,10 @@ class Store:
         # the window slots (None: no windows, as in `scan` and `merge`); only touched under the lock
         self._ring = ring
         # Column values of batches counted in a hot window slot, counted once (one C-level Counter.update per
-        # batch) and added to the all-time summaries and the slot together when the slot is read, sealed or
-        # PENDING_VALUES are held: id(slot) -> (slot, dimension -> counts). Only touched under the lock.
+        # batch) and added to the all-time summaries and the slot together when the slot is read or sealed, or a
+        # dimension holds PENDING_VALUES distinct values: id(slot) -> what is held. Only touched under the lock.
         self._pending: dict[int, _Held] = {}
-        self._pending_values = 0
+        self._pending_values = 0  # the most distinct values one held dimension has
         if ring is not None:
             ring.before_seal = self._add_pending
         self.version = 0  # bumped by every change: idle daemons skip rewriting unchanged snapshots
@@ -235,7 +235,7 @@ class Store:
                     if pending is None:
                         pending = held.dims[name] = Counter()
                     pending.update(counts.raw)  # counted in C
-                    self._pending_values += len(counts.raw)
+                    self._pending_values = max(self._pending_values, len(pending))
                     dims[name] = DEFERRED
             if piece.measures:
                 for name, sketch in piece.measures.items():
