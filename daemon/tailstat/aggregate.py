@@ -7,17 +7,18 @@ return copies; nothing outside this module touches the lock.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import threading
 import time
 from collections import Counter, deque
 from typing import Any
 
-from tailstat.partial import Column, FieldSketch, Partial
+from tailstat.partial import DEFERRED, Column, FieldSketch, Partial
 from tailstat.pathcounters import PathCounters
 from tailstat.patterns import DEFAULT_MAX_TEMPLATES, PatternRegistry
 from tailstat.sketches import Distinct, Quantiles, TopK
-from tailstat.window import WINDOWS, Ring
+from tailstat.window import WINDOWS, Ring, Slot
 
 STATE_SCHEMA = 2  # 2: + "ring" (the window slots); schema 1 states load with an empty ring
 STATE_SCHEMAS = (1, 2)
@@ -71,10 +72,22 @@ class _Rates:
         return out
 
 
+PENDING_VALUES = 4096  # distinct values one dimension holds back at most (see _hold_back) before they are added
 FEW_VALUES = 1024  # a dimension with at most this many values so far is counted once per batch (see _count)
 UNREADABLE_SHOWN = 20  # paths listed in the stats document ("health.unreadable_files" counts them all)
 PATTERN_DIM = "pattern"  # the dimension whose values are message shapes, counted as template ids
 PATTERNS_SHOWN = 500  # templates listed under "patterns": the most frequent, and the newest 100 among them
+
+
+class _Held:
+    """What the store holds back for one hot window slot (see Store._hold_back)."""
+
+    __slots__ = ("dims", "measures", "slot")
+
+    def __init__(self, slot: Slot) -> None:
+        self.slot = slot
+        self.dims: dict[str, Counter] = {}
+        self.measures: dict[str, Quantiles] = {}
 
 
 class Store:
@@ -85,6 +98,13 @@ class Store:
         self._lock = threading.Lock()
         # the window slots (None: no windows, as in `scan` and `merge`); only touched under the lock
         self._ring = ring
+        # Column values of batches counted in a hot window slot, counted once (one C-level Counter.update per
+        # batch) and added to the all-time summaries and the slot together when the slot is read or sealed, or a
+        # dimension holds PENDING_VALUES distinct values: id(slot) -> what is held. Only touched under the lock.
+        self._pending: dict[int, _Held] = {}
+        self._pending_values = 0  # the most distinct values one held dimension has
+        if ring is not None:
+            ring.before_seal = self._add_pending
         self.version = 0  # bumped by every change: idle daemons skip rewriting unchanged snapshots
         self._capacity = topk_capacity
         self._event_minutes = event_minutes
@@ -159,6 +179,8 @@ class Store:
             # of the source's registry), for the aggregate and the slot alike.
             pieces = [(piece, {name: self._translate(name, counts, src, now) for name, counts in piece.dims.items()})
                       for piece in parts]
+            if self._ring is not None:
+                pieces = self._hold_back(partial, pieces, now)
             for piece, dims in pieces:
                 self._count(piece, dims)
             self._rates.add(now, partial.lines, errors, partial.bytes)
@@ -187,36 +209,74 @@ class Store:
             if self._paths.needs_prune(len(self._files)):
                 self._paths.prune(r["path"] for r in self._files.values())
 
+    def _hold_back(self, partial: Partial, pieces: list[tuple[Partial, dict[str, Any]]],
+                   now: float) -> list[tuple[Partial, dict[str, Any]]]:
+        """The pieces that count in a hot window slot give their raw Columns (replaced by DEFERRED) and measure
+        sketches to the slot's pending counts: each raw value is counted once (one C-level Counter.update) and
+        each sketch merged once, and the all-time summaries and the slot get the sums later (_add_pending),
+        instead of both counting every raw value and merging every sketch. Returns the pieces as they are left
+        to count now. (under the lock)"""
+        ring = self._ring
+        assert ring is not None
+        current = ring.advance(now)  # (seals what is due first: pending counts are added before)
+        indices = [partial.slot] if partial.slots is None else list(partial.slots)
+        out = []
+        for index, (piece, dims) in zip(indices, pieces):
+            slot = ring.slot_for(index, current)  # (made hot now if new, as ring.add would)
+            if slot is None or not slot.hot:
+                out.append((piece, dims))
+                continue
+            held = self._pending.get(id(slot))
+            if held is None:
+                held = self._pending[id(slot)] = _Held(slot)
+            for name, counts in dims.items():
+                if isinstance(counts, Column):
+                    pending = held.dims.get(name)
+                    if pending is None:
+                        pending = held.dims[name] = Counter()
+                    pending.update(counts.raw)  # counted in C
+                    self._pending_values = max(self._pending_values, len(pending))
+                    dims[name] = DEFERRED
+            if piece.measures:
+                for name, sketch in piece.measures.items():
+                    q = held.measures.get(name)
+                    if q is None:
+                        held.measures[name] = sketch.copy()  # (the partial stays as it was given)
+                    else:
+                        q.merge(sketch)
+                piece = copy.copy(piece)
+                piece.measures = {}
+            out.append((piece, dims))
+        if self._pending_values > PENDING_VALUES:
+            self._add_pending()
+        return out
+
+    def _add_pending(self) -> None:
+        """The held-back counts and sketches into the all-time summaries and their slots. (under the lock; also
+        called by the ring before it seals a hot slot)"""
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_values = self._pending, {}, 0
+        ring = self._ring
+        assert ring is not None
+        for held in pending.values():
+            for name, counts in held.dims.items():
+                self._count_dim(name, counts)
+            for name, sketch in held.measures.items():
+                q = self._measures.get(name)
+                if q is None:
+                    q = self._measures[name] = Quantiles()
+                q.merge(sketch)
+            ring.add_counts(held.slot, held.dims, held.measures)
+
     def _count(self, piece: Partial, dims: dict[str, Any]) -> None:
         """A piece's dimensions (translated), measures, skipped values and minutes into the all-time aggregate.
         (under the lock)"""
         self._skipped.update(piece.skipped)
         for name, counts in dims.items():
-            topk = self._topk.get(name)
-            if topk is None:
-                topk = self._topk[name] = TopK(self._capacity)
-                self._distinct[name] = Distinct(self._capacity)
-                self._shadowed.add(name)
-            if isinstance(counts, Column) and self._ring is not None and len(topk) <= FEW_VALUES:
-                # few values seen: count the column once, for this summary and the window slot alike
-                counts = dims[name] = counts.counts()
-            if isinstance(counts, Column):  # raw values: counted straight into the summaries, in C
-                if name in self._shadowed and len(topk) + len(counts.raw) <= topk.capacity:
-                    topk.update_values(counts.raw)  # cannot prune: still holds every value seen
-                    continue
-                self._unshadow(name).update(counts.raw)
-                topk.update_values(counts.raw)
-            elif isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
-                self._unshadow(name).merge(counts.distinct)
-                topk.merge(counts.topk)
-            elif name in self._shadowed and len(topk) + len(counts) <= topk.capacity:
-                topk.update(counts)  # (a compacted worker partial) cannot prune: still holds every value
-            else:
-                # zero or negative counts (a Counter left over from subtraction) are not occurrences
-                seen = counts.keys() if min(counts.values(), default=1) > 0 else [
-                    value for value, n in counts.items() if n > 0]
-                self._unshadow(name).update(seen)
-                topk.update(counts)
+            counts = self._count_dim(name, counts)
+            if counts is not None:
+                dims[name] = counts
         for name, sketch in piece.measures.items():
             q = self._measures.get(name)
             if q is None:
@@ -232,6 +292,39 @@ class Store:
         if name != PATTERN_DIM:
             return counts
         return self._template_counts(source, counts, now)
+
+    def _count_dim(self, name: str, counts: Any) -> Counter | None:
+        """One dimension's counts into the all-time summaries; returns the Counter it made of a Column, for
+        the window slot to reuse (None if it made none). (under the lock)"""
+        topk = self._topk.get(name)
+        if topk is None:
+            topk = self._topk[name] = TopK(self._capacity)
+            self._distinct[name] = Distinct(self._capacity)
+            self._shadowed.add(name)
+        made = None
+        if counts is DEFERRED:  # held back: see _hold_back
+            return None
+        if isinstance(counts, Column) and self._ring is not None and len(topk) <= FEW_VALUES:
+            # few values seen: count the column once, for this summary and the window slot alike
+            counts = made = counts.counts()
+        if isinstance(counts, Column):  # raw values: counted straight into the summaries, in C
+            if name in self._shadowed and len(topk) + len(counts.raw) <= topk.capacity:
+                topk.update_values(counts.raw)  # cannot prune: still holds every value seen
+                return None
+            self._unshadow(name).update(counts.raw)
+            topk.update_values(counts.raw)
+        elif isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
+            self._unshadow(name).merge(counts.distinct)
+            topk.merge(counts.topk)
+        elif name in self._shadowed and len(topk) + len(counts) <= topk.capacity:
+            topk.update(counts)  # (a compacted worker partial) cannot prune: still holds every value
+        else:
+            # zero or negative counts (a Counter left over from subtraction) are not occurrences
+            seen = counts.keys() if min(counts.values(), default=1) > 0 else [
+                value for value, n in counts.items() if n > 0]
+            self._unshadow(name).update(seen)
+            topk.update(counts)
+        return made
 
     def _display(self, name: str, value: str) -> str:
         """A dimension's value as the stats document shows it (all-time and windows alike): a template id
@@ -454,6 +547,7 @@ class Store:
                 raise ValueError("a mergeable document is cumulative (window=all)")
         now = time.time()
         with self._lock:
+            self._add_pending()
             t = dict(self._totals)
             dropped = {k: dict(v) for k, v in self._dropped.items()}
             t["dropped_lines"] = sum(v["lines"] for v in dropped.values())
@@ -540,6 +634,7 @@ class Store:
             raise ValueError("windows are kept by the daemon only")
         now = time.time()
         with self._lock:
+            self._add_pending()
             ring = self._ring
             current = ring.advance(now)
             return series(ring.slots_in(window, now), current - WINDOWS[window] + 1, current, ring.slot_seconds,
@@ -596,6 +691,7 @@ class Store:
             counts.update({k: int(v) for k, v in bucket.items() if k != "minute"})  # "lines" and the classes
         totals = _totals_of(doc["totals"], self._totals)
         with self._lock:
+            self._add_pending()
             self.version += 1  # anything a snapshot or checkpoint shows changed
             for k, v in totals.items():
                 self._totals[k] += v
@@ -622,6 +718,7 @@ class Store:
     def export_state(self) -> dict[str, Any]:
         """Everything needed to resume: aggregates, window slots and file records, from one critical section."""
         with self._lock:
+            self._add_pending()
             if self._ring is not None:
                 self._ring.advance(time.time())
             return {
@@ -663,7 +760,10 @@ class Store:
         # a checkpoint from before the per-path counters: each record's counts at its path
         paths = PathCounters.from_list(state["paths"]) if "paths" in state else PathCounters.from_records(
             files.values())
+        if ring is not None:
+            ring.before_seal = self._add_pending
         with self._lock:
+            self._add_pending()
             self.version += 1  # anything a snapshot or checkpoint shows changed
             self._totals = totals
             self._errors = Counter(state["errors"])
@@ -696,6 +796,7 @@ class Store:
     def field_names(self) -> list[str]:
         """The dimensions and measures counted so far."""
         with self._lock:
+            self._add_pending()
             return [*self._topk, *self._measures]
 
     def event_span(self) -> tuple[float | None, float | None, int]:

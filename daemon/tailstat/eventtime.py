@@ -21,9 +21,10 @@ only, and `partial.first`/`last` give the earliest and latest event time counted
 from __future__ import annotations
 
 import math
+import operator
 import time
-from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
+from itertools import compress, repeat
 from typing import TYPE_CHECKING
 
 from tailstat.partial import Partial
@@ -95,9 +96,7 @@ def split_slots(partial: Partial, spec: ParserSpec, keys: Sequence[Hashable],
             return False
         lines_of: dict[int | None, list[int]] = {only: list(range(len(keys)))}
     else:
-        lines_of = defaultdict(list)
-        for i, key in enumerate(keys):
-            lines_of[slots[key]].append(i)
+        lines_of = _lines_by_slot(list(map(slots.__getitem__, keys)), distinct)
     parts = {index: build(lines) for index, lines in lines_of.items()}
     shared = 0
     for index, part in parts.items():
@@ -113,6 +112,20 @@ def split_slots(partial: Partial, spec: ParserSpec, keys: Sequence[Hashable],
     now.samples.extend(partial.samples)
     partial.slots = parts
     return True
+
+
+def _lines_by_slot(line_slots: list[int | None], distinct: set[int | None]) -> dict[int | None, list[int]]:
+    """Each slot's line indices, slots in order of first appearance. Logs are mostly in time order, so a slot's
+    lines are mostly one run: found by C-level index/count/slice calls, without a Python step per line."""
+    out: dict[int | None, list[int]] = {}
+    for index in sorted(distinct, key=line_slots.index):
+        first = line_slots.index(index)
+        n = line_slots.count(index)
+        if line_slots[first:first + n].count(index) == n:
+            out[index] = list(range(first, first + n))
+        else:
+            out[index] = list(compress(range(len(line_slots)), map(operator.eq, line_slots, repeat(index))))
+    return out
 
 
 def nothing_parsed(partial: Partial, spec: ParserSpec) -> Partial:

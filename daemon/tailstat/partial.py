@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 SAMPLE_CHARS = 200
+# A dimension's counts that the store holds back to add later, in place of a Column (see Store.merge)
+DEFERRED: Mapping[str, int] = MappingProxyType({})
 
 
 @dataclass(slots=True)

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from tailstat.partial import Column, FieldSketch, Partial
+from tailstat.partial import DEFERRED, Column, FieldSketch, Partial
 from tailstat.sketches import Distinct, Quantiles, RegisterCodes, TopK
 
 DEFAULT_SLOT_SECONDS = 10.0
@@ -83,11 +83,28 @@ class Slot:
             self.errors.update(part.errors)
         if part.skipped:
             self.skipped.update(part.skipped)
-        for name, counts in (dims if dims is not None else part.dims).items():
+        self.add_dims(dims if dims is not None else part.dims, capacity, exact, codes)
+        for name, sketch in part.measures.items():
+            q = self.measures.get(name)
+            if q is None:
+                self.measures[name] = sketch.copy()
+            else:
+                q.merge(sketch)
+        for (_, klass), n in part.minutes.items():
+            if klass:
+                self.classes[klass] += n
+
+    def add_dims(self, dims: Mapping[str, Any], capacity: int, exact: int = EXACT_DISTINCT,
+                 codes: RegisterCodes | None = None, owned: bool = False) -> None:
+        """Count dimensions' values (Columns, Counters or FieldSketches); arguments as for add(). `owned`: the
+        Counters are the slot's to keep (a new dimension's TopK takes one as it is, no copy)."""
+        for name, counts in dims.items():
             topk = self.dims.get(name)
             if topk is None:
                 topk = self.dims[name] = TopK(capacity)
                 self.distinct[name] = Distinct(exact, DISTINCT_PRECISION)
+            if counts is DEFERRED:  # counted later (Store: one count of a batch's column for both summaries)
+                continue
             # A hot slot's Distinct gets only what its TopK stops tracking (the keys count at reading); a
             # sealed one's holds every value, so late lines go straight in.
             if isinstance(counts, Column):
@@ -102,18 +119,9 @@ class Slot:
                     counts = {v: n for v, n in counts.items() if n > 0}
                 if not self.hot:
                     self.distinct[name].update(counts.keys(), codes)
-                dropped = topk.update(counts)
+                dropped = topk.update_owned(counts) if owned else topk.update(counts)
             if dropped and self.hot:
                 self.distinct[name].update(dropped, codes)
-        for name, sketch in part.measures.items():
-            q = self.measures.get(name)
-            if q is None:
-                self.measures[name] = sketch.copy()
-            else:
-                q.merge(sketch)
-        for (_, klass), n in part.minutes.items():
-            if klass:
-                self.classes[klass] += n
 
     def _spill(self, name: str, codes: RegisterCodes | None = None) -> None:
         self.distinct[name].update(self.dims[name].keys(), codes)
@@ -249,6 +257,8 @@ class Ring:
         self.cold_version = 0
         self._cache: dict[str, tuple[tuple[int | None, int], Slot]] = {}
         self.now_slot: int | None = None  # the slot index the tiers were last advanced to
+        # called before any hot slot is sealed: the owner adds the counts it holds back for hot slots first
+        self.before_seal: Callable[[], None] | None = None
 
     def index(self, t: float) -> int:
         return int(t // self.slot_seconds)
@@ -260,7 +270,10 @@ class Ring:
         if current == self.now_slot:
             return current
         self.now_slot = current
-        for key in [k for k in self.hot if k != (0, current)]:
+        stale = [k for k in self.hot if k != (0, current)]
+        if stale and self.before_seal is not None:
+            self.before_seal()
+        for key in stale:
             self.hot.pop(key).seal(self.capacity, self.codes)
         for level, (_, keep) in enumerate(TIERS):
             tier = self.tiers[level]
@@ -290,6 +303,8 @@ class Ring:
                     slot = tier[start] = Slot(hot=True)
                     self.hot[(level, start)] = slot
                     if len(self.hot) > HOT_SLOTS:
+                        if self.before_seal is not None:
+                            self.before_seal()
                         self.hot.pop(next(iter(self.hot))).seal(self.capacity, self.codes)
                         self.cold_version += 1
                 elif not slot.hot:
@@ -298,6 +313,19 @@ class Ring:
                     self.hot[(level, start)] = self.hot.pop((level, start))  # the newest written
                 return slot
         return None
+
+    def add_counts(self, slot: Slot, dims: Mapping[str, Counter], measures: Mapping[str, Quantiles]) -> None:
+        """Counts and sketches held back for `slot` (hot when they were taken; see before_seal) into it; they
+        become its own."""
+        if not slot.hot:
+            self.cold_version += 1
+        slot.add_dims(dims, self.hot_capacity if slot.hot else self.capacity, self.exact, self.codes, owned=True)
+        for name, sketch in measures.items():
+            q = slot.measures.get(name)
+            if q is None:
+                slot.measures[name] = sketch
+            else:
+                q.merge(sketch)
 
     def add(self, partial: Partial, now: float, pieces: list[tuple[Partial, dict[str, Any]]] | None = None) -> None:
         """Count a merged partial in the slot(s) of its lines' event times: its own `slot`, or one slot per part
