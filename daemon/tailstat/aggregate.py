@@ -7,87 +7,31 @@ return copies; nothing outside this module touches the lock.
 
 from __future__ import annotations
 
-import copy
 import heapq
 import threading
 import time
 from collections import Counter, deque
 from typing import Any
 
-from tailstat.partial import DEFERRED, Column, FieldSketch, Partial
+from tailstat.holdback import PENDING_VALUES, HoldBack
+from tailstat.partial import Column, FieldSketch, Partial
 from tailstat.pathcounters import PathCounters
 from tailstat.patterns import DEFAULT_MAX_TEMPLATES, PatternRegistry
+from tailstat.rates import RATE_WINDOWS, Rates
 from tailstat.sketches import Distinct, Quantiles, TopK
-from tailstat.window import WINDOWS, Ring, Slot
+from tailstat.summaries import Summaries
+from tailstat.window import WINDOWS, Ring
+
+__all__ = ["PENDING_VALUES", "RATE_WINDOWS", "Store"]  # (PENDING_VALUES, RATE_WINDOWS: their old home)
 
 STATE_SCHEMA = 2  # 2: + "ring" (the window slots); schema 1 states load with an empty ring
 STATE_SCHEMAS = (1, 2)
 MERGEABLE_VERSION = 1  # of the stats document's opt-in "state" section
-FUTURE_MINUTES = 24 * 60  # event times further ahead of the wall clock are not kept per minute
-RATE_WINDOW = 900  # seconds of per-second ingestion buckets: the 1, 5 and 15 minute rates
-RATE_WINDOWS = (("1m", 60), ("5m", 300), ("15m", 900))
 
 
-class _Rates:
-    """Lines, parse errors and bytes per wall-clock second over the last 15 minutes (a ring)."""
-
-    __slots__ = ("bytes", "errors", "lines", "stamp")
-
-    def __init__(self) -> None:
-        self.stamp = [0] * RATE_WINDOW
-        self.lines = [0] * RATE_WINDOW
-        self.errors = [0] * RATE_WINDOW
-        self.bytes = [0] * RATE_WINDOW
-
-    def add(self, now: float, lines: int, errors: int, nbytes: int) -> None:
-        sec = int(now)
-        i = sec % RATE_WINDOW
-        if self.stamp[i] != sec:
-            self.stamp[i] = sec
-            self.lines[i] = self.errors[i] = self.bytes[i] = 0
-        self.lines[i] += lines
-        self.errors[i] += errors
-        self.bytes[i] += nbytes
-
-    def windows(self, now: float, since: float) -> dict[str, dict[str, float]]:
-        """Per-second averages over the last 1, 5 and 15 minutes (the current second included). A window
-        longer than the time since `since` (the start) is averaged over that time instead, so the rates are
-        right from the first minute on rather than ramping up."""
-        sec = int(now)
-        sums = {label: [0, 0, 0] for label, _ in RATE_WINDOWS}
-        for i, stamp in enumerate(self.stamp):
-            age = sec - stamp
-            if 0 <= age < RATE_WINDOW:
-                for label, seconds in RATE_WINDOWS:
-                    if age < seconds:
-                        acc = sums[label]
-                        acc[0] += self.lines[i]
-                        acc[1] += self.errors[i]
-                        acc[2] += self.bytes[i]
-        out = {}
-        for label, seconds in RATE_WINDOWS:
-            span = min(seconds, max(1, sec - int(since) + 1))
-            lines, errors, nbytes = sums[label]
-            out[label] = {"lines": lines / span, "parse_errors": errors / span, "bytes": nbytes / span}
-        return out
-
-
-PENDING_VALUES = 4096  # distinct values one dimension holds back at most (see _hold_back) before they are added
-FEW_VALUES = 1024  # a dimension with at most this many values so far is counted once per batch (see _count)
 UNREADABLE_SHOWN = 20  # paths listed in the stats document ("health.unreadable_files" counts them all)
 PATTERN_DIM = "pattern"  # the dimension whose values are message shapes, counted as template ids
 PATTERNS_SHOWN = 500  # templates listed under "patterns": the most frequent, and the newest 100 among them
-
-
-class _Held:
-    """What the store holds back for one hot window slot (see Store._hold_back)."""
-
-    __slots__ = ("dims", "measures", "slot")
-
-    def __init__(self, slot: Slot) -> None:
-        self.slot = slot
-        self.dims: dict[str, Counter] = {}
-        self.measures: dict[str, Quantiles] = {}
 
 
 class Store:
@@ -98,11 +42,9 @@ class Store:
         self._lock = threading.Lock()
         # the window slots (None: no windows, as in `scan` and `merge`); only touched under the lock
         self._ring = ring
-        # Column values of batches counted in a hot window slot, counted once (one C-level Counter.update per
-        # batch) and added to the all-time summaries and the slot together when the slot is read or sealed, or a
-        # dimension holds PENDING_VALUES distinct values: id(slot) -> what is held. Only touched under the lock.
-        self._pending: dict[int, _Held] = {}
-        self._pending_values = 0  # the most distinct values one held dimension has
+        # Column values and sketches of batches counted in a hot window slot (holdback.py). Only touched under
+        # the lock.
+        self._held = HoldBack()
         if ring is not None:
             ring.before_seal = self._add_pending
         self.version = 0  # bumped by every change: idle daemons skip rewriting unchanged snapshots
@@ -112,19 +54,12 @@ class Store:
         self._errors: Counter = Counter()
         self._skipped: Counter = Counter()
         self._dropped: dict[str, dict[str, int]] = {}
-        self._topk: dict[str, TopK] = {}
-        self._distinct: dict[str, Distinct] = {}
-        # Dimensions whose TopK still tracks every value seen (never pruned, at most capacity values): their
-        # distinct set is the TopK's keys, so a batch costs one Counter.update, not also a set.update. Their
-        # Distinct stays empty until the first batch that could make the TopK prune; see _distinct_of.
-        self._shadowed: set[str] = set()
-        self._measures: dict[str, Quantiles] = {}
-        self._minutes: dict[int, Counter] = {}
+        self._sums = Summaries(topk_capacity, event_minutes, windows=ring is not None)  # under the lock
         self._files: dict[str, dict[str, Any]] = {}
         self._paths = PathCounters()  # per-path totals across the files that lived there (Prometheus)
         self._tail: dict[str, Any] = {}  # the tailer's own state (retired files, last listing), checkpointed as is
         self._samples: deque[str] = deque(maxlen=5)
-        self._rates = _Rates()
+        self._rates = Rates()
         self._checkpoint: dict[str, Any] = {"ok": None, "error": None, "last_success": None, "failures": 0}
         self._health: dict[str, float] = {}
         self._unreadable: list[str] = []  # files that match but cannot be read (retried; see Tailer._unreadable)
@@ -182,7 +117,8 @@ class Store:
             if self._ring is not None:
                 pieces = self._hold_back(partial, pieces, now)
             for piece, dims in pieces:
-                self._count(piece, dims)
+                self._skipped.update(piece.skipped)
+                self._sums.count(piece, dims, now)
             self._rates.add(now, partial.lines, errors, partial.bytes)
             if partial.first is not None:
                 self._first = partial.first if self._first is None else min(self._first, partial.first)
@@ -211,79 +147,36 @@ class Store:
 
     def _hold_back(self, partial: Partial, pieces: list[tuple[Partial, dict[str, Any]]],
                    now: float) -> list[tuple[Partial, dict[str, Any]]]:
-        """The pieces that count in a hot window slot give their raw Columns (replaced by DEFERRED) and measure
-        sketches to the slot's pending counts: each raw value is counted once (one C-level Counter.update) and
-        each sketch merged once, and the all-time summaries and the slot get the sums later (_add_pending),
-        instead of both counting every raw value and merging every sketch. Returns the pieces as they are left
-        to count now. (under the lock)"""
+        """The pieces as they are left to count now, the rest held back (holdback.py). (under the lock)"""
         ring = self._ring
         assert ring is not None
-        current = ring.advance(now)  # (seals what is due first: pending counts are added before)
-        indices = [partial.slot] if partial.slots is None else list(partial.slots)
-        out = []
-        for index, (piece, dims) in zip(indices, pieces):
-            slot = ring.slot_for(index, current)  # (made hot now if new, as ring.add would)
-            if slot is None or not slot.hot:
-                out.append((piece, dims))
-                continue
-            held = self._pending.get(id(slot))
-            if held is None:
-                held = self._pending[id(slot)] = _Held(slot)
-            for name, counts in dims.items():
-                if isinstance(counts, Column):
-                    pending = held.dims.get(name)
-                    if pending is None:
-                        pending = held.dims[name] = Counter()
-                    pending.update(counts.raw)  # counted in C
-                    self._pending_values = max(self._pending_values, len(pending))
-                    dims[name] = DEFERRED
-            if piece.measures:
-                for name, sketch in piece.measures.items():
-                    q = held.measures.get(name)
-                    if q is None:
-                        held.measures[name] = sketch.copy()  # (the partial stays as it was given)
-                    else:
-                        q.merge(sketch)
-                piece = copy.copy(piece)
-                piece.measures = {}
-            out.append((piece, dims))
-        if self._pending_values > PENDING_VALUES:
+        current = ring.advance(now)  # (seals what is due first: held counts are added before)
+        out = self._held.hold(ring, current, partial, pieces)
+        if self._held.over_bound():
             self._add_pending()
         return out
 
     def _add_pending(self) -> None:
         """The held-back counts and sketches into the all-time summaries and their slots. (under the lock; also
         called by the ring before it seals a hot slot)"""
-        if not self._pending:
+        if not self._held.slots:
             return
-        pending, self._pending, self._pending_values = self._pending, {}, 0
         ring = self._ring
         assert ring is not None
-        for held in pending.values():
+        for held in self._held.take():
             for name, counts in held.dims.items():
-                self._count_dim(name, counts)
+                self._sums.count_dim(name, counts)
             for name, sketch in held.measures.items():
-                q = self._measures.get(name)
-                if q is None:
-                    q = self._measures[name] = Quantiles()
-                q.merge(sketch)
+                self._sums.add_measure(name, sketch)
             ring.add_counts(held.slot, held.dims, held.measures)
 
-    def _count(self, piece: Partial, dims: dict[str, Any]) -> None:
-        """A piece's dimensions (translated), measures, skipped values and minutes into the all-time aggregate.
-        (under the lock)"""
-        self._skipped.update(piece.skipped)
-        for name, counts in dims.items():
-            counts = self._count_dim(name, counts)
-            if counts is not None:
-                dims[name] = counts
-        for name, sketch in piece.measures.items():
-            q = self._measures.get(name)
-            if q is None:
-                q = self._measures[name] = Quantiles()
-            q.merge(sketch)
-        if piece.minutes:
-            self._merge_minutes(piece.minutes)
+    @property
+    def _pending_values(self) -> int:  # (tests read it)
+        return self._held.values
+
+    @property
+    def _minutes(self) -> dict[int, Counter]:  # (tests read it)
+        return self._sums.minutes
 
     def _translate(self, name: str, counts: Any, source: str, now: float) -> Any:
         """The one place a dimension's counts of a merged partial are rewritten before they are counted, once
@@ -292,39 +185,6 @@ class Store:
         if name != PATTERN_DIM:
             return counts
         return self._template_counts(source, counts, now)
-
-    def _count_dim(self, name: str, counts: Any) -> Counter | None:
-        """One dimension's counts into the all-time summaries; returns the Counter it made of a Column, for
-        the window slot to reuse (None if it made none). (under the lock)"""
-        topk = self._topk.get(name)
-        if topk is None:
-            topk = self._topk[name] = TopK(self._capacity)
-            self._distinct[name] = Distinct(self._capacity)
-            self._shadowed.add(name)
-        made = None
-        if counts is DEFERRED:  # held back: see _hold_back
-            return None
-        if isinstance(counts, Column) and self._ring is not None and len(topk) <= FEW_VALUES:
-            # few values seen: count the column once, for this summary and the window slot alike
-            counts = made = counts.counts()
-        if isinstance(counts, Column):  # raw values: counted straight into the summaries, in C
-            if name in self._shadowed and len(topk) + len(counts.raw) <= topk.capacity:
-                topk.update_values(counts.raw)  # cannot prune: still holds every value seen
-                return None
-            self._unshadow(name).update(counts.raw)
-            topk.update_values(counts.raw)
-        elif isinstance(counts, FieldSketch):  # compacted by a worker: merge the sketches
-            self._unshadow(name).merge(counts.distinct)
-            topk.merge(counts.topk)
-        elif name in self._shadowed and len(topk) + len(counts) <= topk.capacity:
-            topk.update(counts)  # (a compacted worker partial) cannot prune: still holds every value
-        else:
-            # zero or negative counts (a Counter left over from subtraction) are not occurrences
-            seen = counts.keys() if min(counts.values(), default=1) > 0 else [
-                value for value, n in counts.items() if n > 0]
-            self._unshadow(name).update(seen)
-            topk.update(counts)
-        return made
 
     def _display(self, name: str, value: str) -> str:
         """A dimension's value as the stats document shows it (all-time and windows alike): a template id
@@ -384,28 +244,6 @@ class Store:
             entries = newest + heapq.nlargest(PATTERNS_SHOWN - len(newest), rest, key=lambda e: e["count"])
         return sorted(entries, key=lambda e: (-e["count"], e["id"]))
 
-    def _merge_minutes(self, minutes: Counter) -> None:
-        # a day of clock skew is allowed; later "event times" are bad timestamps and must not push the real
-        # minutes out of the window (the lines themselves are counted as usual)
-        latest = int(time.time() // 60) + FUTURE_MINUTES
-        for (minute, klass), n in minutes.items():
-            if minute > latest:
-                continue
-            bucket = self._minutes.get(minute)
-            if bucket is None:
-                bucket = self._minutes[minute] = Counter()
-            bucket["lines"] += n
-            if klass:
-                bucket[klass] += n
-        self._prune_minutes()
-
-    def _prune_minutes(self) -> None:
-        if len(self._minutes) > self._event_minutes + 60:
-            # Keep the newest minutes by count, not by span: one line with a wild timestamp (a year ahead)
-            # takes one slot instead of pushing every real minute out of the window.
-            keep = heapq.nlargest(self._event_minutes, self._minutes)
-            self._minutes = {m: self._minutes[m] for m in keep}
-
     # -------------------------------------------------------------------------------------- file records
     def upsert_file(self, key: str, **fields: Any) -> None:
         """Create or update a file's record (path, identity, rotations, ...); counts and offset stay."""
@@ -425,23 +263,6 @@ class Store:
                     rec[name] = value
             if rec["path"] and ("rotations" in fields or "truncations" in fields):
                 self._paths.saw(rec["path"], rec["rotations"], rec["truncations"])
-
-    def _unshadow(self, name: str) -> Distinct:
-        """`name`'s Distinct, filled from its TopK's keys if it was shadowed (before the TopK may prune)."""
-        distinct = self._distinct[name]
-        if name in self._shadowed:
-            self._shadowed.discard(name)
-            distinct.update(self._topk[name].keys())
-        return distinct
-
-    def _distinct_of(self, name: str) -> Distinct:
-        """`name`'s distinct count for reading: a shadowed one is its own (empty, or restored equal to the
-        keys) plus the TopK's keys (at most capacity of them), and stays shadowed."""
-        if name not in self._shadowed:
-            return self._distinct[name]
-        view = self._distinct[name].copy()
-        view.update(self._topk[name].keys())
-        return view
 
     def set_file_size(self, key: str, size: int) -> bool:
         """The fast path of upsert_file for a read that changed nothing but the size; False if no record."""
@@ -558,13 +379,14 @@ class Store:
                 out["identity"] = dict(rec["identity"])
                 out["lag_bytes"] = max(0, rec["size"] - rec["offset"])
                 files.append(out)
-            names = [n for n in self._topk if fields is None or n in fields]
-            field_docs = {name: self._field_doc(name, self._topk[name], self._distinct_of(name), top)
+            sums = self._sums
+            names = [n for n in sums.topk if fields is None or n in fields]
+            field_docs = {name: self._field_doc(name, sums.topk[name], sums.distinct_of(name), top)
                           for name in names}
-            measures = {n: q.summary() for n, q in self._measures.items() if fields is None or n in fields}
+            measures = {n: q.summary() for n, q in sums.measures.items() if fields is None or n in fields}
             minutes = [
-                {"minute": m, **dict(self._minutes[m])}
-                for m in sorted(self._minutes)[-self._event_minutes:]
+                {"minute": m, **dict(sums.minutes[m])}
+                for m in sorted(sums.minutes)[-self._event_minutes:]
             ]
             rates = self._rates.windows(now, self.started)
             doc = {
@@ -658,9 +480,9 @@ class Store:
             "version": MERGEABLE_VERSION,
             "topk_capacity": self._capacity,
             "event_minutes": self._event_minutes,
-            "fields": {n: {"topk": self._topk[n].to_dict(), "distinct": self._distinct_of(n).to_dict()}
+            "fields": {n: {"topk": self._sums.topk[n].to_dict(), "distinct": self._sums.distinct_of(n).to_dict()}
                        for n in names},
-            "measures": {n: q.to_dict() for n, q in self._measures.items() if fields is None or n in fields},
+            "measures": {n: q.to_dict() for n, q in self._sums.measures.items() if fields is None or n in fields},
             "patterns": {src: r.to_dict(cache=False) for src, r in self._patterns.items()},
         }
 
@@ -700,20 +522,7 @@ class Store:
             for reason, d in doc.get("dropped", {}).items():
                 self._count_dropped(reason, int(d.get("lines", 0)), int(d.get("bytes", 0)))
             self._samples.extend(doc.get("error_samples", []))
-            for name, sketch in topk.items():
-                if name in self._topk:
-                    self._unshadow(name).merge(distinct[name])
-                    self._topk[name].merge(sketch)
-                else:
-                    self._topk[name], self._distinct[name] = sketch, distinct[name]
-            for name, sketch in measures.items():
-                if name in self._measures:
-                    self._measures[name].merge(sketch)
-                else:
-                    self._measures[name] = sketch
-            for minute, counts in minutes.items():
-                self._minutes.setdefault(minute, Counter()).update(counts)
-            self._prune_minutes()
+            self._sums.merge_sketches(topk, distinct, measures, minutes)
 
     def export_state(self) -> dict[str, Any]:
         """Everything needed to resume: aggregates, window slots and file records, from one critical section."""
@@ -728,10 +537,7 @@ class Store:
                 "errors": dict(self._errors),
                 "skipped": dict(self._skipped),
                 "dropped": {k: dict(v) for k, v in self._dropped.items()},
-                "topk": {n: s.to_dict() for n, s in self._topk.items()},
-                "distinct": {n: self._distinct_of(n).to_dict() for n in self._distinct},
-                "measures": {n: s.to_dict() for n, s in self._measures.items()},
-                "minutes": [[m, dict(c)] for m, c in self._minutes.items()],
+                **self._sums.to_state(),  # topk, distinct, measures, minutes
                 "files": {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()},
                 "paths": self._paths.to_list(),
                 "tail": self._tail,  # replaced, never mutated, by set_tail_state
@@ -769,11 +575,7 @@ class Store:
             self._errors = Counter(state["errors"])
             self._skipped = Counter(state.get("skipped", {}))
             self._dropped = {k: dict(v) for k, v in state["dropped"].items()}
-            self._topk, self._distinct, self._measures = topk, distinct, measures
-            # an exact TopK with as many values as an exact Distinct counted the same stream: the same set
-            self._shadowed = {n for n, s in topk.items() if s.exact and len(s) <= s.capacity == self._capacity
-                              and n in distinct and not distinct[n].is_estimate and distinct[n].count() == len(s)}
-            self._minutes = minutes
+            self._sums.restore(topk, distinct, measures, minutes)
             self._files = files
             self._patterns = patterns
             self._paths = paths
@@ -797,7 +599,7 @@ class Store:
         """The dimensions and measures counted so far."""
         with self._lock:
             self._add_pending()
-            return [*self._topk, *self._measures]
+            return [*self._sums.topk, *self._sums.measures]
 
     def event_span(self) -> tuple[float | None, float | None, int]:
         """(earliest, latest) event time of the lines counted, and the lines outside --since/--until (scan)."""
