@@ -7,18 +7,29 @@ return copies; nothing outside this module touches the lock.
 
 from __future__ import annotations
 
-import heapq
 import threading
 import time
 from collections import Counter, deque
 from typing import Any
 
 from tailstat.holdback import PENDING_VALUES, HoldBack
-from tailstat.partial import Column, FieldSketch, Partial
+from tailstat.partial import Partial
 from tailstat.pathcounters import PathCounters
+from tailstat.patternids import PATTERN_DIM, display, pattern_list, renamed, template_counts
 from tailstat.patterns import DEFAULT_MAX_TEMPLATES, PatternRegistry
 from tailstat.rates import RATE_WINDOWS, Rates
 from tailstat.sketches import Distinct, Quantiles, TopK
+from tailstat.statsdoc import (
+    MERGEABLE_VERSION,
+    UNREADABLE_SHOWN,
+    field_docs,
+    file_docs,
+    measure_docs,
+    mergeable_state,
+    minute_docs,
+    missing_fields,
+    window_sections,
+)
 from tailstat.summaries import Summaries
 from tailstat.window import WINDOWS, Ring
 
@@ -26,12 +37,6 @@ __all__ = ["PENDING_VALUES", "RATE_WINDOWS", "Store"]  # (PENDING_VALUES, RATE_W
 
 STATE_SCHEMA = 2  # 2: + "ring" (the window slots); schema 1 states load with an empty ring
 STATE_SCHEMAS = (1, 2)
-MERGEABLE_VERSION = 1  # of the stats document's opt-in "state" section
-
-
-UNREADABLE_SHOWN = 20  # paths listed in the stats document ("health.unreadable_files" counts them all)
-PATTERN_DIM = "pattern"  # the dimension whose values are message shapes, counted as template ids
-PATTERNS_SHOWN = 500  # templates listed under "patterns": the most frequent, and the newest 100 among them
 
 
 class Store:
@@ -184,12 +189,11 @@ class Store:
         shapes become the source's template ids (recording the templates' own counts). (under the lock)"""
         if name != PATTERN_DIM:
             return counts
-        return self._template_counts(source, counts, now)
+        return template_counts(self._patterns, self._patterns_max, source, counts, now)
 
     def _display(self, name: str, value: str) -> str:
-        """A dimension's value as the stats document shows it (all-time and windows alike): a template id
-        `source#n` as the template's text. (under the lock)"""
-        return self._template_text(value) if name == PATTERN_DIM else value
+        """A dimension's value as the stats document shows it (patternids.display). (under the lock)"""
+        return display(self._patterns, name, value)
 
     def expect_fields(self, source: str, fields: tuple[str, ...]) -> None:
         """The TAILSTAT_GROUP_BY names of a source: those that none of its parsed lines has are reported. A source
@@ -201,48 +205,7 @@ class Store:
 
     def missing_fields(self) -> list[dict[str, Any]]:
         with self._lock:
-            return self._missing_fields()
-
-    def _missing_fields(self) -> list[dict[str, Any]]:
-        """(under the lock) Each GROUP_BY name that no parsed line of its source had so far."""
-        seen = self._seen_fields
-        return [{"source": src, "field": name, "parsed_lines": self._source_parsed[src]}
-                for src, names in self._expected.items() if self._source_parsed[src]
-                for name in names if name not in seen.get(src, ())]
-
-    def _template_counts(self, source: str, shapes: object, now: float, record: bool = True) -> Counter:
-        """(under the lock) A partial's message shapes -> counts of template keys `source#id`; `record`: the
-        templates' own counts follow (once per merged partial, not again for its window slots)."""
-        registry = self._patterns.get(source)
-        if registry is None:
-            registry = self._patterns[source] = PatternRegistry(self._patterns_max)
-        if isinstance(shapes, Column):
-            counts = Counter(shapes.raw)
-        elif isinstance(shapes, FieldSketch):  # a worker compacted > capacity shapes: its heavy hitters
-            counts = Counter(dict(shapes.topk.top(len(shapes.topk))))
-        else:
-            counts = shapes
-        ids = registry.count(counts, now, record=record)
-        return Counter({f"{source}#{tid}": n for tid, n in ids.items()})
-
-    def _template_text(self, key: str) -> str:
-        """(under the lock) `source#id` -> the template's current text."""
-        source, _, tid = key.rpartition("#")
-        registry = self._patterns.get(source)
-        return registry.template(int(tid)) if registry is not None and tid.isdigit() else key
-
-    def _pattern_list(self) -> list[dict[str, Any]]:
-        """(under the lock) The top-level "patterns": the most frequent templates and the newest, each with
-        its id, text, source, first appearance (epoch seconds) and count."""
-        entries = [{"id": f"{src}#{e['id']}", "template": e["template"], "source": src,
-                    "first_seen": e["first_seen"], "count": e["count"]}
-                   for src, registry in self._patterns.items() for e in registry.entries()]
-        if len(entries) > PATTERNS_SHOWN:
-            newest = heapq.nlargest(100, entries, key=lambda e: e["first_seen"] or 0)
-            chosen = {e["id"] for e in newest}
-            rest = [e for e in entries if e["id"] not in chosen]
-            entries = newest + heapq.nlargest(PATTERNS_SHOWN - len(newest), rest, key=lambda e: e["count"])
-        return sorted(entries, key=lambda e: (-e["count"], e["id"]))
+            return missing_fields(self._expected, self._seen_fields, self._source_parsed)
 
     # -------------------------------------------------------------------------------------- file records
     def upsert_file(self, key: str, **fields: Any) -> None:
@@ -373,22 +336,7 @@ class Store:
             dropped = {k: dict(v) for k, v in self._dropped.items()}
             t["dropped_lines"] = sum(v["lines"] for v in dropped.values())
             t["dropped_bytes"] = sum(v["bytes"] for v in dropped.values())
-            files = []
-            for rec in self._files.values():
-                out = dict(rec)
-                out["identity"] = dict(rec["identity"])
-                out["lag_bytes"] = max(0, rec["size"] - rec["offset"])
-                files.append(out)
             sums = self._sums
-            names = [n for n in sums.topk if fields is None or n in fields]
-            field_docs = {name: self._field_doc(name, sums.topk[name], sums.distinct_of(name), top)
-                          for name in names}
-            measures = {n: q.summary() for n, q in sums.measures.items() if fields is None or n in fields}
-            minutes = [
-                {"minute": m, **dict(sums.minutes[m])}
-                for m in sorted(sums.minutes)[-self._event_minutes:]
-            ]
-            rates = self._rates.windows(now, self.started)
             doc = {
                 "schema": 1,
                 "generated_at": now,
@@ -398,21 +346,21 @@ class Store:
                 "skipped_measures": dict(self._skipped),
                 "dropped": dropped,
                 "error_samples": list(self._samples),
-                "files": sorted(files, key=lambda f: f["path"]),
-                "fields": field_docs,
-                "measures": measures,
-                "rates": rates,
-                "minutes": minutes,
+                "files": file_docs(self._files.values()),
+                "fields": field_docs(sums.topk, sums.distinct_of, top, fields, self._display),
+                "measures": measure_docs(sums.measures, fields),
+                "rates": self._rates.windows(now, self.started),
+                "minutes": minute_docs(sums.minutes, self._event_minutes),
                 "checkpoint": dict(self._checkpoint),
                 "health": {**self._health, "unreadable_files": len(self._unreadable),
                            **({} if self._ring is None else {"window_slots": self._ring.slot_count()})},
                 "unreadable": self._unreadable[:UNREADABLE_SHOWN],
                 "window": window,
-                "patterns": self._pattern_list() if fields is None or PATTERN_DIM in fields else [],
-                "group_by_missing": self._missing_fields(),
+                "patterns": pattern_list(self._patterns) if fields is None or PATTERN_DIM in fields else [],
+                "group_by_missing": missing_fields(self._expected, self._seen_fields, self._source_parsed),
             }
             if mergeable:
-                doc["state"] = self._mergeable_state(names, fields)
+                doc["state"] = mergeable_state(sums, fields, self._patterns)
             if paths:  # cumulative per-path counters (pathcounters.py), for /metrics
                 doc["paths"] = self._paths.snapshot()
             if window != "all":
@@ -426,27 +374,8 @@ class Store:
         assert ring is not None
         merged = ring.merged(window, now)
         first = ring.advance(now) - WINDOWS[window] + 1
-        start = first * ring.slot_seconds
-        seconds = WINDOWS[window] * ring.slot_seconds
-        doc["window_start"] = int(start) if float(start).is_integer() else start
-        doc["window_seconds"] = int(seconds) if float(seconds).is_integer() else seconds
-        doc["all_lines"] = doc["totals"]["lines"]  # every line read (window all): says why a window may be empty
-        dropped = {k: {"lines": v[0], "bytes": v[1]} for k, v in merged.dropped.items()}
-        doc["totals"] = {"lines": merged.lines, "bytes": merged.bytes, "parsed": merged.parsed,
-                         "parse_errors": merged.lines - merged.parsed,
-                         "dropped_lines": sum(v["lines"] for v in dropped.values()),
-                         "dropped_bytes": sum(v["bytes"] for v in dropped.values())}
-        doc["errors"] = dict(merged.errors)
-        doc["skipped_measures"] = dict(merged.skipped)
-        doc["dropped"] = dropped
-        for f in doc["files"]:
-            lines, nbytes, errors = merged.files.get(f["key"], (0, 0, 0))
-            f["lines"], f["bytes"], f["parse_errors"] = lines, nbytes, errors
-        doc["fields"] = {name: self._field_doc(name, topk, merged.distinct_of(name), top)
-                         for name, topk in merged.dims.items() if fields is None or name in fields}
-        doc["measures"] = {n: q.summary() for n, q in merged.measures.items() if fields is None or n in fields}
-        first_minute = int(start // 60)
-        doc["minutes"] = [m for m in doc["minutes"] if m["minute"] >= first_minute]
+        window_sections(doc, merged, first * ring.slot_seconds, WINDOWS[window] * ring.slot_seconds, top, fields,
+                        self._display)
 
     def series(self, window: str, step: str, fields: tuple[str, ...], top: int = 10) -> dict[str, Any]:
         """Per-step counts and percentiles over `window` (see series.py); ValueError without a ring."""
@@ -461,30 +390,6 @@ class Store:
             current = ring.advance(now)
             return series(ring.slots_in(window, now), current - WINDOWS[window] + 1, current, ring.slot_seconds,
                           window, step, fields, top, self._display)
-
-    def _field_doc(self, name: str, topk: TopK, distinct: Distinct, top: int) -> dict[str, Any]:
-        """One dimension's section of the stats document (all-time or a window's). (under the lock)"""
-        return {
-            "top": [[self._display(name, v), c] for v, c in topk.top(top)],
-            "distinct": distinct.count(),
-            "distinct_is_estimate": distinct.is_estimate,
-            "total": topk.total,
-            "top_error": topk.error,
-            "top_is_exact": topk.exact,
-        }
-
-    def _mergeable_state(self, names: list[str], fields: tuple[str, ...] | None) -> dict[str, Any]:
-        """The sketches behind "fields" and "measures" (under the lock). Totals, errors and minutes are in the
-        document already, exactly."""
-        return {
-            "version": MERGEABLE_VERSION,
-            "topk_capacity": self._capacity,
-            "event_minutes": self._event_minutes,
-            "fields": {n: {"topk": self._sums.topk[n].to_dict(), "distinct": self._sums.distinct_of(n).to_dict()}
-                       for n in names},
-            "measures": {n: q.to_dict() for n, q in self._sums.measures.items() if fields is None or n in fields},
-            "patterns": {src: r.to_dict(cache=False) for src, r in self._patterns.items()},
-        }
 
     def merge_document(self, doc: dict[str, Any]) -> None:
         """Fold in a mergeable stats document (another host's, or this one's earlier): totals, reasons and
@@ -503,7 +408,7 @@ class Store:
                     mine = self._patterns[src] = PatternRegistry(self._patterns_max)
                 renames.update({f"{src}#{a}": f"{src}#{b}" for a, b in mine.merge(registry).items()})
         if renames and PATTERN_DIM in fields:
-            fields = {**fields, PATTERN_DIM: _renamed(fields[PATTERN_DIM], renames)}
+            fields = {**fields, PATTERN_DIM: renamed(fields[PATTERN_DIM], renames)}
         topk = {n: TopK.from_dict(f["topk"]) for n, f in fields.items()}
         distinct = {n: Distinct.from_dict(f["distinct"]) for n, f in fields.items()}
         measures = {n: Quantiles.from_dict(d) for n, d in state["measures"].items()}
@@ -617,15 +522,3 @@ def _totals_of(saved: dict[str, Any], names: dict[str, int]) -> dict[str, int]:
     totals["events"] = int(saved.get("events", totals["parsed"]))
     return totals
 
-
-def _renamed(field: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
-    """A mergeable field state with its values renamed (another document's template ids to ours)."""
-    topk = dict(field["topk"])
-    counts: Counter = Counter()
-    for value, n in topk["counts"].items():
-        counts[renames.get(value, value)] += int(n)
-    topk["counts"] = dict(counts)
-    distinct = dict(field["distinct"])
-    if "exact" in distinct:
-        distinct["exact"] = sorted({renames.get(v, v) for v in distinct["exact"]})
-    return {**field, "topk": topk, "distinct": distinct}
