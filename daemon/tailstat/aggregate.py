@@ -18,7 +18,6 @@ from tailstat.pathcounters import PathCounters
 from tailstat.patternids import PATTERN_DIM, display, pattern_list, renamed, template_counts
 from tailstat.patterns import DEFAULT_MAX_TEMPLATES, PatternRegistry
 from tailstat.rates import RATE_WINDOWS, Rates
-from tailstat.sketches import Distinct, Quantiles, TopK
 from tailstat.statsdoc import (
     MERGEABLE_VERSION,
     UNREADABLE_SHOWN,
@@ -30,13 +29,12 @@ from tailstat.statsdoc import (
     missing_fields,
     window_sections,
 )
+from tailstat.storestate import STATE_SCHEMA, document_sketches, read_state, totals_of
 from tailstat.summaries import Summaries
 from tailstat.window import WINDOWS, Ring
 
 __all__ = ["PENDING_VALUES", "RATE_WINDOWS", "Store"]  # (PENDING_VALUES, RATE_WINDOWS: their old home)
 
-STATE_SCHEMA = 2  # 2: + "ring" (the window slots); schema 1 states load with an empty ring
-STATE_SCHEMAS = (1, 2)
 
 
 class Store:
@@ -409,14 +407,8 @@ class Store:
                 renames.update({f"{src}#{a}": f"{src}#{b}" for a, b in mine.merge(registry).items()})
         if renames and PATTERN_DIM in fields:
             fields = {**fields, PATTERN_DIM: renamed(fields[PATTERN_DIM], renames)}
-        topk = {n: TopK.from_dict(f["topk"]) for n, f in fields.items()}
-        distinct = {n: Distinct.from_dict(f["distinct"]) for n, f in fields.items()}
-        measures = {n: Quantiles.from_dict(d) for n, d in state["measures"].items()}
-        minutes: dict[int, Counter] = {}
-        for bucket in doc.get("minutes", []):
-            counts = minutes.setdefault(int(bucket["minute"]), Counter())
-            counts.update({k: int(v) for k, v in bucket.items() if k != "minute"})  # "lines" and the classes
-        totals = _totals_of(doc["totals"], self._totals)
+        sketches = document_sketches(doc, fields)
+        totals = totals_of(doc["totals"], self._totals)
         with self._lock:
             self._add_pending()
             self.version += 1  # anything a snapshot or checkpoint shows changed
@@ -427,7 +419,7 @@ class Store:
             for reason, d in doc.get("dropped", {}).items():
                 self._count_dropped(reason, int(d.get("lines", 0)), int(d.get("bytes", 0)))
             self._samples.extend(doc.get("error_samples", []))
-            self._sums.merge_sketches(topk, distinct, measures, minutes)
+            self._sums.merge_sketches(sketches)
 
     def export_state(self) -> dict[str, Any]:
         """Everything needed to resume: aggregates, window slots and file records, from one critical section."""
@@ -452,38 +444,21 @@ class Store:
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore from export_state() output. Raises KeyError/ValueError/TypeError on a malformed state."""
-        if state.get("schema") not in STATE_SCHEMAS:
-            raise ValueError(f"unknown state schema {state.get('schema')!r}")
-        ring = None
-        if self._ring is not None and state.get("ring"):
-            ring = Ring(self._ring.slot_seconds, self._ring.capacity)
-            ring.load(state["ring"])
-        totals = _totals_of(state["totals"], self._totals)
-        patterns = {str(src): PatternRegistry.from_dict(d, max_templates=self._patterns_max)
-                    for src, d in state.get("patterns", {}).items()}
-        topk = {n: TopK.from_dict(d) for n, d in state["topk"].items()}
-        distinct = {n: Distinct.from_dict(d) for n, d in state["distinct"].items()}
-        measures = {n: Quantiles.from_dict(d) for n, d in state["measures"].items()}
-        minutes = {int(m): Counter(c) for m, c in state["minutes"]}
-        files = {str(k): dict(v) for k, v in state["files"].items()}
-        for rec in files.values():
-            int(rec["offset"]), rec["identity"]["inode"], rec["path"]
-        # a checkpoint from before the per-path counters: each record's counts at its path
-        paths = PathCounters.from_list(state["paths"]) if "paths" in state else PathCounters.from_records(
-            files.values())
+        restored = read_state(state, self._ring, self._totals, self._patterns_max)
+        ring = restored.ring
         if ring is not None:
             ring.before_seal = self._add_pending
         with self._lock:
             self._add_pending()
             self.version += 1  # anything a snapshot or checkpoint shows changed
-            self._totals = totals
+            self._totals = restored.totals
             self._errors = Counter(state["errors"])
             self._skipped = Counter(state.get("skipped", {}))
             self._dropped = {k: dict(v) for k, v in state["dropped"].items()}
-            self._sums.restore(topk, distinct, measures, minutes)
-            self._files = files
-            self._patterns = patterns
-            self._paths = paths
+            self._sums.restore(restored.sketches)
+            self._files = restored.files
+            self._patterns = restored.patterns
+            self._paths = restored.paths
             self._tail = dict(state.get("tail") or {})
             if ring is not None:
                 self._ring = ring
@@ -514,11 +489,4 @@ class Store:
     def files(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()}
-
-
-def _totals_of(saved: dict[str, Any], names: dict[str, int]) -> dict[str, int]:
-    """Saved totals (a checkpoint or a document); one saved before events were counted has events = parsed."""
-    totals = {k: int(saved[k]) for k in names if k != "events"}
-    totals["events"] = int(saved.get("events", totals["parsed"]))
-    return totals
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from tailstat.partial import DEFERRED, Column, FieldSketch, Partial
 from tailstat.sketches import Distinct, Quantiles, TopK
+from tailstat.storestate import Sketches
 
 FEW_VALUES = 1024  # a dimension with at most this many values so far is counted once per batch (see count_dim)
 FUTURE_MINUTES = 24 * 60  # event times further ahead of the wall clock are not kept per minute
@@ -122,9 +123,9 @@ class Summaries:
         view.update(self.topk[name].keys())
         return view
 
-    def merge_sketches(self, topk: dict[str, TopK], distinct: dict[str, Distinct],
-                       measures: dict[str, Quantiles], minutes: dict[int, Counter]) -> None:
+    def merge_sketches(self, theirs: Sketches) -> None:
         """Another aggregate's sketches and minutes (a mergeable document's), which become ours."""
+        topk, distinct, measures, minutes = theirs.topk, theirs.distinct, theirs.measures, theirs.minutes
         for name, sketch in topk.items():
             if name in self.topk:
                 self.unshadow(name).merge(distinct[name])
@@ -140,9 +141,9 @@ class Summaries:
             self.minutes.setdefault(minute, Counter()).update(counts)
         self.prune_minutes()
 
-    def restore(self, topk: dict[str, TopK], distinct: dict[str, Distinct], measures: dict[str, Quantiles],
-                minutes: dict[int, Counter]) -> None:
+    def restore(self, saved: Sketches) -> None:
         """Replace everything by a checkpoint's."""
+        topk, distinct, measures, minutes = saved.topk, saved.distinct, saved.measures, saved.minutes
         self.topk, self.distinct, self.measures = topk, distinct, measures
         # an exact TopK with as many values as an exact Distinct counted the same stream: the same set
         self.shadowed = {n for n, s in topk.items() if s.exact and len(s) <= s.capacity == self.capacity
