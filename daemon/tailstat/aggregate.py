@@ -14,10 +14,10 @@ from typing import Any
 
 from tailstat.holdback import PENDING_VALUES, HoldBack
 from tailstat.partial import Partial
-from tailstat.pathcounters import PathCounters
 from tailstat.patternids import PATTERN_DIM, display, pattern_list, renamed, template_counts
 from tailstat.patterns import DEFAULT_MAX_TEMPLATES, PatternRegistry
 from tailstat.rates import RATE_WINDOWS, Rates
+from tailstat.records import FileRecords
 from tailstat.statsdoc import (
     MERGEABLE_VERSION,
     UNREADABLE_SHOWN,
@@ -58,8 +58,7 @@ class Store:
         self._skipped: Counter = Counter()
         self._dropped: dict[str, dict[str, int]] = {}
         self._sums = Summaries(topk_capacity, event_minutes, windows=ring is not None)  # under the lock
-        self._files: dict[str, dict[str, Any]] = {}
-        self._paths = PathCounters()  # per-path totals across the files that lived there (Prometheus)
+        self._records = FileRecords()
         self._tail: dict[str, Any] = {}  # the tailer's own state (retired files, last listing), checkpointed as is
         self._samples: deque[str] = deque(maxlen=5)
         self._rates = Rates()
@@ -99,7 +98,7 @@ class Store:
             src = "default"
             if self._expected or any(PATTERN_DIM in piece.dims for piece in parts):
                 key = file_key if file_key is not None else (commits[0][0] if commits else None)
-                rec = self._files.get(key) if key is not None else None
+                rec = self._records.files.get(key) if key is not None else None
                 src = source or (rec.get("source") if rec else None) or "default"
                 if src in self._expected:
                     seen = self._seen_fields.setdefault(src, set())
@@ -133,20 +132,7 @@ class Store:
                 self._ring.add(partial, now, pieces)
                 if commits:
                     self._ring.add_files(commits, now)
-            for key, end, lines, nbytes, errs in commits or ():
-                rec = self._files.get(key)
-                if rec is None:
-                    continue
-                rec["lines"] += lines
-                rec["bytes"] += nbytes
-                rec["parse_errors"] += errs
-                self._paths.add(rec["path"], lines, nbytes, errs)
-                if end is not None:
-                    rec["offset"] = end
-                    if rec.get("retire_at", -1) >= 0 and end >= rec["retire_at"]:
-                        del self._files[key]
-            if self._paths.needs_prune(len(self._files)):
-                self._paths.prune(r["path"] for r in self._files.values())
+            self._records.commit(commits or ())
 
     def _hold_back(self, partial: Partial, pieces: list[tuple[Partial, dict[str, Any]]],
                    now: float) -> list[tuple[Partial, dict[str, Any]]]:
@@ -210,25 +196,12 @@ class Store:
         """Create or update a file's record (path, identity, rotations, ...); counts and offset stay."""
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
-            rec = self._files.get(key)
-            if rec is None:
-                rec = self._files[key] = {
-                    "key": key, "path": "", "format": "", "lines": 0, "bytes": 0, "parse_errors": 0,
-                    "offset": 0, "size": 0, "rotations": 0, "truncations": 0, "status": "live",
-                    "identity": {"dev": 0, "inode": 0, "fingerprint": "", "fingerprint_bytes": 0},
-                }
-            for name, value in fields.items():
-                if name == "identity":
-                    rec["identity"] = dict(value)
-                else:
-                    rec[name] = value
-            if rec["path"] and ("rotations" in fields or "truncations" in fields):
-                self._paths.saw(rec["path"], rec["rotations"], rec["truncations"])
+            self._records.upsert(key, fields)
 
     def set_file_size(self, key: str, size: int) -> bool:
         """The fast path of upsert_file for a read that changed nothing but the size; False if no record."""
         with self._lock:
-            rec = self._files.get(key)
+            rec = self._records.files.get(key)
             if rec is None:
                 return False
             if rec["size"] != size:
@@ -239,33 +212,23 @@ class Store:
     def bump_file(self, key: str, name: str, amount: int = 1) -> None:
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
-            rec = self._files.get(key)
-            if rec is not None:
-                rec[name] = rec.get(name, 0) + amount
-                if name in ("rotations", "truncations") and rec["path"]:
-                    self._paths.saw(rec["path"], rec["rotations"], rec["truncations"])
+            self._records.bump(key, name, amount)
 
     def drop_file_when_committed(self, key: str, end: int) -> None:
         """Forget a retired file once everything queued for it (up to `end`) is merged; until then its
         record stays in checkpoints so a crash re-reads the in-flight bytes."""
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
-            rec = self._files.get(key)
-            if rec is None:
-                return
-            if rec["offset"] >= end:
-                del self._files[key]
-            else:
-                rec["retire_at"] = end
+            self._records.drop_when_committed(key, end)
 
     def drop_file(self, key: str) -> None:
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
-            self._files.pop(key, None)
+            self._records.files.pop(key, None)
 
     def file_offset(self, key: str) -> int | None:
         with self._lock:
-            rec = self._files.get(key)
+            rec = self._records.files.get(key)
             return None if rec is None else rec["offset"]
 
     def add_dropped(self, reason: str, lines: int = 0, nbytes: int = 0) -> None:
@@ -298,7 +261,7 @@ class Store:
         """A few numbers for the systemd STATUS= line: cheap however many files are tracked."""
         now = time.time()
         with self._lock:
-            return {"files": len(self._files), "lines": self._totals["lines"],
+            return {"files": len(self._records.files), "lines": self._totals["lines"],
                     "parse_errors": self._totals["parse_errors"],
                     "lines_per_s": self._rates.windows(now, self.started)["1m"]["lines"],
                     "checkpoint_ok": self._checkpoint["ok"]}
@@ -344,7 +307,7 @@ class Store:
                 "skipped_measures": dict(self._skipped),
                 "dropped": dropped,
                 "error_samples": list(self._samples),
-                "files": file_docs(self._files.values()),
+                "files": file_docs(self._records.files.values()),
                 "fields": field_docs(sums.topk, sums.distinct_of, top, fields, self._display),
                 "measures": measure_docs(sums.measures, fields),
                 "rates": self._rates.windows(now, self.started),
@@ -360,7 +323,7 @@ class Store:
             if mergeable:
                 doc["state"] = mergeable_state(sums, fields, self._patterns)
             if paths:  # cumulative per-path counters (pathcounters.py), for /metrics
-                doc["paths"] = self._paths.snapshot()
+                doc["paths"] = self._records.paths.snapshot()
             if window != "all":
                 self._window_sections(doc, window, now, top, fields)
         return doc
@@ -435,8 +398,8 @@ class Store:
                 "skipped": dict(self._skipped),
                 "dropped": {k: dict(v) for k, v in self._dropped.items()},
                 **self._sums.to_state(),  # topk, distinct, measures, minutes
-                "files": {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()},
-                "paths": self._paths.to_list(),
+                "files": self._records.copies(),
+                "paths": self._records.paths.to_list(),
                 "tail": self._tail,  # replaced, never mutated, by set_tail_state
                 "ring": None if self._ring is None else self._ring.to_dict(),
                 "patterns": {src: r.to_dict() for src, r in self._patterns.items()},
@@ -456,9 +419,8 @@ class Store:
             self._skipped = Counter(state.get("skipped", {}))
             self._dropped = {k: dict(v) for k, v in state["dropped"].items()}
             self._sums.restore(restored.sketches)
-            self._files = restored.files
+            self._records = FileRecords(restored.files, restored.paths)
             self._patterns = restored.patterns
-            self._paths = restored.paths
             self._tail = dict(state.get("tail") or {})
             if ring is not None:
                 self._ring = ring
@@ -488,5 +450,5 @@ class Store:
 
     def files(self) -> dict[str, dict[str, Any]]:
         with self._lock:
-            return {k: {**v, "identity": dict(v["identity"])} for k, v in self._files.items()}
+            return self._records.copies()
 
