@@ -3,6 +3,11 @@
 `merge()` folds a batch's Partial in and advances that file's committed offset in the same critical section,
 so any snapshot or checkpoint counts exactly the bytes before its offsets. `snapshot()` and `export_state()`
 return copies; nothing outside this module touches the lock.
+
+What the store calls under its lock holds plain data or is a pure function, one module each: summaries.py (the
+all-time summaries), holdback.py (a hot window slot's held-back counts), records.py (file records and per-path
+counters), rates.py, patternids.py (template ids), statsdoc.py (the stats document's sections); storestate.py
+reads a checkpoint or a mergeable document back, outside the lock.
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ from tailstat.summaries import Summaries
 from tailstat.window import WINDOWS, Ring
 
 __all__ = ["PENDING_VALUES", "RATE_WINDOWS", "Store"]  # (PENDING_VALUES, RATE_WINDOWS: their old home)
-
 
 
 class Store:
