@@ -120,9 +120,15 @@ def test_http_off_falls_back_to_the_snapshot_file(tmp_path: Path) -> None:
     env = base_env(tmp_path, TAILSTAT_HTTP_ADDR="off")
     with d:
         assert not d.events("http_listening")
-        done = cli(env, "stats", "--json", "--top", "1")
-        assert done.returncode == 0, done.stderr
-        assert len(orjson.loads(done.stdout)["fields"]["status"]["top"]) == 1
+        # the snapshot file is written every TAILSTAT_SNAPSHOT_INTERVAL: wait for the one with all 30 lines
+        def snapshot() -> dict | None:
+            done = cli(env, "stats", "--json", "--top", "1")
+            assert done.returncode in (0, 1), done.stderr  # 1 only until the first snapshot file exists
+            return orjson.loads(done.stdout) if done.returncode == 0 else None
+
+        doc = until(snapshot, lambda doc: doc is not None and doc["totals"]["lines"] == 30,
+                    what="30 lines in the snapshot file")
+        assert len(doc["fields"]["status"]["top"]) == 1
         follow_off = cli(env, "stats", "--follow")
         assert follow_off.returncode == 1 and b"TAILSTAT_HTTP_ADDR=off" in follow_off.stderr
     gone = cli(env, "stats")
