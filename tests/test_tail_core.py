@@ -169,14 +169,12 @@ class World:
         return any(st.gen == f.gen and not st.retired for st in self.daemon.streams.values())
 
     def uncarried_copy(self, f: MFile) -> bool:
-        """f is a copytruncate copy that the daemon (or its checkpoint) has not moved a stream onto: its content
-        was being read at another inode, or never seen (written and copied between two passes). The tailer looks
-        for a copy only in the file's own directory: a copy moved to olddir first (or logrotate's copytruncate
-        with olddir) is not found, and the bytes it holds beyond what was read are counted as dropped
-        (truncated), not read from it (README, durability (11)). Not modelled: such a copy is not moved."""
+        """f is a copytruncate copy of content the daemon (and its checkpoint) has read none of: written and
+        copied between two passes, no stream at f's inode. The tailer finds such a copy as a rotation not seen,
+        in the file's own directory only: moved to olddir first (or logrotate's copytruncate with olddir), it is
+        not read (README, durability (11)). Not modelled: such a copy is not moved."""
         streams = [st for d in (self.daemon, self.ckpt) for st in d.streams.values() if st.gen == f.gen]
-        return any(st.ino != f.ino and not st.retired for st in streams) or (
-            f.copy and not any(st.ino == f.ino for st in streams))
+        return f.copy and not any(st.ino == f.ino or st.offset for st in streams)
 
     def linked(self, f: MFile) -> bool:
         return any(g is f for g in self.paths.values())
@@ -509,8 +507,7 @@ class World:
         d = self.daemon
         v = self.view(st)
         if copy is None:
-            cands = [x for x in seen.values() if os.path.dirname(x.path) == os.path.dirname(st.path)
-                     and may_be_copy(x.path, v)]
+            cands = [x for x in seen.values() if may_be_copy(x.path, v)]  # (its directory, or olddir)
             copy = copy_after_truncation(v, cands, {(1, o.ino) for o in self.live()})
         decision = truncation(v, copy, copy is not None and self.watched(copy.path))
         if decision.adopt:

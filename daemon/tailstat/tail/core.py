@@ -135,9 +135,9 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
             for s in sorted(seen.values(), key=lambda s: s.path):
                 if s.path in claimed or s.compressed or (s.dev, s.ino) == (k.dev, k.ino):
                     continue
-                if os.path.dirname(s.path) == os.path.dirname(k.path) and any(
-                        rotation_name(os.path.basename(s.path), n) for n in names) \
-                        and matches_fingerprint(s.head, k.fp, k.fp_len):
+                if os.path.dirname(k.path) in (os.path.dirname(s.path), os.path.dirname(os.path.dirname(s.path))) \
+                        and any(rotation_name(os.path.basename(s.path), n) for n in names) \
+                        and matches_fingerprint(s.head, k.fp, k.fp_len):  # (in its directory, or olddir)
                     copy = s
                     break
         if copy is not None:
@@ -310,13 +310,21 @@ def new_file(s: Seen, original: Followed | None, original_truncated: bool, waite
 
 
 def may_be_copy(path: str, t: Followed) -> bool:
-    """By its name alone, `path` may be t's copytruncate copy (what is worth a stat and a head to tell)."""
-    return path != t.path and not is_compressed_name(path) and (named_after(path, t.path)
-                                                               or named_after(path, t.origin))
+    """By its name alone, `path` may be t's copytruncate copy (what is worth a stat and a head to tell): in its
+    directory, or in a subdirectory of it (logrotate's olddir)."""
+    return path != t.path and not is_compressed_name(path) and any(
+        named_after(path, o) or _in_olddir(path, o) for o in (t.path, t.origin))
+
+
+def _in_olddir(path: str, original: str) -> bool:
+    """`path` is named as a rotation of `original`, in a subdirectory of its directory (logrotate's olddir)."""
+    return os.path.dirname(os.path.dirname(path)) == os.path.dirname(original) \
+        and rotation_name(os.path.basename(path), os.path.basename(original))
 
 
 def copy_after_truncation(t: Followed, candidates: Iterable[Seen], followed: set[tuple[int, int]]) -> Seen | None:
-    """t's file was truncated: its copytruncate copy, if there is one -- a file of its directory (`candidates`)
+    """t's file was truncated: its copytruncate copy, if there is one -- a file of its directory or olddir
+    (`candidates`)
     named after its path or origin, not compressed, not followed (`followed`: inodes), whose head agrees with
     t's; the largest."""
     best = None

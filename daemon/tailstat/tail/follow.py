@@ -20,7 +20,7 @@ from tailstat.config import Source
 from tailstat.formats import COMPRESSED_MAGIC
 from tailstat.tail import core
 from tailstat.tail.core import Seen
-from tailstat.tail.discovery import dir_files, observe_file
+from tailstat.tail.discovery import dir_files, observe_file, subdirs
 from tailstat.tail.identity import FP_BYTES, possible_originals, read_head
 from tailstat.tail.reader import Batch, Tracked, last_line_start, set_head, tail_sample
 
@@ -194,9 +194,11 @@ class Follower:
         return os.pread(fd, len(t.head), 0) if t.head else b""
 
     def _find_copy(self, t: Tracked) -> Seen | None:
-        """t was truncated: observe the files of its directory that may be its copy, and let the core choose."""
+        """t was truncated: observe the files of its directory (and its subdirectories: logrotate's olddir) that
+        may be its copy, and let the core choose."""
         seen = []
-        for path in dir_files(os.path.dirname(t.path)):
+        directory = os.path.dirname(t.path)
+        for path in dir_files(directory) + [p for d in subdirs(directory) for p in dir_files(d)]:
             if not core.may_be_copy(path, t):
                 continue
             try:
