@@ -87,13 +87,17 @@ def lines_on_disk(directory: Path) -> Counter:
     return found
 
 
-def rotate_under_load(tmp_path: Path, d: Daemon, conf: str, rotations: int, step: int) -> None:
+def rotate_under_load(tmp_path: Path, d: Daemon, conf: str, rotations: int, step: int,
+                      seen: str | None = None) -> None:
     """Rotate each time the daemon has counted `step` more lines, so rotations fall among live writes, and
-    let the writer go on for `step` lines after the last one."""
+    let the writer go on for `step` lines after the last one. `seen`: an event the daemon logs once per
+    rotation, awaited before the next one (so that two rotations never fall between two of its passes)."""
     for i in range(1, rotations + 2):
         wait_until(lambda i=i: d.stats()["totals"]["lines"] >= i * step, what=f"{i * step} lines")
         if i <= rotations:
             logrotate(tmp_path, conf)
+            if seen is not None:
+                wait_until(lambda i=i: len(d.log_events(seen)) >= i, what=f"{seen} {i}")
 
 
 def test_create_mode_counts_every_line_once(tmp_path: Path, daemon) -> None:
@@ -141,7 +145,9 @@ def test_copytruncate_loses_only_logrotates_own_window(tmp_path: Path, daemon) -
 """
     # the glob matches the copies too: they must be recognised as content already read, not read twice
     d = daemon(str(logs / "app.log*"), **ENV, TAILSTAT_GROUP_BY="n", TAILSTAT_TOPK_CAPACITY="100000")
-    rotate_under_load(tmp_path, d, conf, rotations=3, step=800)
+    # (each copy taken over before the next rotation: two rotations between two passes would leave the second
+    # copy read as a new file -- its lines still counted once -- and `rotations` one short)
+    rotate_under_load(tmp_path, d, conf, rotations=3, step=800, seen="file_copytruncated")
     written = writer.stop()
 
     def caught_up() -> bool:

@@ -7,7 +7,7 @@ exactly how often each line was counted.
 
 The model decides which lines are unrecoverable, and the test demands that exactly those are missing:
 - truncating or deleting a file loses the lines the tailer had not read yet, unless it holds the deleted
-  file's descriptor (it does for every non-empty file it saw at its last pass) -- then they are drained;
+  file's descriptor (it does for every file it saw at its last pass, an empty one too) -- then they are drained;
 - a crash loses the lines that neither the checkpoint counted nor any file on disk still holds.
 Every other complete line must be counted exactly once. A copytruncate here is atomic (logrotate's own
 window between copy and truncate is measured by the daemon-level test instead), so it loses nothing.
@@ -43,7 +43,7 @@ def line(i: int) -> bytes:
 class File:
     path: str | None  # None once deleted
     ids: list[int] = field(default_factory=list)  # complete lines, in order
-    seen: bool = False  # non-empty at the tailer's last pass: it holds a descriptor
+    seen: bool = False  # there at the tailer's last pass (empty or not): it holds a descriptor
     renamed: bool = False  # a rotated file the writer may still append to
 
 
@@ -111,7 +111,7 @@ class Harness:
             self.read.update(f.ids)
         self.draining.clear()
         for f in self.on_disk():
-            f.seen = os.path.getsize(f.path) > 0
+            f.seen = True
 
     def take_checkpoint(self) -> None:
         state = self.store.export_state()

@@ -105,15 +105,20 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
     for s in seen.values():
         by_inode.setdefault((s.dev, s.ino), []).append(s)
     claimed: set[str] = set()
-    live = sorted((k for k in known if not k.retired), key=lambda k: _seq(k.key), reverse=True)  # newest first
+    # newest first; those that had read nothing (no fingerprint: told by inode and path alone) last, so that a
+    # file now there that is another stream's copy is that stream's
+    live = sorted((k for k in known if not k.retired), key=lambda k: (bool(k.fp_len), _seq(k.key)), reverse=True)
     retired = [k for k in known if k.retired]
     fps = [(k.fp, k.fp_len) for k in live + retired if k.fp_len]
 
     def by_identity(k: Known, need: int) -> Seen | None:
         found = by_inode.get((k.dev, k.ino), ())
         for s in found if len(found) < 2 else sorted(found, key=lambda s: s.path != k.path):
+            # (a stream that had read nothing has no fingerprint: only its inode at its own path is it, unless
+            # what is there now is another stream's)
             if s.path not in claimed and not s.compressed and s.size >= need and (
-                    matches_fingerprint(s.head, k.fp, k.fp_len) or not k.fp_len):
+                    matches_fingerprint(s.head, k.fp, k.fp_len) or (not k.fp_len and s.path == k.path and not any(
+                        matches_fingerprint(s.head, fp, n) for fp, n in fps))):
                 return s
         return None
 
@@ -130,9 +135,9 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
             for s in sorted(seen.values(), key=lambda s: s.path):
                 if s.path in claimed or s.compressed or (s.dev, s.ino) == (k.dev, k.ino):
                     continue
-                if os.path.dirname(s.path) == os.path.dirname(k.path) and any(
-                        rotation_name(os.path.basename(s.path), n) for n in names) \
-                        and matches_fingerprint(s.head, k.fp, k.fp_len):
+                if os.path.dirname(k.path) in (os.path.dirname(s.path), os.path.dirname(os.path.dirname(s.path))) \
+                        and any(rotation_name(os.path.basename(s.path), n) for n in names) \
+                        and matches_fingerprint(s.head, k.fp, k.fp_len):  # (in its directory, or olddir)
                     copy = s
                     break
         if copy is not None:
@@ -203,9 +208,11 @@ def unseen_rotations(seen: Iterable[Seen], since_ns: int, origins: set[str], wat
                      followed: set[tuple[int, int]], heads: Iterable[bytes]) -> list[tuple[Seen, str]]:
     """At run time, once a rotation was seen: the files of that directory that were created *and* rotated away
     between two passes -- named as a rotation of a watched path, not at a watched path themselves, not followed
-    (`followed`: inodes of live and retired streams), not a copy of a followed file (`heads`), not compressed, and
-    written after the last complete listing. (file, origin), oldest first."""
-    heads = [h for h in heads if h]
+    (`followed`: inodes of live and retired streams), not a copy of a followed file (`heads`) or of a file of
+    `seen` at a watched path (not followed yet: it is read as a new file), not compressed, and written after the
+    last complete listing. (file, origin), oldest first."""
+    seen = list(seen)
+    heads = [h for h in heads if h] + [s.head for s in seen if s.head and not s.compressed and watched(s.path)]
     out = []
     for s in sorted(seen, key=lambda s: (s.mtime_ns, s.path)):
         if s.compressed or s.size == 0 or (s.dev, s.ino) in followed or s.mtime_ns <= since_ns or watched(s.path):
@@ -239,8 +246,8 @@ class Followed(Protocol):
 
 def renamed_to(t: Followed, s: Seen, held: bool) -> bool:
     """`s` is t's file under another name: the same inode, and -- unless we hold its descriptor (an inode held
-    open is never reused) -- the same head."""
-    return (s.dev, s.ino) == (t.dev, t.ino) and (held or s.head[: len(t.head)] == t.head)
+    open is never reused) -- the same head (a stream with no head yet, not held, is told by nothing: not it)."""
+    return (s.dev, s.ino) == (t.dev, t.ino) and (held or (bool(t.head) and s.head[: len(t.head)] == t.head))
 
 
 def moved_to(t: Followed, candidates: Iterable[Seen], held: bool) -> Seen | None:
@@ -266,16 +273,34 @@ def copy_of(s: Seen, candidates: Iterable[Followed]) -> Followed | None:
     return None
 
 
+def unread_copy_of(s: Seen, t: Followed, now_head: bytes) -> bool:
+    """A stream that has read nothing yet (no head: its file was empty) may have its copytruncate copy taken
+    before it read a byte: `s` (another inode, named after it) is that copy, not truncated yet, when the head
+    of t's file now (`now_head`) agrees with s's. (Once truncated, t's file no longer holds those bytes: s is
+    read as a new file, t from 0: each byte once.)"""
+    return (not t.head and t.status != "deleted" and (t.dev, t.ino) != (s.dev, s.ino)
+            and (named_after(s.path, t.path) or named_after(s.path, t.origin)) and heads_agree(s.head, now_head))
+
+
+def unfollowed_original(s: Seen, at: Seen) -> bool:
+    """`at` is a file at a watched path that no stream reads yet (created, or truncated, and written since the
+    last pass; asked only when s is a copy of no followed stream), and the new file `s`, named after it, holds
+    what it holds: s may be its copytruncate copy, so `at` is to be followed first (then s is a copy of a
+    followed stream, as any)."""
+    return (at.dev, at.ino) != (s.dev, s.ino) and named_after(s.path, at.path) and heads_agree(s.head, at.head)
+
+
 def new_file(s: Seen, original: Followed | None, original_truncated: bool, waited_s: float, grace_s: float,
              skip_existing: bool) -> str:
     """What a new file at a watched path (an inode no stream follows) means:
-    - "ignore": empty, or compressed;
+    - "ignore": compressed;
     - "copytruncated": a copy of `original`, which is truncated now: the copy carries on its stream;
     - "wait": a copy of `original` not truncated yet (logrotate truncates right after copying): look again;
     - "duplicate": still a copy after the grace period: followed from the end of its complete lines;
     - "skip_existing": the first start with TAILSTAT_READ_FROM=end: followed from the end of its complete lines;
-    - "read": a new stream, read from byte 0."""
-    if not s.head or s.compressed:
+    - "read": a new stream, read from byte 0 -- an empty one too: followed by its inode until it has a head,
+      so that what is written to it is read even if it is rotated away before the next pass."""
+    if s.compressed:
         return "ignore"
     if original is not None:
         if original_truncated:
@@ -285,13 +310,21 @@ def new_file(s: Seen, original: Followed | None, original_truncated: bool, waite
 
 
 def may_be_copy(path: str, t: Followed) -> bool:
-    """By its name alone, `path` may be t's copytruncate copy (what is worth a stat and a head to tell)."""
-    return path != t.path and not is_compressed_name(path) and (named_after(path, t.path)
-                                                               or named_after(path, t.origin))
+    """By its name alone, `path` may be t's copytruncate copy (what is worth a stat and a head to tell): in its
+    directory, or in a subdirectory of it (logrotate's olddir)."""
+    return path != t.path and not is_compressed_name(path) and any(
+        named_after(path, o) or _in_olddir(path, o) for o in (t.path, t.origin))
+
+
+def _in_olddir(path: str, original: str) -> bool:
+    """`path` is named as a rotation of `original`, in a subdirectory of its directory (logrotate's olddir)."""
+    return os.path.dirname(os.path.dirname(path)) == os.path.dirname(original) \
+        and rotation_name(os.path.basename(path), os.path.basename(original))
 
 
 def copy_after_truncation(t: Followed, candidates: Iterable[Seen], followed: set[tuple[int, int]]) -> Seen | None:
-    """t's file was truncated: its copytruncate copy, if there is one -- a file of its directory (`candidates`)
+    """t's file was truncated: its copytruncate copy, if there is one -- a file of its directory or olddir
+    (`candidates`)
     named after its path or origin, not compressed, not followed (`followed`: inodes), whose head agrees with
     t's; the largest."""
     best = None

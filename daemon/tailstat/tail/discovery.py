@@ -135,3 +135,12 @@ def dir_files(directory: str) -> list[str]:
             return [e.path for e in it if e.is_file(follow_symlinks=False)]
     except OSError:
         return []
+
+
+def subdirs(directory: str) -> list[str]:
+    """The immediate subdirectories of `directory` (where logrotate's olddir may be)."""
+    try:
+        with os.scandir(directory) as it:
+            return sorted(e.path for e in it if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []

@@ -20,7 +20,7 @@ from tailstat.config import Source
 from tailstat.formats import COMPRESSED_MAGIC
 from tailstat.tail import core
 from tailstat.tail.core import Seen
-from tailstat.tail.discovery import dir_files, observe_file
+from tailstat.tail.discovery import dir_files, observe_file, subdirs
 from tailstat.tail.identity import FP_BYTES, possible_originals, read_head
 from tailstat.tail.reader import Batch, Tracked, last_line_start, set_head, tail_sample
 
@@ -94,6 +94,10 @@ class Follower:
         path = s.path
         self._readable(path)
         original = core.copy_of(s, self._copy_candidates(path)) if s.head and not s.compressed else None
+        if original is None and s.head and not s.compressed:
+            original = self._unread_original(s)
+        if original is None and s.head and not s.compressed and self._follow_original(s, out):
+            original = core.copy_of(s, self._copy_candidates(path)) or self._unread_original(s)
         truncated, waited = False, 0.0
         if original is not None:
             truncated = self._truncated_now(original)
@@ -149,6 +153,34 @@ class Follower:
                 yield self.by_path[original]
             yield from (self.by_key[k] for k in self.by_origin.get(original, ()) if k in self.by_key)
 
+    def _unread_original(self, s: Seen) -> Tracked | None:
+        """A stream that has read nothing yet whose file now holds what the new file `s` holds: s is its
+        copytruncate copy, not truncated yet (core.unread_copy_of), observed through its descriptor."""
+        for t in self._copy_candidates(s.path):
+            if t.head or not self._open(t):
+                continue
+            if core.unread_copy_of(s, t, os.pread(t.fh.fileno(), FP_BYTES, 0)):
+                return t
+        return None
+
+    def _follow_original(self, s: Seen, out: list[Batch]) -> bool:
+        """The new file `s` may be the copytruncate copy of what a watched path holds now that no stream reads
+        yet (created, or truncated, and written since the last pass): look at that path first -- a new stream,
+        or its stream's truncation and then a new one (core.unfollowed_original)."""
+        found = False
+        for path in possible_originals(s.path):
+            if self.source_for(path) is None:
+                continue
+            try:
+                st = os.stat(path)
+                at = Seen(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, read_head(path))
+            except OSError:
+                continue
+            if statmod.S_ISREG(st.st_mode) and core.unfollowed_original(s, at):
+                self._check_path(path, out)
+                found = True
+        return found
+
     def _truncated_now(self, t: Tracked) -> bool:
         """Observe t through its descriptor: still linked, and truncated or rewritten underneath."""
         if not self._open(t):
@@ -162,9 +194,11 @@ class Follower:
         return os.pread(fd, len(t.head), 0) if t.head else b""
 
     def _find_copy(self, t: Tracked) -> Seen | None:
-        """t was truncated: observe the files of its directory that may be its copy, and let the core choose."""
+        """t was truncated: observe the files of its directory (and its subdirectories: logrotate's olddir) that
+        may be its copy, and let the core choose."""
         seen = []
-        for path in dir_files(os.path.dirname(t.path)):
+        directory = os.path.dirname(t.path)
+        for path in dir_files(directory) + [p for d in subdirs(directory) for p in dir_files(d)]:
             if not core.may_be_copy(path, t):
                 continue
             try:
@@ -208,9 +242,11 @@ class Follower:
         self._adopt_unseen(directory, out)
         return displaced
 
-    def _adopt_unseen(self, directory: str, out: list[Batch]) -> None:
-        """A rotation was seen in `directory`: a file created and rotated away between two passes (a burst of
-        rotations, a slow pass) is read from byte 0, as at a restart (core.unseen_rotations decides)."""
+    def _adopt_unseen(self, directory: str, out: list[Batch], also: bytes = b"") -> None:
+        """A rotation was seen in `directory` (or a stream that had read nothing was written to: it may have been
+        copied and truncated before it read a byte): a file created and rotated away between two passes (a burst
+        of rotations, a slow pass) is read from byte 0, as at a restart (core.unseen_rotations decides). `also`:
+        one more head that such a file is a copy of (not yet truncated: read through its stream)."""
         if self._adopting or not self.listed_at_ns:
             return
         self._adopting = True
@@ -228,8 +264,16 @@ class Follower:
             if not seen:
                 return
             origins = set(self.by_origin) | {t.path for t in self.by_key.values() if t.status == "live"}
-            followed = set(self.by_inode) | set(self.retired.by_inode)
-            heads = [t.head for t in self.by_key.values() if os.path.dirname(t.path) == directory]
+            followed = set(self.by_inode)
+            for s in seen:  # a finished file still there (its inode may hold another file now: not it)
+                if (s.dev, s.ino) in self.retired.by_inode:
+                    st = os.stat_result((0, s.ino, s.dev, 1, 0, 0, s.size, 0, 0, 0))
+                    key, changed = self.retired.at(s.path, st, lambda _p, n, h=s.head: h[:n])
+                    if key is not None:
+                        followed.add((s.dev, s.ino))
+                    if changed:
+                        self._publish_tail_state()
+            heads = [t.head for t in self.by_key.values() if os.path.dirname(t.path) == directory] + [also]
             for s, origin in core.unseen_rotations(seen, self.listed_at_ns - LISTING_SLACK_NS, origins,
                                                    lambda p: self.source_for(p) is not None, followed, heads):
                 src = self.source_for(origin)
@@ -345,12 +389,15 @@ class Follower:
             else:
                 self.log.info("file_truncated", path=path, key=t.key, offset=t.line_start, size=t.size)
             self._retire(t, "truncated")
-            if d.copy_from_end:
-                self._start_seen(copy, copy.path, t.source, copy.size, out)
+            if d.copy_from_end:  # opened now: deleted before its next read, its inode is not reused meanwhile
+                self._open(self._start_seen(copy, copy.path, t.source, copy.size, out))
         if fh is not None:
             self._drain_rewritten(t, fh, out)
         else:
             self._check_path(path, out)
+        # its file may have been written again and copied (copytruncate) before we saw the truncation: that copy
+        # holds no byte of this stream, and is read as a rotation not seen (the copy of this stream is not)
+        self._adopt_unseen(os.path.dirname(path), out, also=copy.head if copy is not None else b"")
 
     def _drain_rewritten(self, old: Tracked, fh: Any, out: list[Batch]) -> None:
         """A deleted file that was also truncated and rewritten: its new content is a new key, drained now."""

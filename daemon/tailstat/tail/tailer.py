@@ -6,7 +6,8 @@ a truncation or an inode reused by a new file starts a *new* key at offset 0, so
 never mix with another's bytes. The store commits, per key, the end offset of the last merged batch; on
 restart every key resumes exactly there (core.reconcile decides where "there" is now).
 
-Empty files get no key: they have nothing to read and nothing to be identified by yet.
+An empty file gets a key too, at offset 0, followed by (device, inode) until it has a head: what is written to
+it is read even if it is rotated away (renamed, or copied and truncated) before the next pass.
 
 All filesystem work for one pass runs in one synchronous call (`cycle`, `rescan`, `restore`) on one I/O
 thread; the event loop only awaits it and feeds the resulting batches into the bounded parse queue.
@@ -426,6 +427,10 @@ class Tailer(Follower):
         if core.changed_underneath(t, st.st_size, self._head_of(t, fd)):
             self._truncated(t, out, gone=gone or t.status == "deleted")
             return
+        if not t.head and t.mtime_ns and st.st_mtime_ns != t.mtime_ns and not gone and t.status != "deleted":
+            # written since we last looked, and nothing read yet: it may have been copied and truncated in
+            # between (copytruncate): its copy, not at a watched path, is found as a rotation not seen
+            self._adopt_unseen(os.path.dirname(t.path), out, also=os.pread(fd, FP_BYTES, 0))
         t.size = max(st.st_size, t.pos)
         t.mtime_ns = st.st_mtime_ns
         saved = (t.pos, t.line_start, t.pending, t.skipping, len(out))

@@ -1,0 +1,62 @@
+"""Issue 11: logrotate's `copytruncate` with `olddir`: the copy lands in another directory; the bytes it holds
+beyond what the daemon had read are read from it, not counted as dropped (README, durability: what was limit
+(11)).
+
+Real parts: the daemon as a subprocess, the real `logrotate -f` binary, SIGSTOP and SIGCONT so that lines are
+appended and the file copied and truncated between two of the daemon's passes (it has not read them yet).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import wait_until
+
+LOGROTATE = "/usr/sbin/logrotate"
+ENV = {"TAILSTAT_FORMAT": "json", "TAILSTAT_GROUP_BY": "w", "TAILSTAT_MEASURES": "n",
+       "TAILSTAT_CHECKPOINT_INTERVAL": "0.2", "TAILSTAT_RESCAN_INTERVAL": "0.5"}
+
+
+def lines(start: int, count: int) -> bytes:
+    return b"".join(b'{"w":1,"n":%d}\n' % n for n in range(start, start + count))
+
+
+def append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as fh:
+        fh.write(data)
+
+
+@pytest.mark.parametrize("glob", ["*.log", "*.log*"])
+def test_unread_bytes_are_read_from_the_copy_in_olddir(tmp_path: Path, daemon, glob: str) -> None:
+    logs = tmp_path / "logs"
+    (logs / "old").mkdir(parents=True)
+    log = logs / "app.log"
+    conf = tmp_path / "lr.conf"
+    conf.write_text(f"{log} {{\n  copytruncate\n  olddir {logs / 'old'}\n  rotate 10\n  nocompress\n}}\n")
+    append(log, lines(1, 5))
+    d = daemon(str(logs / glob), **ENV)
+    d.wait_lines(5)
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    try:
+        append(log, lines(6, 7))  # not read yet when the file is copied and truncated
+        done = subprocess.run([LOGROTATE, "-s", str(tmp_path / "lr.state"), "-f", str(conf)],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        assert log.stat().st_size == 0 and (logs / "old" / "app.log.1").read_bytes() == lines(1, 12)
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+    wait_until(lambda: d.log_events("file_copytruncated"), what="the copy taken over")
+    append(log, lines(13, 3))
+    d.wait_lines(15)
+    assert d.stop() == 0, d.stderr()
+    doc = d.stats()
+    m = doc["measures"]["n"]
+    assert doc["totals"]["lines"] == 15
+    assert (m["count"], m["sum"], m["min"], m["max"]) == (15, 120, 1, 15)
+    assert doc["dropped"] == {}
+    assert [e["copy"] for e in d.log_events("file_copytruncated")] == [str(logs / "old" / "app.log.1")]

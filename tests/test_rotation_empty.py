@@ -1,0 +1,84 @@
+"""Issue 11: lines written to a watched file that was empty when the daemon last looked at it (new, or just
+truncated), then rotated away before its next pass, are counted exactly once (README, durability: what was
+limit (10)).
+
+Real parts: the daemon as a subprocess, the real `logrotate -f` binary (create, or copytruncate), SIGSTOP and
+SIGCONT so that the writes and the rotation fall between two of the daemon's passes (its inotify events are
+only handled once it runs again, when the file it knew empty has already been moved or copied and truncated).
+Both globs: the rotated names at watched paths (`*.log*`) or not (`*.log`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import Daemon, wait_until
+
+LOGROTATE = "/usr/sbin/logrotate"
+ENV = {"TAILSTAT_FORMAT": "json", "TAILSTAT_GROUP_BY": "w", "TAILSTAT_MEASURES": "n",
+       "TAILSTAT_CHECKPOINT_INTERVAL": "0.2", "TAILSTAT_RESCAN_INTERVAL": "0.5"}
+
+
+def lines(start: int, count: int) -> bytes:
+    return b"".join(b'{"w":1,"n":%d}\n' % n for n in range(start, start + count))
+
+
+def append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as fh:
+        fh.write(data)
+
+
+def rotate(tmp: Path, logs: Path, mode: str) -> None:
+    conf = tmp / "lr.conf"
+    conf.write_text(f"{logs}/app.log {{\n  {mode}\n  rotate 1000\n  nocompress\n  nodateext\n  missingok\n}}\n")
+    done = subprocess.run([LOGROTATE, "-s", str(tmp / "lr.state"), "-f", str(conf)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def opened(d: Daemon, path: Path, ino: int) -> int:
+    return sum(1 for e in d.log_events("file_opened") if e["path"] == str(path) and e["inode"] == ino)
+
+
+@pytest.mark.parametrize("glob", ["*.log", "*.log*"])
+@pytest.mark.parametrize("mode", ["create", "copytruncate"])
+def test_empty_file_written_and_rotated_between_passes_is_read_once(tmp_path: Path, daemon, mode: str,
+                                                                    glob: str) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    append(log, lines(1, 5))
+    d = daemon(str(logs / glob), **ENV)
+    d.wait_lines(5)
+    done = "file_rotated" if mode == "create" else "file_copytruncated"
+    # the first rotation leaves app.log empty (a new file, or the same one truncated): the daemon follows it
+    ino = log.stat().st_ino
+    before = opened(d, log, ino)
+    rotate(tmp_path, logs, mode)
+    ino = log.stat().st_ino
+    assert log.stat().st_size == 0
+    wait_until(lambda: d.log_events(done) and opened(d, log, ino) > (before if mode == "copytruncate" else 0),
+               what="the empty app.log followed")
+    # written and rotated again while the daemon cannot run: its next pass finds app.log moved away or copied
+    # and truncated, its lines only in app.log.1
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    try:
+        append(log, lines(6, 7))
+        rotate(tmp_path, logs, mode)
+        assert log.stat().st_size == 0 and (logs / "app.log.1").read_bytes() == lines(6, 7)
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+    append(log, lines(13, 3))
+    d.wait_lines(15)
+    assert d.stop() == 0, d.stderr()
+    doc = d.stats()
+    m = doc["measures"]["n"]
+    assert doc["totals"]["lines"] == 15
+    assert (m["count"], m["sum"], m["min"], m["max"]) == (15, 120, 1, 15)
+    assert doc["dropped"] == {}
+    assert sorted(p.name for p in logs.iterdir()) == ["app.log", "app.log.1", "app.log.2"]
