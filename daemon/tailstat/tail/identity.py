@@ -60,7 +60,7 @@ def possible_originals(candidate: str) -> list[str]:
     """Every path that `candidate` could be a rotated copy of (the inverse of named_after), so a new file is
     checked against a handful of tracked files instead of all of them."""
     directory, name = os.path.split(candidate)
-    names = {name[:k] for k in range(1, len(name))}
+    names = {name[:k] for k in range(1, len(name)) if name[k] in ".-"}  # logrotate's tails start with . or -
     last_dot = name.rfind(".")
     if last_dot > 0:
         ext = name[last_dot:]
