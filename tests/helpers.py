@@ -127,3 +127,18 @@ class Daemon:
 
     def state(self) -> dict[str, Any]:
         return json.loads((self.state_dir / "state.json").read_bytes())
+
+
+LOGROTATE = "/usr/sbin/logrotate"
+# JSON lines {"w":1,"n":N}, counted by w with n as a measure: sum/min/max tell exactly which lines were counted
+COUNTED_ENV = {"TAILSTAT_FORMAT": "json", "TAILSTAT_GROUP_BY": "w", "TAILSTAT_MEASURES": "n",
+               "TAILSTAT_CHECKPOINT_INTERVAL": "0.2", "TAILSTAT_RESCAN_INTERVAL": "0.5"}
+
+
+def numbered_lines(start: int, count: int) -> bytes:
+    return b"".join(b'{"w":1,"n":%d}\n' % n for n in range(start, start + count))
+
+
+def append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as fh:
+        fh.write(data)

@@ -15,20 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import wait_until
+from helpers import COUNTED_ENV, LOGROTATE, append, numbered_lines, wait_until
 
-LOGROTATE = "/usr/sbin/logrotate"
-ENV = {"TAILSTAT_FORMAT": "json", "TAILSTAT_GROUP_BY": "w", "TAILSTAT_MEASURES": "n",
-       "TAILSTAT_CHECKPOINT_INTERVAL": "0.2", "TAILSTAT_RESCAN_INTERVAL": "0.5"}
-
-
-def lines(start: int, count: int) -> bytes:
-    return b"".join(b'{"w":1,"n":%d}\n' % n for n in range(start, start + count))
-
-
-def append(path: Path, data: bytes) -> None:
-    with open(path, "ab") as fh:
-        fh.write(data)
+ENV = COUNTED_ENV
+lines = numbered_lines
 
 
 @pytest.mark.parametrize("glob", ["*.log", "*.log*"])

@@ -79,3 +79,12 @@ def test_a_bad_time_is_refused(tmp_path: Path) -> None:
     assert done.stderr.decode().strip() == (
         "tailstat: scan --until: \"10 o'clock\" is not a time; accepted: ISO 8601 (2025-10-10T10:00, "
         "2025-10-10 10:00:00+02:00; local time without an offset) or a time ago such as 90s, 20m, 2h, 1d")
+
+
+def test_a_reversed_range_is_refused(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text(line(T10, "/a"))
+    done = scan("--since", "5m", "--until", "10m", str(log))  # 5 minutes ago is after 10 minutes ago
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr.decode().strip() == (
+        "tailstat: scan: --since 5m is not before --until 10m: no line can be in that range")

@@ -502,6 +502,18 @@ def test_window_slots_keep_each_event_whole() -> None:
     assert dict(second.dims["level"]) == {"info": 1, "critical": 1, "debug": 1}
     assert Counter(first.dims["pattern"]) + Counter(second.dims["pattern"]) == Counter(p.dims["pattern"])
     assert (p.lines, p.events) == (11, 6)
+    # the window documents count events as the all-time one does (also through a checkpointed ring)
+    from tailstat.aggregate import Store
+    from tailstat.window import Ring
+
+    store = Store(ring=Ring(slot_seconds=60.0))
+    store.merge(p)
+    for window in ("all", "5m", "15m"):
+        totals = store.snapshot(window=window)["totals"]
+        assert (totals["lines"], totals["parsed"], totals["events"]) == (11, 11, 6), window
+    restored = Store(ring=Ring(slot_seconds=60.0))
+    restored.load_state(store.export_state())
+    assert restored.snapshot(window="5m")["totals"]["events"] == 6
 
 
 def test_scan_since_until_keeps_whole_events(tmp_path: Path) -> None:

@@ -78,6 +78,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
             print(f"tailstat: scan --{name}: {exc}", file=sys.stderr)
             return EXIT_CONFIG
     since, until = bounds["since"], bounds["until"]
+    if since is not None and until is not None and since >= until:
+        print(f"tailstat: scan: --since {args.since} is not before --until {args.until}: no line can be in that "
+              "range", file=sys.stderr)
+        return EXIT_CONFIG
     spec = replace(spec, since=since, until=until, event_span=True)
     report = Report()  # unreadable inputs are told and skipped; the others are counted (exit 1)
     inputs = report.open_all(args.files)

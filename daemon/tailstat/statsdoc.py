@@ -92,7 +92,7 @@ def window_sections(doc: dict[str, Any], merged: Slot, start: float, seconds: fl
     doc["all_lines"] = doc["totals"]["lines"]  # every line read (window all): says why a window may be empty
     dropped = {k: {"lines": v[0], "bytes": v[1]} for k, v in merged.dropped.items()}
     doc["totals"] = {"lines": merged.lines, "bytes": merged.bytes, "parsed": merged.parsed,
-                     "parse_errors": merged.lines - merged.parsed,
+                     "events": merged.events, "parse_errors": merged.lines - merged.parsed,
                      "dropped_lines": sum(v["lines"] for v in dropped.values()),
                      "dropped_bytes": sum(v["bytes"] for v in dropped.values())}
     doc["errors"] = dict(merged.errors)

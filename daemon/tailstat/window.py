@@ -55,12 +55,12 @@ class Slot:
     value. While a slot is hot (being written) its TopKs have the all-time capacity and seldom prune; sealing
     shrinks them to the window capacity, which bounds the memory of all the others."""
 
-    __slots__ = ("bytes", "classes", "dims", "distinct", "dropped", "errors", "files", "hot", "lines", "measures",
-                 "parsed", "skipped")
+    __slots__ = ("bytes", "classes", "dims", "distinct", "dropped", "errors", "events", "files", "hot", "lines",
+                 "measures", "parsed", "skipped")
 
     def __init__(self, hot: bool = False) -> None:
         self.hot = hot
-        self.lines = self.bytes = self.parsed = 0
+        self.lines = self.bytes = self.parsed = self.events = 0  # events: a stack trace is one (totals.events)
         self.errors: Counter = Counter()
         self.skipped: Counter = Counter()
         self.dropped: dict[str, list[int]] = {}
@@ -79,6 +79,7 @@ class Slot:
         self.lines += part.lines
         self.bytes += part.bytes
         self.parsed += part.parsed
+        self.events += part.events or part.parsed
         if part.errors:
             self.errors.update(part.errors)
         if part.skipped:
@@ -155,6 +156,7 @@ class Slot:
         self.lines += other.lines
         self.bytes += other.bytes
         self.parsed += other.parsed
+        self.events += other.events
         self.errors.update(other.errors)
         self.skipped.update(other.skipped)
         self.classes.update(other.classes)
@@ -198,7 +200,7 @@ class Slot:
     # ----------------------------------------------------------------------------------- serialising
     def to_dict(self) -> dict[str, Any]:
         return {
-            "lines": self.lines, "bytes": self.bytes, "parsed": self.parsed,
+            "lines": self.lines, "bytes": self.bytes, "parsed": self.parsed, "events": self.events,
             "errors": dict(self.errors), "skipped": dict(self.skipped),
             "dropped": {k: list(v) for k, v in self.dropped.items()},
             "files": {k: list(v) for k, v in self.files.items()},
@@ -212,6 +214,7 @@ class Slot:
     def from_dict(cls, data: Mapping[str, Any]) -> Slot:
         slot = cls()
         slot.lines, slot.bytes, slot.parsed = int(data["lines"]), int(data["bytes"]), int(data["parsed"])
+        slot.events = int(data.get("events", slot.parsed))  # a ring checkpointed before events were windowed
         slot.errors = Counter({str(k): int(v) for k, v in data["errors"].items()})
         slot.skipped = Counter({str(k): int(v) for k, v in data["skipped"].items()})
         slot.dropped = {str(k): [int(v[0]), int(v[1])] for k, v in data["dropped"].items()}
