@@ -142,3 +142,11 @@ def numbered_lines(start: int, count: int) -> bytes:
 def append(path: Path, data: bytes) -> None:
     with open(path, "ab") as fh:
         fh.write(data)
+
+
+def assert_numbered_lines_once(doc: dict[str, Any], n: int) -> None:
+    """The stats document counted numbered_lines(1, n) each exactly once, and dropped nothing."""
+    m = doc["measures"]["n"]
+    assert doc["totals"]["lines"] == n
+    assert (m["count"], m["sum"], m["min"], m["max"]) == (n, n * (n + 1) // 2, 1, n)
+    assert doc["dropped"] == {}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import COUNTED_ENV, LOGROTATE, append, numbered_lines, wait_until
+from helpers import COUNTED_ENV, LOGROTATE, append, assert_numbered_lines_once, numbered_lines, wait_until
 
 ENV = COUNTED_ENV
 lines = numbered_lines
@@ -45,8 +45,5 @@ def test_unread_bytes_are_read_from_the_copy_in_olddir(tmp_path: Path, daemon, g
     d.wait_lines(15)
     assert d.stop() == 0, d.stderr()
     doc = d.stats()
-    m = doc["measures"]["n"]
-    assert doc["totals"]["lines"] == 15
-    assert (m["count"], m["sum"], m["min"], m["max"]) == (15, 120, 1, 15)
-    assert doc["dropped"] == {}
+    assert_numbered_lines_once(doc, 15)
     assert [e["copy"] for e in d.log_events("file_copytruncated")] == [str(logs / "old" / "app.log.1")]
