@@ -19,19 +19,30 @@ from tailstat.formats import COMPRESSED_MAGIC
 from tailstat.tail.core import Seen, origin_of
 from tailstat.tail.identity import FP_BYTES, gzip_size, is_compressed_name
 
+SOURCE_CACHE = 65_536
+
 
 class Discovery:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.overlaps: set[str] = set()  # paths matched by more than one source (reported once each)
         self.log = structlog.get_logger("tailstat.tail")
+        # path -> its source: the sources never change, and a new file's path is asked about several times (its
+        # own, and each path it could be a rotation of); bounded, emptied when full
+        self._sources: dict[str, Source | None] = {}
 
     def source_for(self, path: str) -> Source | None:
         """The source whose most specific glob matches `path` (globs.py; a tie goes to the first named); a path
         that several match is reported once."""
-        if is_compressed_name(path):
-            return None
-        return globs.source_for(path, self.cfg.sources, self.overlaps, self.log)
+        try:
+            return self._sources[path]
+        except KeyError:
+            pass
+        src = None if is_compressed_name(path) else globs.source_for(path, self.cfg.sources, self.overlaps, self.log)
+        if len(self._sources) >= SOURCE_CACHE:
+            self._sources.clear()
+        self._sources[path] = src
+        return src
 
     def source_by_name(self, name: str) -> Source | None:
         return next((s for s in self.cfg.sources if s.name == name), None)

@@ -7,6 +7,7 @@ copytruncate copy has the same head under another inode. Pure functions, except 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -15,6 +16,7 @@ FP_BYTES = 1024
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".z", ".lzma", ".br")
 # what logrotate appends to a rotated name: .N, -DATE (dateext, any dateformat), then optionally .backup or
 # -backup (a destination that existed was moved aside), and a compression suffix
+_TAIL_START = re.compile(r"[.-]")
 _ROTATION_TAIL = re.compile(r"(?:[.-][0-9A-Za-z_:+]+)+")
 
 
@@ -56,16 +58,18 @@ def rotation_name(name: str, orig: str) -> bool:
     return bool(ext) and name.startswith(stem + ".") and name.endswith(ext) and len(name) > len(orig) + 1
 
 
-def possible_originals(candidate: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)  # a new file is checked three ways (copy_of, unread, unfollowed): once
+def possible_originals(candidate: str) -> tuple[str, ...]:
     """Every path that `candidate` could be a rotated copy of (the inverse of named_after), so a new file is
     checked against a handful of tracked files instead of all of them."""
     directory, name = os.path.split(candidate)
-    names = {name[:k] for k in range(1, len(name)) if name[k] in ".-"}  # logrotate's tails start with . or -
+    cuts = [m.start() for m in _TAIL_START.finditer(name, 1)]  # logrotate's tails start with . or -
+    names = {name[:k] for k in cuts}
     last_dot = name.rfind(".")
     if last_dot > 0:
         ext = name[last_dot:]
-        names.update(name[:i] + ext for i, ch in enumerate(name[:last_dot]) if ch == ".")
-    return [os.path.join(directory, n) for n in names]
+        names.update(name[:i] + ext for i in ([0] if name[0] == "." else []) + cuts if i < last_dot and name[i] == ".")
+    return tuple(os.path.join(directory, n) for n in names)
 
 
 def gzip_size(tail: bytes) -> int | None:
