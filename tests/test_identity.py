@@ -1,4 +1,4 @@
-"""identity.possible_originals is the inverse of named_after: every file a rotated name could come from is offered
+"""discovery.glob_stat finds what glob.glob finds; identity.possible_originals is the inverse of named_after: every file a rotated name could come from is offered
 (the tailer checks only those streams), for logrotate's names: .N, -DATE, .backup, stem.N.ext, compressed."""
 
 from __future__ import annotations
@@ -25,3 +25,27 @@ def test_logrotate_names_offer_their_original() -> None:
         assert named_after(f"/l/{candidate}", f"/l/{orig}")
         assert f"/l/{orig}" in possible_originals(f"/l/{candidate}")
     assert sorted(possible_originals("/l/app-00001.log")) == ["/l/app", "/l/app-00001"]
+
+
+def test_glob_stat_finds_what_glob_finds(tmp_path) -> None:
+    import glob
+    import os
+
+    from tailstat.tail.discovery import glob_stat
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for name in ("app.log", "web.log", ".hidden.log", "app.log.1", "notes.txt", "x[1].log"):
+        (tmp_path / "a" / name).write_bytes(b"x\n")
+    (tmp_path / "a" / "dir.log").mkdir()
+    (tmp_path / "b" / "other.log").write_bytes(b"y\n")
+    os.symlink(tmp_path / "a" / "app.log", tmp_path / "a" / "link.log")
+    os.symlink(tmp_path / "a" / "missing", tmp_path / "a" / "dangling.log")
+    for pattern in ("a/*.log", "a/.*.log", "a/app.log*", "*/*.log", "a/app.log", "a/none.log", "nodir/*.log",
+                    "a/[aw]*.log", "a/*.lo?"):
+        full = str(tmp_path / pattern)
+        got = {p: st.st_size for p, st in glob_stat(full)}
+        want = {p: os.stat(p).st_size for p in glob.glob(full) if os.path.exists(p)}
+        assert got == want, pattern
+    assert sorted(os.path.basename(p) for p, _ in glob_stat(str(tmp_path / "a" / "*.log"))) == [
+        "app.log", "dir.log", "link.log", "web.log", "x[1].log"]

@@ -32,7 +32,7 @@ def specificity(pattern: str) -> tuple[int, int, int]:
 
 
 @functools.cache
-def _matcher(pattern: str) -> Any:
+def matcher(pattern: str) -> Any:
     """fnmatch.fnmatchcase's compiled pattern, without its cache lookup per call."""
     return re.compile(fnmatch.translate(pattern)).match
 
@@ -41,7 +41,7 @@ def matches(path: str, sources: Sequence[Any]) -> list[tuple[Any, str]]:
     """(source, its most specific glob matching `path`) for every source that matches, best first."""
     found = []
     for index, src in enumerate(sources):
-        hits = [g for g in src.globs if _matcher(g)(path) is not None]
+        hits = [g for g in src.globs if matcher(g)(path) is not None]
         if hits:
             best = max(hits, key=specificity) if len(hits) > 1 else hits[0]
             found.append((specificity(best), -index, src, best))

@@ -22,6 +22,33 @@ from tailstat.tail.identity import FP_BYTES, gzip_size, is_compressed_name
 SOURCE_CACHE = 65_536
 
 
+def glob_stat(pattern: str) -> Iterable[tuple[str, os.stat_result]]:
+    """(path, stat) of each existing path `pattern` matches, as glob.glob finds them (hidden names only for a
+    pattern that starts with '.'; symlinks followed). A wildcard only in the file name -- `/var/log/*.log`, the
+    usual glob -- is one os.scandir: no path joined and looked up twice (a rescan of 10,000 files)."""
+    directory, name = os.path.split(pattern)
+    if glob.has_magic(directory) or not glob.has_magic(name) or "**" in name:
+        for path in glob.glob(pattern):
+            try:
+                yield path, os.stat(path)
+            except OSError:
+                continue
+        return
+    match = globs.matcher(name)
+    hidden_ok = name.startswith(".")
+    try:
+        with os.scandir(directory or ".") as it:
+            entries = [e for e in it if match(e.name) is not None and (hidden_ok or not e.name.startswith("."))]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            st = entry.stat()
+        except OSError:
+            continue
+        yield (entry.path if directory else entry.name), st
+
+
 class Discovery:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
@@ -57,14 +84,8 @@ class Discovery:
         found: dict[str, os.stat_result] = {}
         for src in self.cfg.sources:
             for pattern in src.globs:
-                for path in glob.glob(pattern):
-                    if is_compressed_name(path) or path in found:
-                        continue
-                    try:
-                        st = os.stat(path)
-                    except OSError:
-                        continue
-                    if statmod.S_ISREG(st.st_mode):
+                for path, st in glob_stat(pattern):
+                    if statmod.S_ISREG(st.st_mode) and path not in found and not is_compressed_name(path):
                         found[path] = st
         return found
 
