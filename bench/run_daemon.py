@@ -16,7 +16,7 @@ writer wrote, no more, and the files' own line counts agree.
            GET /stats every 5 ms; line i is visible at the first poll (time the answer arrived) whose
            totals.lines > i. Poll spacing and the HTTP round trip are part of the measured latency.
 - many:    10,000 files of 10 lines, TAILSTAT_MAX_OPEN_FILES=1024 (the default): spawn-to-ready, descriptors,
-           idle CPU over a quiet window, one line appended to every file, SIGTERM, restart from the checkpoint:
+           idle CPU over a quiet 30 s window, one line appended to every file, SIGTERM, restart from the checkpoint:
            spawn-to-ready and unchanged totals. Peak RSS (ru_maxrss of the reaped daemon) of both runs.
 - scan:    `tailstat scan` of a ~2 GB generated combined log (bench/data/, made once): peak RSS (skipped with
            --quick).
@@ -976,7 +976,8 @@ def main(argv: list[str] | None = None) -> int:
                              "`git archive 4d9c34a | tar -x -C /tmp/old`")
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (3.0 if args.quick else 10.0)
-    args.idle_seconds = 3.0 if args.quick else 10.0
+    args.idle_seconds = 3.0 if args.quick else 30.0  # three rescans (10 s apart) and snapshot rewrites: a window
+    # of one scattered by about 1 % of a core between runs
     args.settings = {k: v for k, v in (("EXECUTOR", args.executor), ("WORKERS", args.workers)) if v}
     if args.only:
         chosen = args.only.split(",")
