@@ -33,7 +33,10 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_READ_FROM": "middle"},
          "TAILSTAT_READ_FROM='middle' is not valid; accepted: end, beginning"),
         ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_PATH": "/y"},
-         "TAILSTAT_PATH is not a known setting; accepted: the TAILSTAT_* variables of the README's Configuration"),
+         "TAILSTAT_PATH is not a known setting; did you mean TAILSTAT_PATHS? accepted: the TAILSTAT_* variables of "
+         "the README's Configuration"),
+        ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_COLOUR": "1"},
+         "TAILSTAT_COLOUR is not a known setting; accepted: the TAILSTAT_* variables of the README's Configuration"),
         ({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_SOURCE_API_PATHS": "/y/*.log"},
          "TAILSTAT_SOURCE_API_PATHS is not a known setting: no source API in TAILSTAT_SOURCES; accepted: add API"),
         ({"TAILSTAT_PATHS": "relative/*.log"},

@@ -113,7 +113,8 @@ def test_format_errors_name_the_variable(env: dict[str, str], message: str) -> N
     ({"TAILSTAT_SOURCE_WEB_FORMAT": "common", "TAILSTAT_SOURCE_WEB_MEASURES": "request_time"},
      "TAILSTAT_SOURCE_WEB_MEASURES names 'request_time', which format common does not have"),
     ({"TAILSTAT_SOURCE_WEB_FORMAT": "xml"}, "TAILSTAT_SOURCE_WEB_FORMAT='xml' is not valid; accepted: auto, "),
-    ({"TAILSTAT_SOURCE_WEB_FORMATT": "json"}, "TAILSTAT_SOURCE_WEB_FORMATT is not a known setting"),
+    ({"TAILSTAT_SOURCE_WEB_FORMATT": "json"},
+     "TAILSTAT_SOURCE_WEB_FORMATT is not a known setting; did you mean TAILSTAT_SOURCE_WEB_FORMAT? accepted:"),
 ])
 def test_per_source_errors_name_the_source_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -130,3 +131,12 @@ def test_bad_format_setting_exits_2_before_anything_starts(tmp_path: Path) -> No
     assert out.stderr.startswith("tailstat: configuration error: TAILSTAT_NGINX_LOG_FORMAT='$remote_addr $nope' "
                                  "uses $nope, which is not supported")
     assert not (tmp_path / "state.json").exists()
+
+
+def test_choice_values_are_case_insensitive_names_are_not() -> None:
+    cfg = load_config({"TAILSTAT_PATHS": "/x/*.log", "TAILSTAT_FORMAT": "JSON", "TAILSTAT_READ_FROM": "End",
+                       "TAILSTAT_WATCH": "Poll"})
+    assert (cfg.sources[0].spec.format, cfg.read_from, cfg.watch) == ("json", "end", "poll")
+    with pytest.raises(ConfigError) as err:
+        load_config({"TAILSTAT_PATHS": "/x/*.log", "tailstat_format": "json", "TAILSTAT_Format": "json"})
+    assert str(err.value).startswith("TAILSTAT_Format is not a known setting; did you mean TAILSTAT_FORMAT?")

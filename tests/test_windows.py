@@ -125,7 +125,11 @@ def test_bad_window_is_a_400_listing_the_accepted(tmp_path: Path) -> None:
             assert doc["accepted"] == ["1m", "5m", "15m", "1h", "24h", "all"]
             assert "is not valid; accepted: 1m, 5m, 15m, 1h, 24h, all" in doc["error"]
         status, _, body = d.request("/stats/series?window=1m&step=5m")
-        assert status == 400 and json.loads(body)["error"] == "step='5m' is longer than window='1m'; accepted: 10s, 1m"
+        assert status == 400 and json.loads(body) == {
+            "error": "step='5m' is longer than window='1m'; accepted: 10s, 1m", "accepted": ["10s", "1m"]}
+        status, _, body = d.request("/stats/series?window=5m&step=2m")
+        assert status == 400 and json.loads(body) == {
+            "error": "step='2m' is not valid; accepted: 10s, 1m, 5m", "accepted": ["10s", "1m", "5m"]}
         status, _, body = d.request("/stats?window=5m&mergeable=1")
         assert status == 400
         done = cli(d.env, "stats", "--window", "2m")

@@ -6,6 +6,7 @@ prints it and exits with status 2 before anything starts.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import resource
@@ -295,8 +296,11 @@ def load_config(env: Mapping[str, str] | None = None, *, require_paths: bool = T
         if source:
             raise ConfigError(f"{name} is not a known setting: no source {source[1]} in {PREFIX}SOURCES; accepted: "
                               f"add {source[1]} to {PREFIX}SOURCES (a comma list of source names)")
-        raise ConfigError(f"{name} is not a known setting; accepted: the TAILSTAT_* variables of the README's "
-                          "Configuration table (`tailstat config` prints the effective ones)")
+        close = [name.upper()] if name.upper() in allowed else \
+            difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.8)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ConfigError(f"{name} is not a known setting; {hint}accepted: the TAILSTAT_* variables of the "
+                          "README's Configuration table (`tailstat config` prints the effective ones)")
     _check_http(cfg)
     return cfg
 

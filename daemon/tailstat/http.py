@@ -35,7 +35,7 @@ from tailstat.config import http_endpoint
 from tailstat.fieldnames import UnknownField, check, configured
 from tailstat.merge import stamp
 from tailstat.metrics import METRICS_TOP, StatsCollector, make_registry, render
-from tailstat.series import CLASS_FIELD, parse_step
+from tailstat.series import CLASS_FIELD, accepted_steps, parse_step
 from tailstat.web import serve as web_page
 from tailstat.window import ACCEPTED, parse_window
 
@@ -233,7 +233,9 @@ class HttpApi:
         try:
             step = parse_step(request.query.get("step"), window)
         except ValueError as exc:
-            raise BadQuery(str(exc)) from None
+            bad = BadQuery(str(exc))
+            bad.accepted = accepted_steps(window)
+            raise bad from None
         top = _int_param(request.query, "top", 10, 0, MAX_STREAM_TOP)
         fields = _fields_param(request.query) or ()
         if fields:  # the per-line class of the minutes is a series field too

@@ -19,15 +19,20 @@ CLASS_FIELD = "class"  # the per-line class of the event minutes ("2xx", "5xx", 
 PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
 
 
+def accepted_steps(window: str) -> list[str]:
+    """The steps a series of `window` accepts (no longer than the window)."""
+    return [s for s, n in STEPS.items() if n <= WINDOWS[window]]
+
+
 def parse_step(raw: str | None, window: str) -> str:
     """A step name for `window` (default: the one giving at most 120 points); ValueError naming the accepted."""
     if raw is None or raw == "":
         return DEFAULT_STEPS[window]
     if raw not in STEPS:
-        raise ValueError(f"step={raw!r} is not valid; accepted: {', '.join(STEPS)}")
+        raise ValueError(f"step={raw!r} is not valid; accepted: {', '.join(accepted_steps(window))}")
     if STEPS[raw] > WINDOWS[window]:
         raise ValueError(f"step={raw!r} is longer than window={window!r}; accepted: "
-                         + ", ".join(s for s, n in STEPS.items() if n <= WINDOWS[window]))
+                         + ", ".join(accepted_steps(window)))
     return raw
 
 
