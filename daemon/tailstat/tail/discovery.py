@@ -19,7 +19,7 @@ from tailstat.formats import COMPRESSED_MAGIC
 from tailstat.tail.core import Seen, origin_of
 from tailstat.tail.identity import FP_BYTES, gzip_size, is_compressed_name
 
-SOURCE_CACHE = 65_536
+SOURCE_CACHE = 4096
 
 
 def glob_stat(pattern: str) -> Iterable[tuple[str, os.stat_result]]:

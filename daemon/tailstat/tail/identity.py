@@ -58,7 +58,7 @@ def rotation_name(name: str, orig: str) -> bool:
     return bool(ext) and name.startswith(stem + ".") and name.endswith(ext) and len(name) > len(orig) + 1
 
 
-@functools.lru_cache(maxsize=4096)  # a new file is checked three ways (copy_of, unread, unfollowed): once
+@functools.lru_cache(maxsize=256)  # a new file is checked three ways (copy_of, unread, unfollowed): once
 def possible_originals(candidate: str) -> tuple[str, ...]:
     """Every path that `candidate` could be a rotated copy of (the inverse of named_after), so a new file is
     checked against a handful of tracked files instead of all of them."""
