@@ -19,12 +19,17 @@ from typing import Any
 from tailstat.config import Source
 from tailstat.formats import COMPRESSED_MAGIC
 from tailstat.tail import core
-from tailstat.tail.core import Seen
+from tailstat.tail.core import Known, Seen
 from tailstat.tail.discovery import dir_files, observe_file, subdirs
-from tailstat.tail.identity import FP_BYTES, possible_originals, read_head
+from tailstat.tail.identity import FP_BYTES, is_compressed_name, possible_originals, read_head
 from tailstat.tail.reader import Batch, Tracked, last_line_start, set_head, tail_sample
 
 LISTING_SLACK_NS = 2_000_000_000  # file times are coarse (a clock tick behind): a listing counts from 2 s earlier
+COMPRESSED_SETTLE_NS = 1_000_000_000  # a compressed rotation unchanged this long is complete (its size recorded)
+
+
+def _compressed_key(dev: int, ino: int, mtime_ns: int) -> str:
+    return f"{dev}:{ino}:{mtime_ns}"
 
 
 class Follower:
@@ -50,9 +55,13 @@ class Follower:
                 return  # relocating put the file now at `path` in its place (a rotation chain)
         if st is None or not statmod.S_ISREG(st.st_mode):
             self.suspects.pop(path, None)
+            self.compressed_wait.pop(path, None)
             return
         # an inode no stream follows at this path: observe it (its head), then the core says what it is
         other = self.by_inode.get((st.st_dev, st.st_ino))
+        if other is None and is_compressed_name(path):
+            self._compressed_seen(path, st)
+            return
         src = self.source_for(path)
         if other is None and src is None and (st.st_dev, st.st_ino) not in self.retired.by_inode:
             return  # not watched, and not a file we know renamed here: nothing to decide
@@ -293,6 +302,92 @@ class Follower:
         finally:
             self._adopting = False
 
+    # ----------------------------------------------------------------------------- compressed rotations
+    def _origins(self) -> set[str]:
+        return set(self.by_origin) | {t.path for t in self.by_key.values() if t.status == "live"}
+
+    def _compressed_seen(self, path: str, st: os.stat_result) -> None:
+        """A compressed file at `path` (a watch event, a rescan, or a look again): if it is a rotation of a watched
+        path written after the last listing, it is judged once settled (core.compressed_rotation) -- never
+        before a later look, so that the other changes of the same pass (the file it was compressed from let
+        go) are seen first."""
+        ident = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        if not self.listed_at_ns or ident in self.compressed_old \
+                or _compressed_key(*ident) in self.compressed_done:
+            self.suspects.pop(path, None)
+            self.compressed_wait.pop(path, None)
+            return
+        if path not in self.compressed_wait:
+            if st.st_mtime_ns <= self.listed_at_ns - LISTING_SLACK_NS or core.origin_of(path, self._origins()) is None:
+                self.compressed_old.add(ident)  # there at the last listing, or not a rotation of a watched path
+                return
+            self.compressed_wait[path] = st.st_mtime_ns
+            self.suspects[path] = time.monotonic()  # looked at again (the service's recheck of suspects)
+            return
+        if time.time_ns() - st.st_mtime_ns < COMPRESSED_SETTLE_NS:
+            return  # still being written: its recorded size is not there yet
+        first = self.compressed_wait.pop(path)
+        self.suspects.pop(path, None)
+        try:
+            s = observe_file(path)
+        except OSError:
+            return
+        if s is None:
+            return
+        known = [Known(key=k, path=r["path"], origin=r["origin"], dev=int(r["dev"]), ino=int(r["inode"]),
+                       fp=r["fingerprint"], fp_len=int(r["fingerprint_bytes"]), offset=int(r["offset"]),
+                       size=int(r.get("size", 0)), retired=True) for k, r in self.retired.records.items()]
+        verdict = core.compressed_rotation(s, self._origins(), min(first, s.mtime_ns) - 1,
+                                           list(self.by_key.values()), known + self.vanished.known())
+        if verdict is None:
+            self.compressed_old.add((s.dev, s.ino, s.mtime_ns))
+            return
+        self._count_compressed(s, verdict)
+
+    def _count_compressed(self, s: Seen, verdict: tuple[str, str | None, int]) -> None:
+        """Carry out core.compressed_rotation's verdict on `s`, remembered (state.json `tail.compressed`) with the
+        drop it counts, so that it is counted once: not at the next rescan, not after a restart."""
+        what, key, nbytes = verdict
+        self.compressed_done[_compressed_key(s.dev, s.ino, s.mtime_ns)] = s.mtime_ns
+        if what == "unknown" or nbytes:
+            self.store.add_dropped("compressed_before_read", 0, nbytes, self._tail_state())
+            self.log.warning("file_unrecoverable", path=s.path, key=key, reason="compressed_before_read",
+                             bytes=nbytes, note="compressed before tailstat read it" + (
+                                 " (a file it never saw)" if key is None else ": the bytes it had not read"))
+        else:
+            self._publish_tail_state()
+            self.log.info("compressed_rotation_known", path=s.path, key=key, verdict=what,
+                          note="holds a stream tailstat read (or reads): nothing to count")
+
+    def _scan_compressed(self, seed: set[tuple[int, int, int]] | None = None) -> list[str]:
+        """The compressed rotations of watched paths in the watched directories and their subdirectories
+        (olddir) not judged yet and written after the last listing (a rescan: their events may be missed, and
+        olddir is not watched). `seed`: at start, all of them are taken as judged (there before we run)."""
+        origins = self._origins()
+        dirs = self.discovery.glob_dirs() | {os.path.dirname(o) for o in origins}
+        found, old = [], set()
+        since = self.listed_at_ns - LISTING_SLACK_NS
+        for directory in sorted(dirs | {d for x in dirs for d in subdirs(x)}):
+            try:
+                with os.scandir(directory) as it:
+                    entries = [e for e in it if is_compressed_name(e.name)]
+            except OSError:
+                continue
+            for e in entries:
+                try:
+                    if not e.is_file(follow_symlinks=False) or core.origin_of(e.path, origins) is None:
+                        continue
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                ident = (st.st_dev, st.st_ino, st.st_mtime_ns)
+                if seed is not None or ident in self.compressed_old or st.st_mtime_ns <= since:
+                    old.add(ident)
+                elif _compressed_key(*ident) not in self.compressed_done:
+                    found.append(e.path)
+        self.compressed_old = old | (seed or set())
+        return found
+
     def _move(self, t: Tracked, new_path: str, out: list[Batch]) -> list[Tracked]:
         """t is now at new_path (renamed). Returns the file it displaced from there, to be relocated."""
         old_path = t.path
@@ -353,6 +448,9 @@ class Follower:
         self.store.drop_file_when_committed(t.key, t.line_start)
         if reason == "rotated_done":
             self._remember(t.key, t.path, t.origin, t.dev, t.ino, t.fp, len(t.head), t.line_start, t.size)
+        elif t.head:  # its file is gone or holds other bytes: read, or counted as dropped, up to its size
+            self.vanished.add(t.key, t.path, t.origin, t.fp, len(t.head), max(t.size, t.line_start))
+            self._publish_tail_state()
         self.log.info("file_closed", path=t.path, key=t.key, reason=reason)
 
     def _lost(self, t: Tracked, reason: str) -> None:
