@@ -334,11 +334,8 @@ class Follower:
             return
         if s is None:
             return
-        known = [Known(key=k, path=r["path"], origin=r["origin"], dev=int(r["dev"]), ino=int(r["inode"]),
-                       fp=r["fingerprint"], fp_len=int(r["fingerprint_bytes"]), offset=int(r["offset"]),
-                       size=int(r.get("size", 0)), retired=True) for k, r in self.retired.records.items()]
         verdict = core.compressed_rotation(s, self._origins(), min(first, s.mtime_ns) - 1,
-                                           list(self.by_key.values()), known + self.vanished.known())
+                                           list(self.by_key.values()), self._ended_known())
         if verdict is None:
             self.compressed_old.add((s.dev, s.ino, s.mtime_ns))
             return
@@ -387,6 +384,45 @@ class Follower:
                     found.append(e.path)
         self.compressed_old = old | (seed or set())
         return found
+
+    def _ended_known(self) -> list[Known]:
+        """Streams that ended, as the core knows them: retired records (their file still there) and vanished
+        ones."""
+        return [Known(key=k, path=r["path"], origin=r["origin"], dev=int(r["dev"]), ino=int(r["inode"]),
+                      fp=r["fingerprint"], fp_len=int(r["fingerprint_bytes"]), offset=int(r["offset"]),
+                      size=int(r.get("size", 0)), retired=True)
+                for k, r in self.retired.records.items()] + self.vanished.known()
+
+    def _adopt_olddir_copies(self, t: Tracked, now_head: bytes, out: list[Batch]) -> None:
+        """t had read nothing when its file was written (its mtime changed): a copytruncate copy of it taken into
+        olddir before its next pass is read from byte 0 (core.unread_olddir_copies decides)."""
+        if self._adopting or not self.listed_at_ns:
+            return
+        seen = []
+        for directory in subdirs(os.path.dirname(t.path)):
+            for path in dir_files(directory):
+                if path in self.by_path or not core.may_be_copy(path, t):
+                    continue
+                try:
+                    s = observe_file(path)
+                except OSError:
+                    continue
+                if s is not None:
+                    seen.append(s)
+        if not seen:
+            return
+        followed = set(self.by_inode) | set(self.retired.by_inode)
+        heads = [x.head for x in self.by_key.values()]
+        src = self.source_for(t.origin) or t.source
+        for s in core.unread_olddir_copies(t, t.mtime_ns, seen, now_head, followed, heads, self._ended_known()):
+            copy = self._start_seen(s, t.origin, src, 0, out)
+            live = self.by_path.get(t.origin)  # one more rotation of that path, not seen as it happened
+            if live is not None:
+                live.rotations += 1
+                self._publish(live)
+            self.log.info("file_found_rotated", path=s.path, origin=t.origin, key=copy.key, bytes=s.size,
+                          note="copied into olddir and truncated before tailstat read a byte: read from byte 0")
+            self._read(copy, out, may_relocate=False)
 
     def _move(self, t: Tracked, new_path: str, out: list[Batch]) -> list[Tracked]:
         """t is now at new_path (renamed). Returns the file it displaced from there, to be relocated."""

@@ -483,8 +483,11 @@ class Tailer(Follower):
             return
         if not t.head and t.mtime_ns and st.st_mtime_ns != t.mtime_ns and not gone and t.status != "deleted":
             # written since we last looked, and nothing read yet: it may have been copied and truncated in
-            # between (copytruncate): its copy, not at a watched path, is found as a rotation not seen
-            self._adopt_unseen(os.path.dirname(t.path), out, also=os.pread(fd, FP_BYTES, 0))
+            # between (copytruncate): its copy, not at a watched path, is found as a rotation not seen -- in its
+            # directory, or in olddir
+            now_head = os.pread(fd, FP_BYTES, 0)
+            self._adopt_unseen(os.path.dirname(t.path), out, also=now_head)
+            self._adopt_olddir_copies(t, now_head, out)
         t.size = max(st.st_size, t.pos)
         t.mtime_ns = st.st_mtime_ns
         saved = (t.pos, t.line_start, t.pending, t.skipping, len(out))
