@@ -30,9 +30,10 @@ ENV = COUNTED_ENV
 lines = numbered_lines
 
 
-def rotate(tmp: Path, logs: Path, mode: str) -> None:
+def rotate(tmp: Path, logs: Path, mode: str, olddir: Path | None = None) -> None:
     conf = tmp / "lr.conf"
-    conf.write_text(f"{logs}/app.log {{\n  {mode}\n  rotate 1000\n  compress\n  nodateext\n  missingok\n}}\n")
+    extra = f"  olddir {olddir}\n" if olddir else ""
+    conf.write_text(f"{logs}/app.log {{\n  {mode}\n  rotate 1000\n  compress\n  nodateext\n  missingok\n{extra}}}\n")
     done = subprocess.run([LOGROTATE, "-s", str(tmp / "lr.state"), "-f", str(conf)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
@@ -59,28 +60,31 @@ def stopped(d: Daemon):
     return Paused()
 
 
-@pytest.mark.parametrize("glob", ["*.log", "*.log*"])
-def test_created_rotated_and_compressed_between_passes_is_counted_once(tmp_path: Path, daemon, glob: str) -> None:
+@pytest.mark.parametrize(("glob", "olddir"), [("*.log", False), ("*.log*", False), ("*.log", True)])
+def test_created_rotated_and_compressed_between_passes_is_counted_once(tmp_path: Path, daemon, glob: str,
+                                                                       olddir: bool) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     log = logs / "app.log"
+    rotated = logs / "old" if olddir else logs  # olddir: not watched, found by the rescans
+    rotated.mkdir(exist_ok=True)
     append(log, lines(1, 5))
     d = daemon(str(logs / glob), **ENV)
     d.wait_lines(5)
     with stopped(d):
-        rotate(tmp_path, logs, "create")  # app.log (read to its end) -> app.log.1.gz
+        rotate(tmp_path, logs, "create", rotated if olddir else None)  # app.log (read to its end) -> .1.gz
         append(log, lines(6, 7))  # a new app.log, written ...
-        rotate(tmp_path, logs, "create")  # ... rotated and compressed: app.log.1.gz, never seen
+        rotate(tmp_path, logs, "create", rotated if olddir else None)  # ... rotated and compressed, never seen
         unseen = len(lines(6, 7))
-        assert gzip.decompress((logs / "app.log.1.gz").read_bytes()) == lines(6, 7)
-        assert gzip.decompress((logs / "app.log.2.gz").read_bytes()) == lines(1, 5)
+        assert gzip.decompress((rotated / "app.log.1.gz").read_bytes()) == lines(6, 7)
+        assert gzip.decompress((rotated / "app.log.2.gz").read_bytes()) == lines(1, 5)
     append(log, lines(13, 3))
     wait_until(lambda: d.log_events("file_unrecoverable"), what="the compressed file counted")
     d.wait_lines(8)
     known = [e["path"] for e in d.log_events("compressed_rotation_known")]
-    assert known == [str(logs / "app.log.2.gz")]
+    assert known == [str(rotated / "app.log.2.gz")]
     # later rescans (every 0.5 s) until a complete listing is past both files: neither is judged again
-    mtime = (logs / "app.log.1.gz").stat().st_mtime_ns
+    mtime = (rotated / "app.log.1.gz").stat().st_mtime_ns
     wait_until(lambda: time.time_ns() > mtime + 3e9, what="rescans")
     append(log, lines(16, 1))
     d.wait_lines(9)
@@ -92,7 +96,7 @@ def test_created_rotated_and_compressed_between_passes_is_counted_once(tmp_path:
     counted(doc, [*range(1, 6), *range(13, 17)])
     assert doc["dropped"] == dropped(unseen)
     [ev] = d.log_events("file_unrecoverable")
-    assert (ev["path"], ev["bytes"], ev["key"]) == (str(logs / "app.log.1.gz"), unseen, None)
+    assert (ev["path"], ev["bytes"], ev["key"]) == (str(rotated / "app.log.1.gz"), unseen, None)
     assert len(d.log_events("compressed_rotation_known")) == 1  # judged once, whatever the rescans
     # a restart neither counts it again nor the other one
     d2 = daemon(str(logs / glob), **ENV)

@@ -403,8 +403,8 @@ class Follower:
             for path in dir_files(directory):
                 if path in self.by_path or not core.may_be_copy(path, t):
                     continue
-                try:
-                    s = observe_file(path)
+                try:  # (only those written since t's file was last seen are worth opening)
+                    s = observe_file(path) if os.stat(path).st_mtime_ns > t.mtime_ns else None
                 except OSError:
                     continue
                 if s is not None:
