@@ -86,3 +86,20 @@ def test_olddir_copy_of_a_stream_that_had_read_nothing() -> None:
     assert unread_olddir_copies(t, 300, cands, b"", set(), [], []) == []
     two = Seen("/l/old/app.log.2", 1, 25, 80, 250, A)
     assert unread_olddir_copies(t, 200, [copy, two], b"", set(), [], []) == [two, copy]  # oldest first
+
+
+def test_decompressed_head_tells_whose_file_each_format_holds() -> None:
+    import bz2
+    import gzip
+    import lzma
+
+    import zstandard
+
+    from tailstat.tail.discovery import decompressed_head
+    from tailstat.tail.identity import FP_BYTES
+
+    data = A * 50
+    for packed in (gzip.compress(data), bz2.compress(data), lzma.compress(data),
+                   zstandard.ZstdCompressor().compress(data)):
+        assert decompressed_head(packed[: 64 << 10]) == data[:FP_BYTES]
+    assert decompressed_head(b"\x28\xb5\x2f\xfd" + b"garbage") is None
