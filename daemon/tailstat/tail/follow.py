@@ -25,7 +25,7 @@ from tailstat.tail.identity import FP_BYTES, is_compressed_name, possible_origin
 from tailstat.tail.reader import Batch, Tracked, last_line_start, set_head, tail_sample
 
 LISTING_SLACK_NS = 2_000_000_000  # file times are coarse (a clock tick behind): a listing counts from 2 s earlier
-COMPRESSED_SETTLE_NS = 1_000_000_000  # a compressed rotation unchanged this long is complete (its size recorded)
+COMPRESSED_SETTLE_S = 1.0  # a compressed rotation seen unchanged this long is complete (its size recorded)
 
 
 def _compressed_key(dev: int, ino: int, mtime_ns: int) -> str:
@@ -56,6 +56,7 @@ class Follower:
         if st is None or not statmod.S_ISREG(st.st_mode):
             self.suspects.pop(path, None)
             self.compressed_wait.pop(path, None)
+            self._compressed_looks.pop(path, None)
             return
         # an inode no stream follows at this path: observe it (its head), then the core says what it is
         other = self.by_inode.get((st.st_dev, st.st_ino))
@@ -316,17 +317,25 @@ class Follower:
                 or _compressed_key(*ident) in self.compressed_done:
             self.suspects.pop(path, None)
             self.compressed_wait.pop(path, None)
+            self._compressed_looks.pop(path, None)
             return
+        now = time.monotonic()
+        looked = self._compressed_looks.get(path)
         if path not in self.compressed_wait:
             if st.st_mtime_ns <= self.listed_at_ns - LISTING_SLACK_NS or core.origin_of(path, self._origins()) is None:
                 self.compressed_old.add(ident)  # there at the last listing, or not a rotation of a watched path
                 return
             self.compressed_wait[path] = st.st_mtime_ns
-            self.suspects[path] = time.monotonic()  # looked at again (the service's recheck of suspects)
+            self.suspects[path] = now  # looked at again (the service's recheck of suspects)
+            self._compressed_looks[path] = (st.st_size, st.st_mtime_ns, now)
             return
-        if time.time_ns() - st.st_mtime_ns < COMPRESSED_SETTLE_NS:
+        if looked is None or looked[:2] != (st.st_size, st.st_mtime_ns):
+            self._compressed_looks[path] = (st.st_size, st.st_mtime_ns, now)
             return  # still being written: its recorded size is not there yet
+        if now - looked[2] < COMPRESSED_SETTLE_S:
+            return
         first = self.compressed_wait.pop(path)
+        self._compressed_looks.pop(path, None)
         self.suspects.pop(path, None)
         try:
             s = observe_file(path)
@@ -345,7 +354,10 @@ class Follower:
         """Carry out core.compressed_rotation's verdict on `s`, remembered (state.json `tail.compressed`) with the
         drop it counts, so that it is counted once: not at the next rescan, not after a restart."""
         what, key, nbytes = verdict
-        self.compressed_done[_compressed_key(s.dev, s.ino, s.mtime_ns)] = s.mtime_ns
+        if what == "followed":  # (not kept across a restart: there the core tells whose it is, as for any)
+            self.compressed_old.add((s.dev, s.ino, s.mtime_ns))
+        else:
+            self.compressed_done[_compressed_key(s.dev, s.ino, s.mtime_ns)] = s.mtime_ns
         if what == "unknown" or nbytes:
             self.store.add_dropped("compressed_before_read", 0, nbytes, self._tail_state())
             self.log.warning("file_unrecoverable", path=s.path, key=key, reason="compressed_before_read",

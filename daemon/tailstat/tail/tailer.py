@@ -71,6 +71,7 @@ class Tailer(Follower):
         self.compressed_done: dict[str, int] = {}
         self.compressed_old: set[tuple[int, int, int]] = set()  # there at start, or older than a listing: not ours
         self.compressed_wait: dict[str, int] = {}  # path -> mtime when first seen: judged once settled
+        self._compressed_looks: dict[str, tuple[int, int, float]] = {}  # path -> (size, mtime, since when)
         self.listed_at_ns = 0  # start of the last complete listing the store's records reflect
         self._adopting = False
         self._listing_ns = 0  # a rescan's listing, complete once its paths were all checked
