@@ -103,3 +103,36 @@ def test_decompressed_head_tells_whose_file_each_format_holds() -> None:
                    zstandard.ZstdCompressor().compress(data)):
         assert decompressed_head(packed[: 64 << 10]) == data[:FP_BYTES]
     assert decompressed_head(b"\x28\xb5\x2f\xfd" + b"garbage") is None
+
+
+def test_vanished_records_are_bounded_and_known_by_fingerprint() -> None:
+    from tailstat.tail.registry import Vanished
+
+    v = Vanished(2)
+    v.add("f1", "/l/app.log.1", "/l/app.log", fingerprint(A), len(A), 160)
+    v.add("f0", "/l/app.log", "/l/app.log", "", 0, 0)  # read nothing: nothing to be told by
+    v.add("f2", "/l/app.log.1", "/l/app.log", fingerprint(B), len(B), 320)
+    v.add("f3", "/l/app.log.1", "/l/app.log", fingerprint(B), len(B), 640)
+    assert list(v.to_dict()) == ["f2", "f3"]  # the oldest went first
+    again = Vanished(2)
+    again.load(v.to_dict())
+    assert compressed_rotation(gz("/l/app.log.2.gz", B, 700), ORIGINS, 0, [], again.known()) \
+        == ("known", "f3", 60)
+
+
+def test_a_retired_file_gone_is_told(tmp_path) -> None:
+    from tailstat.tail.registry import Retired
+
+    gone = []
+    r = Retired(10, lambda key, rec: gone.append((key, rec["offset"])))
+    f = tmp_path / "app.log.1"
+    f.write_bytes(A)
+    st = f.stat()
+    r.remember("f1", str(f), str(tmp_path / "app.log"), st.st_dev, st.st_ino, fingerprint(A), len(A), 160, 160)
+    assert not r.prune() and gone == []
+    f.rename(tmp_path / "app.log.2")
+    r.prune()
+    assert gone == [] and r.records["f1"]["path"] == str(tmp_path / "app.log.2")
+    (tmp_path / "app.log.2").unlink()
+    r.prune()
+    assert gone == [("f1", 160)] and not r
