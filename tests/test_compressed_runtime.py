@@ -183,3 +183,28 @@ def test_read_to_its_end_then_compressed_before_a_stop_counts_nothing(tmp_path: 
     counted(doc, list(range(1, 8)))
     assert doc["dropped"] == {}
     assert not d2.log_events("file_unrecoverable")
+
+
+def test_unread_bytes_of_a_file_whose_descriptor_was_closed_are_counted(tmp_path: Path, daemon) -> None:
+    """More busy files than TAILSTAT_MAX_OPEN_FILES: app.log's descriptor is closed (the least recently read)
+    when it gets lines, is rotated and compressed between two passes: the bytes it had not read are counted."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    append(log, lines(1, 5))
+    d = daemon(str(logs / "*.log"), **ENV, TAILSTAT_MAX_OPEN_FILES="4")
+    d.wait_lines(5)
+    for i, name in enumerate("bcde"):
+        append(logs / f"{name}.log", lines(100 + i, 1))
+        d.wait_lines(6 + i)  # each read in turn: app.log is the least recently read, its descriptor closed
+    with stopped(d):
+        append(log, lines(6, 7))
+        rotate(tmp_path, logs, "create")
+        assert gzip.decompress((logs / "app.log.1.gz").read_bytes()) == lines(1, 12)
+    wait_until(lambda: d.log_events("file_unrecoverable"), what="the unread bytes counted")
+    append(log, lines(13, 3))
+    d.wait_lines(12)
+    assert d.stop() == 0, d.stderr()
+    doc = d.stats()
+    counted(doc, [*range(1, 6), *range(13, 16), *range(100, 104)])
+    assert doc["dropped"] == dropped(len(lines(6, 7)))

@@ -61,7 +61,7 @@ class Follower:
         # an inode no stream follows at this path: observe it (its head), then the core says what it is
         other = self.by_inode.get((st.st_dev, st.st_ino))
         if other is None and is_compressed_name(path):
-            self._compressed_seen(path, st)
+            self._compressed_seen(path, st, out)
             return
         src = self.source_for(path)
         if other is None and src is None and (st.st_dev, st.st_ino) not in self.retired.by_inode:
@@ -307,7 +307,7 @@ class Follower:
     def _origins(self) -> set[str]:
         return set(self.by_origin) | {t.path for t in self.by_key.values() if t.status == "live"}
 
-    def _compressed_seen(self, path: str, st: os.stat_result) -> None:
+    def _compressed_seen(self, path: str, st: os.stat_result, out: list[Batch]) -> None:
         """A compressed file at `path` (a watch event, a rescan, or a look again): if it is a rotation of a watched
         path written after the last listing, it is judged once settled (core.compressed_rotation) -- never
         before a later look, so that the other changes of the same pass (the file it was compressed from let
@@ -343,6 +343,12 @@ class Follower:
             return
         if s is None:
             return
+        # a followed stream it holds is looked at first: gone meanwhile (its descriptor closed, the least recently
+        # read), it ends here, and what the compressed file holds beyond what it read is counted
+        for t in [t for t in self.by_key.values() if s.uhead and t.head and t.status != "deleted"
+                  and core.same_stream(s.uhead, t.head)]:
+            if t.fh is None and self.by_key.get(t.key) is t:
+                self._check_path(t.path, out)
         verdict = core.compressed_rotation(s, self._origins(), min(first, s.mtime_ns) - 1,
                                            list(self.by_key.values()), self._ended_known())
         if verdict is None:
