@@ -47,3 +47,42 @@ def test_unread_bytes_are_read_from_the_copy_in_olddir(tmp_path: Path, daemon, g
     doc = d.stats()
     assert_numbered_lines_once(doc, 15)
     assert [e["copy"] for e in d.log_events("file_copytruncated")] == [str(logs / "old" / "app.log.1")]
+
+
+@pytest.mark.parametrize("glob", ["*.log", "*.log*"])
+def test_copy_in_olddir_of_a_file_not_read_yet_is_read_once(tmp_path: Path, daemon, glob: str) -> None:
+    """Lines written to a file tailstat follows but had read nothing of (empty when it last looked), then copied
+    into olddir and truncated before its next pass: read from the copy, once (README, durability: what was
+    limit (11))."""
+    logs = tmp_path / "logs"
+    (logs / "old").mkdir(parents=True)
+    log = logs / "app.log"
+    conf = tmp_path / "lr.conf"
+    conf.write_text(f"{log} {{\n  copytruncate\n  olddir {logs / 'old'}\n  rotate 10\n  nocompress\n}}\n")
+
+    def rotate() -> None:
+        done = subprocess.run([LOGROTATE, "-s", str(tmp_path / "lr.state"), "-f", str(conf)],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+
+    log.touch()  # empty when the daemon looks at it: followed from byte 0, nothing read (no head)
+    d = daemon(str(logs / glob), **ENV)
+    wait_until(lambda: any(e["path"] == str(log) for e in d.log_events("file_opened")), what="app.log followed")
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    try:
+        append(log, lines(1, 7))  # nothing of it read when it is copied into olddir (not watched) and truncated
+        rotate()
+        assert log.stat().st_size == 0 and (logs / "old" / "app.log.1").read_bytes() == lines(1, 7)
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+    d.wait_lines(7)
+    append(log, lines(8, 3))
+    d.wait_lines(10)
+    assert d.stop() == 0, d.stderr()
+    doc = d.stats()
+    assert_numbered_lines_once(doc, 10)
+    # the copy read from byte 0, once: found as a rotation not seen (or, matched by the glob `*.log*`, a new file)
+    copy = str(logs / "old" / "app.log.1")
+    found = {e["key"] for e in d.log_events("file_found_rotated") + d.log_events("file_opened")
+             if e["path"] == copy and e.get("offset", 0) == 0}
+    assert len(found) == 1, found

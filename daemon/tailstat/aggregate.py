@@ -235,11 +235,14 @@ class Store:
             rec = self._records.files.get(key)
             return None if rec is None else rec["offset"]
 
-    def add_dropped(self, reason: str, lines: int = 0, nbytes: int = 0) -> None:
-        """Count data that was lost (never parsed), by reason: nothing disappears without a counter."""
+    def add_dropped(self, reason: str, lines: int = 0, nbytes: int = 0, tail: dict[str, Any] | None = None) -> None:
+        """Count data that was lost (never parsed), by reason: nothing disappears without a counter. `tail`: the
+        tailer's state that remembers it counted this (set_tail_state), set with it (one checkpoint holds both)."""
         with self._lock:
             self.version += 1  # anything a snapshot or checkpoint shows changed
             self._count_dropped(reason, lines, nbytes, time.time())
+            if tail is not None:
+                self._tail = tail
 
     def _count_dropped(self, reason: str, lines: int, nbytes: int, now: float | None = None) -> None:
         """(under the lock) `now`: also in the window slot of that time (None: all-time only)."""

@@ -411,3 +411,61 @@ def same_stream(head: bytes, other: bytes) -> bool:
 
 def _seq(key: str) -> int:
     return int(key[1:]) if key[1:].isdigit() else 0
+
+
+# ------------------------------------------------------------------------- run time: what was never readable
+# A compressed rotation seen while running, and a copytruncate copy taken into olddir before a stream had read a
+# byte: the decisions that keep them from being silent (README, durability).
+
+
+def compressed_rotation(s: Seen, origins: set[str] | frozenset[str], since_ns: int, followed: Iterable[Followed],
+                        known: Iterable[Known]) -> tuple[str, str | None, int] | None:
+    """At run time, a compressed file `s` appeared (a watch event or a rescan; settled: not being written). None:
+    none of tailstat's business -- not compressed, not named as a rotation of a watched path (`origins`), or not
+    written after the last complete listing (`since_ns`: there then, it was judged by the start or an earlier
+    pass). Else (verdict, key, bytes for dropped.compressed_before_read), told by the decompressed head:
+    - ("followed", key, 0): it holds a stream still followed (heads agree): read, or counted, through that stream;
+    - ("known", key, n): it holds a stream that ended (`known`: retired records, and streams read or counted up to
+      `offset` whose file then vanished): n = the bytes beyond `offset` it records (gzip; 0 where the format
+      records no size), written after tailstat last looked;
+    - ("unknown", None, n): it holds nothing tailstat knows (created, rotated and compressed between two
+      passes): n = its uncompressed size (gzip), 0 where the format records no size (or its content cannot be
+      decoded: whose it is cannot be told, as at a start)."""
+    if not s.compressed or s.size == 0 or s.mtime_ns <= since_ns or origin_of(s.path, origins) is None:
+        return None
+    if s.uhead:
+        for t in followed:
+            if t.head and heads_agree(s.uhead, t.head):
+                return "followed", t.key, 0
+        # (of several that match, the one that accounted for the most: the least counted as dropped)
+        k = max((k for k in known if matches_fingerprint(s.uhead, k.fp, k.fp_len)), key=lambda k: k.offset,
+                default=None)
+        if k is not None:
+            return "known", k.key, 0 if s.usize is None else max(0, s.usize - k.offset % (1 << 32))
+    return "unknown", None, s.usize or 0
+
+
+def unread_olddir_copies(t: Followed, seen_mtime_ns: int, candidates: Iterable[Seen], now_head: bytes,
+                         followed: set[tuple[int, int]], heads: Iterable[bytes],
+                         known: Iterable[Known]) -> list[Seen]:
+    """t had read nothing (no head) and its file was written since it was last seen (its mtime then:
+    `seen_mtime_ns`): it may have been copied and truncated (copytruncate) into olddir in between. Its copies
+    among `candidates` (files of its directory's subdirectories): named as a rotation of t's path or origin, not
+    compressed, not empty, not followed (`followed`: inodes), written after t's file was last seen (so not a file
+    rotated away before t's file was created), holding nothing known (`heads` of followed streams, `known`
+    fingerprints: retired records and vanished streams) and not what t's file holds now (`now_head`: a copy not
+    truncated yet, whose bytes t reads itself). Oldest first."""
+    heads = [h for h in heads if h]
+    if now_head:
+        heads.append(now_head)
+    fps = [(k.fp, k.fp_len) for k in known if k.fp_len]
+    out = []
+    for s in sorted(candidates, key=lambda s: (s.mtime_ns, s.path)):
+        if s.compressed or s.size == 0 or not s.head or (s.dev, s.ino) in followed or s.mtime_ns <= seen_mtime_ns:
+            continue
+        if not (_in_olddir(s.path, t.path) or _in_olddir(s.path, t.origin)):
+            continue
+        if any(heads_agree(s.head, h) for h in heads) or any(matches_fingerprint(s.head, fp, n) for fp, n in fps):
+            continue
+        out.append(s)
+    return out

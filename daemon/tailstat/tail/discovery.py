@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bz2
 import glob
+import io
 import lzma
 import os
 import stat as statmod
@@ -148,7 +149,8 @@ def observe_file(path: str) -> Seen | None:
 
 
 def decompressed_head(data: bytes) -> bytes | None:
-    """The first FP_BYTES bytes a gzip, bzip2 or xz file holds (None: another format, or not decodable)."""
+    """The first FP_BYTES bytes a gzip, bzip2, xz or zstd (when the zstandard package is installed) file holds
+    (None: another format, or not decodable)."""
     try:
         if data.startswith(b"\x1f\x8b"):
             return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, FP_BYTES)
@@ -156,9 +158,23 @@ def decompressed_head(data: bytes) -> bytes | None:
             return bz2.BZ2Decompressor().decompress(data, FP_BYTES)
         if data.startswith(b"\xfd7zXZ"):
             return lzma.LZMADecompressor().decompress(data, FP_BYTES)
+        if data.startswith(b"\x28\xb5\x2f\xfd"):
+            return _zstd_head(data)
     except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError):
         return None
     return None
+
+
+def _zstd_head(data: bytes) -> bytes | None:
+    try:
+        import zstandard
+    except ImportError:
+        return None
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
+            return reader.read(FP_BYTES)
+    except zstandard.ZstdError:
+        return None
 
 
 def dir_files(directory: str) -> list[str]:

@@ -19,12 +19,17 @@ from typing import Any
 from tailstat.config import Source
 from tailstat.formats import COMPRESSED_MAGIC
 from tailstat.tail import core
-from tailstat.tail.core import Seen
+from tailstat.tail.core import Known, Seen
 from tailstat.tail.discovery import dir_files, observe_file, subdirs
-from tailstat.tail.identity import FP_BYTES, possible_originals, read_head
+from tailstat.tail.identity import FP_BYTES, is_compressed_name, possible_originals, read_head
 from tailstat.tail.reader import Batch, Tracked, last_line_start, set_head, tail_sample
 
 LISTING_SLACK_NS = 2_000_000_000  # file times are coarse (a clock tick behind): a listing counts from 2 s earlier
+COMPRESSED_SETTLE_S = 1.0  # a compressed rotation seen unchanged this long is complete (its size recorded)
+
+
+def _compressed_key(dev: int, ino: int, mtime_ns: int) -> str:
+    return f"{dev}:{ino}:{mtime_ns}"
 
 
 class Follower:
@@ -50,9 +55,14 @@ class Follower:
                 return  # relocating put the file now at `path` in its place (a rotation chain)
         if st is None or not statmod.S_ISREG(st.st_mode):
             self.suspects.pop(path, None)
+            self.compressed_wait.pop(path, None)
+            self._compressed_looks.pop(path, None)
             return
         # an inode no stream follows at this path: observe it (its head), then the core says what it is
         other = self.by_inode.get((st.st_dev, st.st_ino))
+        if other is None and is_compressed_name(path):
+            self._compressed_seen(path, st, out)
+            return
         src = self.source_for(path)
         if other is None and src is None and (st.st_dev, st.st_ino) not in self.retired.by_inode:
             return  # not watched, and not a file we know renamed here: nothing to decide
@@ -293,6 +303,145 @@ class Follower:
         finally:
             self._adopting = False
 
+    # ----------------------------------------------------------------------------- compressed rotations
+    def _origins(self) -> set[str]:
+        return set(self.by_origin) | {t.path for t in self.by_key.values() if t.status == "live"}
+
+    def _compressed_seen(self, path: str, st: os.stat_result, out: list[Batch]) -> None:
+        """A compressed file at `path` (a watch event, a rescan, or a look again): if it is a rotation of a watched
+        path written after the last listing, it is judged once settled (core.compressed_rotation) -- never
+        before a later look, so that the other changes of the same pass (the file it was compressed from let
+        go) are seen first."""
+        ident = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        if not self.listed_at_ns or ident in self.compressed_old \
+                or _compressed_key(*ident) in self.compressed_done:
+            self.suspects.pop(path, None)
+            self.compressed_wait.pop(path, None)
+            self._compressed_looks.pop(path, None)
+            return
+        now = time.monotonic()
+        looked = self._compressed_looks.get(path)
+        if path not in self.compressed_wait:
+            if st.st_mtime_ns <= self.listed_at_ns - LISTING_SLACK_NS or core.origin_of(path, self._origins()) is None:
+                self.compressed_old.add(ident)  # there at the last listing, or not a rotation of a watched path
+                return
+            self.compressed_wait[path] = st.st_mtime_ns
+            self.suspects[path] = now  # looked at again (the service's recheck of suspects)
+            self._compressed_looks[path] = (st.st_size, st.st_mtime_ns, now)
+            return
+        if looked is None or looked[:2] != (st.st_size, st.st_mtime_ns):
+            self._compressed_looks[path] = (st.st_size, st.st_mtime_ns, now)
+            return  # still being written: its recorded size is not there yet
+        if now - looked[2] < COMPRESSED_SETTLE_S:
+            return
+        first = self.compressed_wait.pop(path)
+        self._compressed_looks.pop(path, None)
+        self.suspects.pop(path, None)
+        try:
+            s = observe_file(path)
+        except OSError:
+            return
+        if s is None:
+            return
+        # a followed stream it holds is looked at first: gone meanwhile (its descriptor closed, the least recently
+        # read), it ends here, and what the compressed file holds beyond what it read is counted
+        for t in [t for t in self.by_key.values() if s.uhead and t.head and t.status != "deleted"
+                  and core.same_stream(s.uhead, t.head)]:
+            if t.fh is None and self.by_key.get(t.key) is t:
+                self._check_path(t.path, out)
+        verdict = core.compressed_rotation(s, self._origins(), min(first, s.mtime_ns) - 1,
+                                           list(self.by_key.values()), self._ended_known())
+        if verdict is None:
+            self.compressed_old.add((s.dev, s.ino, s.mtime_ns))
+            return
+        self._count_compressed(s, verdict)
+
+    def _count_compressed(self, s: Seen, verdict: tuple[str, str | None, int]) -> None:
+        """Carry out core.compressed_rotation's verdict on `s`, remembered (state.json `tail.compressed`) with the
+        drop it counts, so that it is counted once: not at the next rescan, not after a restart."""
+        what, key, nbytes = verdict
+        if what == "followed":  # (not kept across a restart: there the core tells whose it is, as for any)
+            self.compressed_old.add((s.dev, s.ino, s.mtime_ns))
+        else:
+            self.compressed_done[_compressed_key(s.dev, s.ino, s.mtime_ns)] = s.mtime_ns
+        if what == "unknown" or nbytes:
+            self.store.add_dropped("compressed_before_read", 0, nbytes, self._tail_state())
+            self.log.warning("file_unrecoverable", path=s.path, key=key, reason="compressed_before_read",
+                             bytes=nbytes, note="compressed before tailstat read it" + (
+                                 " (a file it never saw)" if key is None else ": the bytes it had not read"))
+        else:
+            self._publish_tail_state()
+            self.log.info("compressed_rotation_known", path=s.path, key=key, verdict=what,
+                          note="holds a stream tailstat read (or reads): nothing to count")
+
+    def _scan_compressed(self, seed: set[tuple[int, int, int]] | None = None) -> list[str]:
+        """The compressed rotations of watched paths in the watched directories and their subdirectories
+        (olddir) not judged yet and written after the last listing (a rescan: their events may be missed, and
+        olddir is not watched). `seed`: at start, all of them are taken as judged (there before we run)."""
+        origins = self._origins()
+        dirs = self.discovery.glob_dirs() | {os.path.dirname(o) for o in origins}
+        found, old = [], set()
+        since = self.listed_at_ns - LISTING_SLACK_NS
+        for directory in sorted(dirs | {d for x in dirs for d in subdirs(x)}):
+            try:
+                with os.scandir(directory) as it:
+                    entries = [e for e in it if is_compressed_name(e.name)]
+            except OSError:
+                continue
+            for e in entries:
+                try:
+                    if not e.is_file(follow_symlinks=False) or core.origin_of(e.path, origins) is None:
+                        continue
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                ident = (st.st_dev, st.st_ino, st.st_mtime_ns)
+                if seed is not None or ident in self.compressed_old or st.st_mtime_ns <= since:
+                    old.add(ident)
+                elif _compressed_key(*ident) not in self.compressed_done:
+                    found.append(e.path)
+        self.compressed_old = old | (seed or set())
+        return found
+
+    def _ended_known(self) -> list[Known]:
+        """Streams that ended, as the core knows them: retired records (their file still there) and vanished
+        ones."""
+        return [Known(key=k, path=r["path"], origin=r["origin"], dev=int(r["dev"]), ino=int(r["inode"]),
+                      fp=r["fingerprint"], fp_len=int(r["fingerprint_bytes"]), offset=int(r["offset"]),
+                      size=int(r.get("size", 0)), retired=True)
+                for k, r in self.retired.records.items()] + self.vanished.known()
+
+    def _adopt_olddir_copies(self, t: Tracked, now_head: bytes, out: list[Batch]) -> None:
+        """t had read nothing when its file was written (its mtime changed): a copytruncate copy of it taken into
+        olddir before its next pass is read from byte 0 (core.unread_olddir_copies decides)."""
+        if self._adopting or not self.listed_at_ns:
+            return
+        seen = []
+        for directory in subdirs(os.path.dirname(t.path)):
+            for path in dir_files(directory):
+                if path in self.by_path or not core.may_be_copy(path, t):
+                    continue
+                try:  # (only those written since t's file was last seen are worth opening)
+                    s = observe_file(path) if os.stat(path).st_mtime_ns > t.mtime_ns else None
+                except OSError:
+                    continue
+                if s is not None:
+                    seen.append(s)
+        if not seen:
+            return
+        followed = set(self.by_inode) | set(self.retired.by_inode)
+        heads = [x.head for x in self.by_key.values()]
+        src = self.source_for(t.origin) or t.source
+        for s in core.unread_olddir_copies(t, t.mtime_ns, seen, now_head, followed, heads, self._ended_known()):
+            copy = self._start_seen(s, t.origin, src, 0, out)
+            live = self.by_path.get(t.origin)  # one more rotation of that path, not seen as it happened
+            if live is not None:
+                live.rotations += 1
+                self._publish(live)
+            self.log.info("file_found_rotated", path=s.path, origin=t.origin, key=copy.key, bytes=s.size,
+                          note="copied into olddir and truncated before tailstat read a byte: read from byte 0")
+            self._read(copy, out, may_relocate=False)
+
     def _move(self, t: Tracked, new_path: str, out: list[Batch]) -> list[Tracked]:
         """t is now at new_path (renamed). Returns the file it displaced from there, to be relocated."""
         old_path = t.path
@@ -353,6 +502,9 @@ class Follower:
         self.store.drop_file_when_committed(t.key, t.line_start)
         if reason == "rotated_done":
             self._remember(t.key, t.path, t.origin, t.dev, t.ino, t.fp, len(t.head), t.line_start, t.size)
+        elif t.head:  # its file is gone or holds other bytes: read, or counted as dropped, up to its size
+            self.vanished.add(t.key, t.path, t.origin, t.fp, len(t.head), max(t.size, t.line_start))
+            self._publish_tail_state()
         self.log.info("file_closed", path=t.path, key=t.key, reason=reason)
 
     def _lost(self, t: Tracked, reason: str) -> None:

@@ -12,13 +12,15 @@ from typing import Any
 
 import structlog
 
+from tailstat.tail.core import Known
 from tailstat.tail.discovery import dir_files
 from tailstat.tail.identity import matches_fingerprint
 
 
 class Retired:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, on_gone: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.limit = limit
+        self.on_gone = on_gone  # told of each record whose file is gone (deleted, or its inode reused)
         self.records: dict[str, dict[str, Any]] = {}  # key -> record, oldest first
         self.by_inode: dict[tuple[int, int], str] = {}
         self.log = structlog.get_logger("tailstat.tail")
@@ -75,6 +77,8 @@ class Retired:
         head = head_at(path, int(rec["fingerprint_bytes"]))
         if head is None or not matches_fingerprint(head, rec["fingerprint"], int(rec["fingerprint_bytes"])):
             self.forget(key)  # the inode was reused by a new file
+            if self.on_gone is not None:
+                self.on_gone(key, rec)
             return None, True
         if rec["path"] != path:
             rec["path"] = path
@@ -106,9 +110,48 @@ class Retired:
                 if path is None:
                     self.forget(key)
                     self.log.info("retired_file_gone", key=key, path=rec["path"])
+                    if self.on_gone is not None:
+                        self.on_gone(key, rec)
                 else:
                     rec["path"] = path
         return bool(missing)
+
+
+class Vanished:
+    """Streams that ended and whose file is gone -- read to their end and deleted, truncated, a retired file
+    deleted, a checkpointed file lost at start: fingerprint and `offset`, the bytes read or counted as dropped.
+    A compressed rotation met later that holds one (its decompressed head) is told apart from a file tailstat
+    never saw: it counts only what it holds beyond `offset` (core.compressed_rotation), however late it is
+    compressed and across a restart. Bounded (`limit`, the oldest go first): a compressed rotation appears
+    right after its file goes (logrotate compresses at once, or at the next rotation with delaycompress)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.records: dict[str, dict[str, Any]] = {}  # key -> record, oldest first
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def load(self, records: dict[str, dict[str, Any]]) -> None:
+        for key, rec in records.items():
+            self.records[str(key)] = dict(rec)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {k: dict(v) for k, v in self.records.items()}
+
+    def add(self, key: str, path: str, origin: str, fp: str, fp_len: int, end: int) -> None:
+        if not fp_len:
+            return  # an empty stream: nothing to be told by, and nothing a compressed copy could hold of it
+        self.records.pop(key, None)
+        self.records[key] = {"path": path, "origin": origin, "fingerprint": fp, "fingerprint_bytes": fp_len,
+                             "offset": end}
+        while len(self.records) > self.limit:
+            del self.records[next(iter(self.records))]
+
+    def known(self) -> list[Known]:
+        return [Known(key=k, path=r["path"], origin=r["origin"], dev=0, ino=0, fp=r["fingerprint"],
+                      fp_len=int(r["fingerprint_bytes"]), offset=int(r["offset"]), size=int(r["offset"]),
+                      retired=True) for k, r in self.records.items()]
 
 
 def _subdirs(directory: str) -> list[str]:

@@ -27,7 +27,7 @@ from tailstat.formats import UNKNOWN_FORMAT, detect
 from tailstat.tail import core
 from tailstat.tail.core import Known, Seen
 from tailstat.tail.discovery import Discovery
-from tailstat.tail.follow import LISTING_SLACK_NS, Follower
+from tailstat.tail.follow import LISTING_SLACK_NS, Follower, _compressed_key
 from tailstat.tail.identity import FP_BYTES
 from tailstat.tail.reader import (
     Batch,
@@ -38,10 +38,11 @@ from tailstat.tail.reader import (
     read_new,
     set_head,
 )
-from tailstat.tail.registry import Retired
+from tailstat.tail.registry import Retired, Vanished
 
 KEY_MARK = "\0key:"  # a dirty entry naming a key (read more of it), not a path
 RETIRED_MAX = 20000  # retired files remembered (identity and end offset) while they exist; the oldest go first
+VANISHED_MAX = 1000  # streams ended with their file gone, remembered for a compressed rotation of them met later
 
 
 class Tailer(Follower):
@@ -63,7 +64,14 @@ class Tailer(Follower):
         self.suspects: dict[str, float] = {}  # path -> monotonic time: looks like a copy of a tracked file
         self.history: dict[str, tuple[int, int]] = {}  # origin path -> (rotations, truncations) so far
         self.unreadable: set[str] = set()
-        self.retired = Retired(RETIRED_MAX)  # finished files, remembered while they can come back
+        self.retired = Retired(RETIRED_MAX, self._vanish_record)  # finished files, while they can come back
+        self.vanished = Vanished(VANISHED_MAX)  # ended streams whose file is gone (registry.Vanished)
+        # compressed rotations judged (counted in dropped, or told to hold a stream we know): "dev:inode:mtime" ->
+        # mtime, kept while newer than the last listing (older ones are judged by nothing: no start, no pass)
+        self.compressed_done: dict[str, int] = {}
+        self.compressed_old: set[tuple[int, int, int]] = set()  # there at start, or older than a listing: not ours
+        self.compressed_wait: dict[str, int] = {}  # path -> mtime when first seen: judged once settled
+        self._compressed_looks: dict[str, tuple[int, int, float]] = {}  # path -> (size, mtime, since when)
         self.listed_at_ns = 0  # start of the last complete listing the store's records reflect
         self._adopting = False
         self._listing_ns = 0  # a rescan's listing, complete once its paths were all checked
@@ -105,8 +113,16 @@ class Tailer(Follower):
         self._publish_tail_state()
 
     def _publish_tail_state(self, changed: bool = True) -> None:
-        self.store.set_tail_state({"listed_at_ns": self.listed_at_ns,
-                                   "retired": self.retired.to_dict()}, changed)
+        self.store.set_tail_state(self._tail_state(), changed)
+
+    def _tail_state(self) -> dict[str, Any]:
+        return {"listed_at_ns": self.listed_at_ns, "retired": self.retired.to_dict(),
+                "vanished": self.vanished.to_dict(), "compressed": dict(self.compressed_done)}
+
+    def _vanish_record(self, key: str, rec: dict[str, Any]) -> None:
+        """A retired file is gone: remembered as vanished (read to its offset), for a compressed copy of it."""
+        self.vanished.add(key, rec["path"], rec["origin"], rec["fingerprint"], int(rec["fingerprint_bytes"]),
+                          max(int(rec["offset"]), int(rec.get("size", 0))))
 
     # --------------------------------------------------------------------------------------- start-up
     def restore(self, out: list[Batch]) -> list[str]:
@@ -117,6 +133,8 @@ class Tailer(Follower):
         state = self.store.tail_state()
         since = int(state.get("listed_at_ns", 0))
         retired = {str(k): dict(v) for k, v in state.get("retired", {}).items() if k not in records}
+        self.vanished.load(state.get("vanished", {}))
+        self.compressed_done = {str(k): int(v) for k, v in state.get("compressed", {}).items()}
         for key in list(records) + list(retired):
             if key.startswith("f") and key[1:].isdigit():
                 self.next_seq = max(self.next_seq, int(key[1:]) + 1)
@@ -130,6 +148,9 @@ class Tailer(Follower):
             seen, listed = self.discovery.observe(dirs, origins, {k.ino for k in known})
         else:  # a first start: nothing to locate, and no listing to date rotated files against
             seen, listed = {}, set()
+        compressed_present = [s for s in seen.values() if s.compressed]
+        if since:
+            self._judge_compressed_at_start(seen, since - LISTING_SLACK_NS, origins)
         plan = core.reconcile(known, seen, max(0, since - LISTING_SLACK_NS) if since else 0,
                               lambda p: self.source_for(p) is not None, origins, listed)
         claimed: set[str] = set()
@@ -157,6 +178,9 @@ class Tailer(Follower):
             else:
                 self.retired.moved(key, s.path, s.dev, s.ino)
         for key in plan.forget:
+            rec = self.retired.records.get(key)
+            if rec is not None:
+                self._vanish_record(key, rec)  # a compressed rotation met later holds what was read
             self.retired.forget(key)
         for s, origin in plan.remember:
             claimed.add(s.path)
@@ -169,7 +193,8 @@ class Tailer(Follower):
                           note="counted before (or a copy of a file counted): not read again")
         for s, reason, nbytes in plan.unrecoverable:
             claimed.add(s.path)
-            self.store.add_dropped(reason, 0, nbytes)
+            self.compressed_done[_compressed_key(s.dev, s.ino, s.mtime_ns)] = s.mtime_ns
+            self.store.add_dropped(reason, 0, nbytes, self._tail_state())
             self.log.warning("file_unrecoverable", path=s.path, reason=reason, bytes=nbytes,
                              note="rotated and compressed while tailstat was stopped, before it was read")
         for s, origin, reason in plan.adopt:
@@ -193,13 +218,36 @@ class Tailer(Follower):
             if path not in self.by_path and path not in claimed:
                 self._check_path(path, out, at_start=True)
         self.listed_at_ns = listing
+        # compressed rotations there now are judged (by the core at a restart) or predate us: never at run time
+        self.compressed_old = {(s.dev, s.ino, s.mtime_ns) for s in compressed_present}
+        self._scan_compressed(self.compressed_old)
         self._publish_tail_state()
         return self._take_more()
+
+    def _judge_compressed_at_start(self, seen: dict[str, Seen], since_ns: int, origins: set[str]) -> None:
+        """Before the core decides: compressed rotations judged already (while running, or at an earlier start)
+        are not judged again, nor those that hold a stream that ended and vanished (registry.Vanished): they
+        count only what they hold beyond what it accounted for. Both leave `seen`."""
+        vanished = self.vanished.known()
+        for path, s in list(seen.items()):
+            if not s.compressed:
+                continue
+            if _compressed_key(s.dev, s.ino, s.mtime_ns) in self.compressed_done:
+                del seen[path]
+                continue
+            verdict = core.compressed_rotation(s, origins, since_ns, (), vanished) if vanished else None
+            if verdict is not None and verdict[0] == "known":
+                del seen[path]
+                self._count_compressed(s, verdict)
 
     def _record_lost(self, key: str, rec: dict[str, Any], reason: str, lost: int) -> None:
         """A checkpointed file found nowhere: what it held beyond its offset up to its last recorded size is
         lost (bytes written later cannot be known)."""
         self.store.drop_file(key)
+        ident = rec.get("identity", {})
+        if ident.get("fingerprint_bytes"):  # read or counted to offset + lost: a compressed copy met later
+            self.vanished.add(key, rec["path"], rec.get("origin") or rec["path"], ident["fingerprint"],
+                              int(ident["fingerprint_bytes"]), int(rec["offset"]) + lost)
         if lost:
             self.store.add_dropped(reason, 0, lost)
             self.log.warning("file_lost", path=rec["path"], key=key, unread_bytes=lost, reason=reason,
@@ -321,6 +369,7 @@ class Tailer(Follower):
             del self.history[path]  # rotation counts of a path only matter while a file can appear there
         if self.retired and self.retired.prune():
             self._publish_tail_state()
+        dirty.extend(p for p in self._scan_compressed() if p not in dirty)
         return dirty
 
     def flush_quiet(self, out: list[Batch], now: float | None = None) -> None:
@@ -334,7 +383,13 @@ class Tailer(Follower):
     def listing_done(self) -> None:
         """Every path of the last rescan was checked: each file at a watched path then is in the store."""
         if self._listing_ns:
-            self.listed_at_ns, self._listing_ns = self._listing_ns, 0
+            listing = self._listing_ns
+            if self.compressed_wait:  # a compressed rotation not judged yet stays newer than the listing
+                listing = min(listing, min(self.compressed_wait.values()) - 1)
+            self.listed_at_ns, self._listing_ns = max(self.listed_at_ns, listing), 0
+            since = self.listed_at_ns - LISTING_SLACK_NS
+            for key in [k for k, mtime in self.compressed_done.items() if mtime <= since]:
+                del self.compressed_done[key]  # older than the listing: judged by nothing from now on
             self._publish_tail_state(changed=False)
 
     # -------------------------------------------------------------------------------------- lifecycle
@@ -429,8 +484,11 @@ class Tailer(Follower):
             return
         if not t.head and t.mtime_ns and st.st_mtime_ns != t.mtime_ns and not gone and t.status != "deleted":
             # written since we last looked, and nothing read yet: it may have been copied and truncated in
-            # between (copytruncate): its copy, not at a watched path, is found as a rotation not seen
-            self._adopt_unseen(os.path.dirname(t.path), out, also=os.pread(fd, FP_BYTES, 0))
+            # between (copytruncate): its copy, not at a watched path, is found as a rotation not seen -- in its
+            # directory, or in olddir
+            now_head = os.pread(fd, FP_BYTES, 0)
+            self._adopt_unseen(os.path.dirname(t.path), out, also=now_head)
+            self._adopt_olddir_copies(t, now_head, out)
         t.size = max(st.st_size, t.pos)
         t.mtime_ns = st.st_mtime_ns
         saved = (t.pos, t.line_start, t.pending, t.skipping, len(out))
