@@ -251,8 +251,8 @@ def renamed_to(t: Followed, s: Seen, held: bool) -> bool:
 
 
 def moved_to(t: Followed, candidates: Iterable[Seen], held: bool) -> Seen | None:
-    """Where t went once it left its path: the first candidate (files of its directory, then the glob matches)
-    that is its file renamed."""
+    """Where t went once it left its path: the first candidate (files of its directory, of its subdirectories
+    -- logrotate's olddir --, then the glob matches) that is its file renamed."""
     return next((s for s in candidates if renamed_to(t, s, held)), None)
 
 

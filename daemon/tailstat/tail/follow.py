@@ -240,6 +240,8 @@ class Follower:
             self._gone(t, "deleted", out)
             displaced = []
         self._adopt_unseen(directory, out)
+        if new_path is not None and os.path.dirname(new_path) != directory:  # (moved into olddir: seen there too)
+            self._adopt_unseen(os.path.dirname(new_path), out)
         return displaced
 
     def _adopt_unseen(self, directory: str, out: list[Batch], also: bytes = b"") -> None:
@@ -310,10 +312,12 @@ class Follower:
         return [displaced] if displaced is not None and displaced is not t else []
 
     def _find_by_inode(self, t: Tracked) -> str | None:
-        """Observe the files of t's directory and the glob matches that hold t's inode; the core says which
-        one is t renamed."""
+        """Observe the files of t's directory, of its subdirectories (logrotate's olddir) and the glob matches
+        that hold t's inode; the core says which one is t renamed. (A file moved into olddir that were drained
+        and let go instead would be unknown there: read again from 0 as a rotation not seen.)"""
         seen = []
-        for path in dir_files(os.path.dirname(t.path)) + self.expand():
+        directory = os.path.dirname(t.path)
+        for path in dir_files(directory) + [p for d in subdirs(directory) for p in dir_files(d)] + self.expand():
             try:
                 st = os.stat(path)
             except OSError:
