@@ -21,7 +21,7 @@ from tailstat.formats import COMPRESSED_MAGIC
 from tailstat.tail import core
 from tailstat.tail.core import Seen
 from tailstat.tail.discovery import dir_files, observe_file, subdirs
-from tailstat.tail.identity import FP_BYTES, possible_originals, read_head
+from tailstat.tail.identity import FP_BYTES, is_compressed_name, possible_originals, read_head
 from tailstat.tail.reader import Batch, Tracked, last_line_start, set_head, tail_sample
 
 LISTING_SLACK_NS = 2_000_000_000  # file times are coarse (a clock tick behind): a listing counts from 2 s earlier
@@ -123,6 +123,11 @@ class Follower:
         t = self._start(path, st, s.head, src, start, out, read=not at_start)
         if at_start:
             self.more[t.key] = None  # read by the first passes, under their byte budget
+        elif decision == "read":
+            # a new file at a watched path: the file it replaced may have been created (at this path, after the
+            # last pass), written and rotated away before this one -- a rotation not seen, as any (the restore
+            # at a start looks for those itself)
+            self._adopt_unseen(os.path.dirname(path), out)
 
     def _start(self, path: str, st: os.stat_result, head: bytes, src: Source, start: int, out: list[Batch],
                read: bool = True, skipped: int = 0) -> Tracked:
@@ -245,18 +250,19 @@ class Follower:
         return displaced
 
     def _adopt_unseen(self, directory: str, out: list[Batch], also: bytes = b"") -> None:
-        """A rotation was seen in `directory` (or a stream that had read nothing was written to: it may have been
-        copied and truncated before it read a byte): a file created and rotated away between two passes (a burst
-        of rotations, a slow pass) is read from byte 0, as at a restart (core.unseen_rotations decides). `also`:
-        one more head that such a file is a copy of (not yet truncated: read through its stream)."""
+        """A rotation was seen in `directory`, or a new file at a watched path there (or a stream that had read
+        nothing was written to: it may have been copied and truncated before it read a byte): a file created and
+        rotated away between two passes (a burst of rotations, a slow pass), in `directory` or a subdirectory
+        (olddir), is read from byte 0, as at a restart (core.unseen_rotations decides). `also`: one more head
+        that such a file is a copy of (not yet truncated: read through its stream)."""
         if self._adopting or not self.listed_at_ns:
             return
         self._adopting = True
         try:
             seen = []
-            for path in dir_files(directory):
-                if path in self.by_path or path in self.suspects:
-                    continue
+            for path in dir_files(directory) + [p for d in subdirs(directory) for p in dir_files(d)]:  # (olddir)
+                if path in self.by_path or path in self.suspects or is_compressed_name(path):
+                    continue  # (a compressed file is never one: core.unseen_rotations)
                 try:
                     s = observe_file(path)
                 except OSError:
