@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from helpers import Daemon, clean_env
 from tailstat.config import load_config
@@ -71,3 +72,11 @@ def test_config_shows_the_source_of_each_matching_file(tmp_path: Path) -> None:
         f"# {logs}/app.json -> app ({logs}/*.json); also matched by default ({logs}/*)",
         f"# {logs}/other.log -> default ({logs}/*)",
     ]
+
+
+def test_a_wildcard_does_not_match_a_slash() -> None:
+    """As glob.glob: a file in a subdirectory (logrotate's olddir) is not matched by its parent's glob."""
+    src = SimpleNamespace(name="default", globs=["/logs/*.log*"])
+    assert pick("/logs/app.log.1", [src]) is src
+    assert pick("/logs/old/app.log.1", [src]) is None
+    assert pick("/logs/old/app.log.1", [SimpleNamespace(name="d", globs=["/logs/*/*.log*"])]) is not None

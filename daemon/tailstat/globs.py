@@ -33,8 +33,15 @@ def specificity(pattern: str) -> tuple[int, int, int]:
 
 @functools.cache
 def matcher(pattern: str) -> Any:
-    """fnmatch.fnmatchcase's compiled pattern, without its cache lookup per call."""
-    return re.compile(fnmatch.translate(pattern)).match
+    """Matches a path as glob.glob does (a wildcard never matches "/": `/logs/*.log*` is not
+    `/logs/old/app.log.1`, logrotate's olddir): fnmatch.fnmatchcase per path component, compiled once."""
+    parts = [re.compile(fnmatch.translate(part)).match for part in pattern.split("/")]
+
+    def match(path: str) -> bool | None:
+        names = path.split("/")
+        return True if len(names) == len(parts) and all(m(n) for m, n in zip(parts, names)) else None
+
+    return match
 
 
 def matches(path: str, sources: Sequence[Any]) -> list[tuple[Any, str]]:

@@ -162,15 +162,16 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
     compressed = sorted((s for s in seen.values() if s.compressed and s.path not in claimed),
                         key=lambda s: (s.usize is None, s.usize or 0, s.path))  # the smallest that fits first
     for k in retired:
-        if k.key in plan.forget and _take_named(compressed, k, claimed) is None:
-            _take_compressed(compressed, k, claimed, exact=True)
+        if k.key in plan.forget and _take_named(compressed, k, claimed, fps) is None:
+            _take_compressed(compressed, k, claimed, fps, exact=True)
     # where a lost record's bytes went: a compressed file named after where it was (app.log.1 -> app.log.1.gz)
     # first, then a compressed rotation of its origin that can hold them; else, if its inode is still there (but
-    # shorter, or holding other bytes), it was truncated or its inode reused; else it is missing
-    found = {k.key: _take_named(compressed, k, claimed) for k in lost_live}
+    # shorter, or holding other bytes), it was truncated or its inode reused; else it is missing. (A record that
+    # had read nothing is told by nothing: only a file written after the last listing can hold bytes of it.)
     recent = [s for s in compressed if s.mtime_ns > since_ns]  # older ones were there at the last listing
+    found = {k.key: _take_named(compressed if k.fp_len else recent, k, claimed, fps) for k in lost_live}
     for k in lost_live:
-        gz = found[k.key] or _take_compressed(recent, k, claimed, exact=False)
+        gz = found[k.key] or _take_compressed(recent, k, claimed, fps, exact=False)
         if gz is not None:
             nbytes = gz.usize - k.offset if gz.usize is not None and gz.usize >= k.offset else k.size - k.offset
             plan.lost.append((k.key, "compressed_before_read", max(0, nbytes)))
@@ -206,8 +207,10 @@ def reconcile(known: Iterable[Known], seen: dict[str, Seen], since_ns: int, watc
 
 def unseen_rotations(seen: Iterable[Seen], since_ns: int, origins: set[str], watched: Callable[[str], bool],
                      followed: set[tuple[int, int]], heads: Iterable[bytes]) -> list[tuple[Seen, str]]:
-    """At run time, once a rotation was seen: the files of that directory that were created *and* rotated away
-    between two passes -- named as a rotation of a watched path, not at a watched path themselves, not followed
+    """At run time, once a rotation was seen in a directory, or a new file at a watched path there (what it
+    replaced may have been created, written and rotated away since the last pass): the files of that directory
+    and its subdirectories (olddir) that were created *and* rotated away between two passes -- named as a
+    rotation of a watched path, not at a watched path themselves, not followed
     (`followed`: inodes of live and retired streams), not a copy of a followed file (`heads`) or of a file of
     `seen` at a watched path (not followed yet: it is read as a new file), not compressed, and written after the
     last complete listing. (file, origin), oldest first."""
@@ -251,8 +254,8 @@ def renamed_to(t: Followed, s: Seen, held: bool) -> bool:
 
 
 def moved_to(t: Followed, candidates: Iterable[Seen], held: bool) -> Seen | None:
-    """Where t went once it left its path: the first candidate (files of its directory, then the glob matches)
-    that is its file renamed."""
+    """Where t went once it left its path: the first candidate (files of its directory, of its subdirectories
+    -- logrotate's olddir --, then the glob matches) that is its file renamed."""
     return next((s for s in candidates if renamed_to(t, s, held)), None)
 
 
@@ -299,7 +302,8 @@ def new_file(s: Seen, original: Followed | None, original_truncated: bool, waite
     - "duplicate": still a copy after the grace period: followed from the end of its complete lines;
     - "skip_existing": the first start with TAILSTAT_READ_FROM=end: followed from the end of its complete lines;
     - "read": a new stream, read from byte 0 -- an empty one too: followed by its inode until it has a head,
-      so that what is written to it is read even if it is rotated away before the next pass."""
+      so that what is written to it is read even if it is rotated away before the next pass. At run time its
+      directory is then searched for rotations not seen (unseen_rotations): the file it replaced may be one."""
     if s.compressed:
         return "ignore"
     if original is not None:
@@ -367,21 +371,26 @@ def rotated_done(status: str, idle_s: float, grace_s: float) -> bool:
     return status == "rotated" and idle_s > grace_s
 
 
-def _holds(s: Seen, k: Known) -> bool | None:
-    """Does compressed file s hold k's bytes? Told by the decompressed head when there is one (None: unknown)."""
-    if s.uhead is None or not k.fp_len:
+def _holds(s: Seen, k: Known, fps: list[tuple[str, int]]) -> bool | None:
+    """Does compressed file s hold k's bytes? Told by the decompressed head when there is one (None: unknown). A
+    stream that had read nothing (no fingerprint) is told by nothing, but a file that holds another known
+    stream's bytes (`fps`: their fingerprints) is not its."""
+    if s.uhead is None:
         return None
+    if not k.fp_len:
+        return False if any(matches_fingerprint(s.uhead, fp, n) for fp, n in fps) else None
     return matches_fingerprint(s.uhead, k.fp, k.fp_len)
 
 
-def _take_compressed(pool: list[Seen], k: Known, claimed: set[str], exact: bool) -> Seen | None:
+def _take_compressed(pool: list[Seen], k: Known, claimed: set[str], fps: list[tuple[str, int]],
+                     exact: bool) -> Seen | None:
     """A compressed rotation of k's origin that holds k's bytes: told by its decompressed head where known, else
     by the size gzip records (modulo 2**32): k's last known size first, else (not `exact`) the smallest that holds
     its offset."""
     fits = [s for s in pool if s.path not in claimed and origin_of(s.path, {k.origin}) is not None
-            and _holds(s, k) is not False]
+            and _holds(s, k, fps) is not False]
     size, offset = k.size % (1 << 32), k.offset % (1 << 32)
-    best = next((s for s in fits if _holds(s, k) or s.usize == size), None)
+    best = next((s for s in fits if _holds(s, k, fps) or s.usize == size), None)
     if best is None and not exact:
         best = next((s for s in fits if s.usize is None or s.usize >= offset), None)
     if best is not None:
@@ -389,9 +398,9 @@ def _take_compressed(pool: list[Seen], k: Known, claimed: set[str], exact: bool)
     return best
 
 
-def _take_named(pool: list[Seen], k: Known, claimed: set[str]) -> Seen | None:
+def _take_named(pool: list[Seen], k: Known, claimed: set[str], fps: list[tuple[str, int]]) -> Seen | None:
     for s in pool:
-        if s.path not in claimed and os.path.splitext(s.path)[0] == k.path and _holds(s, k) is not False:
+        if s.path not in claimed and os.path.splitext(s.path)[0] == k.path and _holds(s, k, fps) is not False:
             claimed.add(s.path)
             return s
     return None

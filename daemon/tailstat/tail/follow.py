@@ -133,6 +133,11 @@ class Follower:
         t = self._start(path, st, s.head, src, start, out, read=not at_start)
         if at_start:
             self.more[t.key] = None  # read by the first passes, under their byte budget
+        elif decision == "read":
+            # a new file at a watched path: the file it replaced may have been created (at this path, after the
+            # last pass), written and rotated away before this one -- a rotation not seen, as any (the restore
+            # at a start looks for those itself)
+            self._adopt_unseen(os.path.dirname(path), out)
 
     def _start(self, path: str, st: os.stat_result, head: bytes, src: Source, start: int, out: list[Batch],
                read: bool = True, skipped: int = 0) -> Tracked:
@@ -250,21 +255,24 @@ class Follower:
             self._gone(t, "deleted", out)
             displaced = []
         self._adopt_unseen(directory, out)
+        if new_path is not None and os.path.dirname(new_path) != directory:  # (moved into olddir: seen there too)
+            self._adopt_unseen(os.path.dirname(new_path), out)
         return displaced
 
     def _adopt_unseen(self, directory: str, out: list[Batch], also: bytes = b"") -> None:
-        """A rotation was seen in `directory` (or a stream that had read nothing was written to: it may have been
-        copied and truncated before it read a byte): a file created and rotated away between two passes (a burst
-        of rotations, a slow pass) is read from byte 0, as at a restart (core.unseen_rotations decides). `also`:
-        one more head that such a file is a copy of (not yet truncated: read through its stream)."""
+        """A rotation was seen in `directory`, or a new file at a watched path there (or a stream that had read
+        nothing was written to: it may have been copied and truncated before it read a byte): a file created and
+        rotated away between two passes (a burst of rotations, a slow pass), in `directory` or a subdirectory
+        (olddir), is read from byte 0, as at a restart (core.unseen_rotations decides). `also`: one more head
+        that such a file is a copy of (not yet truncated: read through its stream)."""
         if self._adopting or not self.listed_at_ns:
             return
         self._adopting = True
         try:
             seen = []
-            for path in dir_files(directory):
-                if path in self.by_path or path in self.suspects:
-                    continue
+            for path in dir_files(directory) + [p for d in subdirs(directory) for p in dir_files(d)]:  # (olddir)
+                if path in self.by_path or path in self.suspects or is_compressed_name(path):
+                    continue  # (a compressed file is never one: core.unseen_rotations)
                 try:
                     s = observe_file(path)
                 except OSError:
@@ -459,10 +467,12 @@ class Follower:
         return [displaced] if displaced is not None and displaced is not t else []
 
     def _find_by_inode(self, t: Tracked) -> str | None:
-        """Observe the files of t's directory and the glob matches that hold t's inode; the core says which
-        one is t renamed."""
+        """Observe the files of t's directory, of its subdirectories (logrotate's olddir) and the glob matches
+        that hold t's inode; the core says which one is t renamed. (A file moved into olddir that were drained
+        and let go instead would be unknown there: read again from 0 as a rotation not seen.)"""
         seen = []
-        for path in dir_files(os.path.dirname(t.path)) + self.expand():
+        directory = os.path.dirname(t.path)
+        for path in dir_files(directory) + [p for d in subdirs(directory) for p in dir_files(d)] + self.expand():
             try:
                 st = os.stat(path)
             except OSError:
