@@ -28,10 +28,11 @@ core together cost about 0.02 ms: `python tests/test_tail_core.py` prints the sc
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import pytest
@@ -68,6 +69,17 @@ def line(i: int) -> bytes:
     return b'{"id":%06d}\n' % i  # LINE bytes: offsets are line numbers * LINE, heads of different files differ
 
 
+dirname = functools.cache(os.path.dirname)  # (the model's few paths, split once)
+HEAD_LINES = -(-FP_BYTES // LINE)  # the lines that hold a file's first FP_BYTES bytes
+_LINES: list[bytes] = []  # line(i), made once
+
+
+def lines_data(ids: list[int]) -> bytes:
+    if ids and max(ids) >= len(_LINES):
+        _LINES.extend(line(i) for i in range(len(_LINES), max(ids) + 1024))
+    return b"".join([_LINES[i] for i in ids])
+
+
 @dataclass
 class MFile:
     ino: int
@@ -78,9 +90,18 @@ class MFile:
     usize: int | None = None
     uhead: bytes = b""
     copy: bool = False  # a copytruncate copy
+    _head: tuple[int, int, bytes] = (0, -1, b"")  # (gen, lines, head): a content's lines only ever grow
+    _seen: tuple[tuple[str, int, int, int], Seen] | None = None  # observe's last Seen of it
 
-    def data(self) -> bytes:
-        return b"".join(map(line, self.lines))
+    def head(self) -> bytes:
+        """Its first FP_BYTES bytes, cached: the lines of one content (gen) are only ever appended to."""
+        n = min(len(self.lines), HEAD_LINES)
+        gen, had, head = self._head
+        if gen != self.gen or had != n:
+            head = lines_data(self.lines[:n])[:FP_BYTES]
+            self._head = (self.gen, n, head)
+        return head
+
 
 
 @dataclass
@@ -109,7 +130,8 @@ class DaemonState:
     next_key: int = 1
 
     def copy(self) -> DaemonState:
-        return DaemonState({k: replace(s, fh=None, mtime=0) for k, s in self.streams.items()}, Counter(self.counted),
+        return DaemonState({k: Stream(s.key, s.path, s.origin, s.ino, s.fp, s.fp_len, s.offset, s.size, s.gen,
+                                      s.retired, s.head) for k, s in self.streams.items()}, Counter(self.counted),
                            self.dropped, self.since, self.next_key)
 
 
@@ -132,6 +154,7 @@ class World:
         self.at_risk_gz_bytes = 0
         self.just_rotated: str | None = None  # the writer has not reopened yet
         self.live_passes = 0
+        self.twice: dict[int, int] = {}  # lines the daemon counted more than once (count)
         self.held_gone: list[tuple[MFile, bool]] = []  # deleted while the running daemon holds it: (file, gzip)
         self.running = False  # False: the next pass is a start (core.reconcile), else a run-time pass
         self.daemon = DaemonState()
@@ -272,7 +295,7 @@ class World:
         elif how == "gzip" and path + ".gz" not in self.paths:
             f = self.remove(path)
             gz = self.new_file()
-            gz.gz, gz.usize, gz.mtime, gz.lines, gz.uhead = True, len(f.lines) * LINE, f.mtime, [], f.data()[:FP_BYTES]
+            gz.gz, gz.usize, gz.mtime, gz.lines, gz.uhead = True, len(f.lines) * LINE, f.mtime, [], f.head()
             self.paths[path + ".gz"] = gz
             self.destroy(f, gz=True)
         elif how == "delete":
@@ -291,10 +314,14 @@ class World:
     def observe(self) -> dict[str, Seen]:
         seen = {}
         for path, f in self.paths.items():
-            data = f.data()
-            head = b"\x1f\x8b" + bytes(8) if f.gz else data[:FP_BYTES]
-            size = 20 + (f.usize or 0) // 4 if f.gz else len(data)
-            seen[path] = Seen(path, 1, f.ino, size, f.mtime, head, f.gz, f.usize, f.uhead if f.gz else None)
+            key = (path, f.gen, len(f.lines), f.mtime)  # (a file's Seen, made again only once it changed)
+            if f._seen is not None and f._seen[0] == key:
+                seen[path] = f._seen[1]
+                continue
+            head = b"\x1f\x8b" + bytes(8) if f.gz else f.head()
+            size = 20 + (f.usize or 0) // 4 if f.gz else len(f.lines) * LINE
+            s = seen[path] = Seen(path, 1, f.ino, size, f.mtime, head, f.gz, f.usize, f.uhead if f.gz else None)
+            f._seen = (key, s)
         return seen
 
     def stop_holding(self) -> None:
@@ -391,41 +418,41 @@ class World:
 
     def live_stream(self, st: Stream, seen: dict[str, Seen], rotated_in: set[str], s: Seen | None = None) -> None:
         if st.fh is not None and not self.linked(st.fh):  # deleted: drained through its descriptor, let go
-            rotated_in.add(os.path.dirname(st.path))  # (Follower._relocate: then looks for unseen rotations)
+            rotated_in.add(dirname(st.path))  # (Follower._relocate: then looks for unseen rotations)
             self.drain(st, seen)
             return
         s = s or seen.get(st.path)
         if s is None or s.ino != st.ino:  # it left its path: renamed (found by inode and head) or gone
-            directory = os.path.dirname(st.path)  # its directory, its subdirectories (olddir), the glob matches
-            cands = [x for x in seen.values() if os.path.dirname(x.path) == directory]
-            cands += [x for x in seen.values() if os.path.dirname(os.path.dirname(x.path)) == directory]
+            directory = dirname(st.path)  # its directory, its subdirectories (olddir), the glob matches
+            cands = [x for x in seen.values() if dirname(x.path) == directory]
+            cands += [x for x in seen.values() if dirname(dirname(x.path)) == directory]
             cands += [x for x in seen.values() if self.watched(x.path)]
             rotated_in.add(directory)
             s = moved_to(self.view(st), cands, held=st.fh is not None)
             if s is None:  # (gone)
                 self.drain(st, seen)
                 return
-            rotated_in.add(os.path.dirname(s.path))
+            rotated_in.add(dirname(s.path))
         if changed_underneath(self.view(st), s.size, s.head):
             self.live_truncated(st, seen)
             return
         if not st.head and st.mtime and self.paths[s.path].mtime != st.mtime:
             # written since, nothing read yet: maybe copied and truncated in between (Tailer._read)
             st.path, st.ino = s.path, s.ino
-            self.live_unseen(os.path.dirname(s.path), seen, also=s.head)
+            self.live_unseen(dirname(s.path), seen, also=s.head)
         self.follow(st, s)
 
     def drain(self, st: Stream, seen: dict[str, Seen]) -> None:
         """Read what is left through the descriptor and let the stream go (a file no longer reachable by name)."""
         f = st.fh
-        if f is not None and changed_underneath(self.view(st), len(f.lines) * LINE, f.data()[:FP_BYTES]):
+        if f is not None and changed_underneath(self.view(st), len(f.lines) * LINE, f.head()):
             # truncated before it went: as any truncation (a copy may carry it on), then its new content, read
             # through the descriptor, is a new stream from 0
             self.live_truncated(st, seen, gone=True)  # (it ends, or carries on on the copy)
-            self.daemon.counted.update(f.lines)
+            self.count(f.lines)
         else:
             if f is not None:
-                self.daemon.counted.update(f.lines[st.offset // LINE:])
+                self.count(f.lines[st.offset // LINE:])
             del self.daemon.streams[st.key]
         if f is not None:
             if not self.linked(f):  # deleted: what it read since the checkpoint is lost if we crash now
@@ -446,7 +473,7 @@ class World:
             if other.path == s.path:
                 return  # followed here: read as a stream
             if renamed_to(self.view(other), s, held=other.fh is not None):  # renamed to here
-                rotated_in.update((os.path.dirname(s.path), os.path.dirname(other.path)))
+                rotated_in.update((dirname(s.path), dirname(other.path)))
                 self.live_stream(other, seen, rotated_in, s)
                 return
             del d.streams[other.key]  # its inode holds another file now: it is gone
@@ -469,7 +496,7 @@ class World:
         original = copy_of(s, candidates) if s.head and not s.compressed else None
         if original is None and s.head and not s.compressed:  # a stream that has read nothing yet: its file now
             original = next((self.view(st) for st in self.live() if st.fh is not None  # (Tailer._unread_original)
-                             and unread_copy_of(s, self.view(st), st.fh.data()[:FP_BYTES])), None)
+                             and unread_copy_of(s, self.view(st), st.fh.head())), None)
         if original is None and s.head and not s.compressed and again:  # (Tailer._follow_original)
             firsts = [x for x in seen.values() if self.watched(x.path) and not x.compressed
                       and unfollowed_original(s, x)]
@@ -486,14 +513,14 @@ class World:
         if original is not None:  # observed through its descriptor, wherever it is now
             f = self.daemon.streams[original.key].fh
             truncated = f is not None and self.linked(f) and changed_underneath(original, len(f.lines) * LINE,
-                                                                                f.data()[:FP_BYTES])
+                                                                                f.head())
         decision = new_file(s, original, truncated, 0.0, float("inf"), False)
         if decision == "copytruncated":
             self.live_truncated(self.daemon.streams[original.key], seen, s)
         elif decision == "read":
             self.follow(self.new_stream(s, s.path, retired=False), s)
             if self.running:  # a new file at a watched path: what was there before may be a rotation not seen
-                self.live_unseen(os.path.dirname(s.path), seen)
+                self.live_unseen(dirname(s.path), seen)
         else:
             assert decision in ("ignore", "wait"), decision
 
@@ -516,7 +543,7 @@ class World:
         if now is not None and self.watched(now.path) and all(o.ino != now.ino for o in self.live()):
             self.new_at_watched(now, seen)
         # (written again and copied before the truncation was seen: Tailer._truncated)
-        self.live_unseen(os.path.dirname(v.path), seen, also=copy.head if copy is not None else b"")
+        self.live_unseen(dirname(v.path), seen, also=copy.head if copy is not None else b"")
 
     def live_unseen(self, directory: str, seen: dict[str, Seen], also: bytes = b"") -> None:
         d = self.daemon
@@ -524,13 +551,13 @@ class World:
             return
         streams = self.live()
         at = {st.path for st in streams}
-        files = [s for s in seen.values() if directory in (os.path.dirname(s.path), os.path.dirname(
-            os.path.dirname(s.path))) and s.path not in at]  # (its directory and subdirectories: olddir)
+        files = [s for s in seen.values() if directory in (dirname(s.path), dirname(dirname(s.path)))
+                 and s.path not in at]  # (its directory and subdirectories: olddir)
         origins = {st.origin for st in streams} | {st.path for st in streams if self.watched(st.path)}
         by_ino = {s.ino: s for s in seen.values()}  # (a finished file's inode may hold another file now)
         followed = {(1, st.ino) for st in d.streams.values() if not st.retired or (
             st.ino in by_ino and matches_fingerprint(by_ino[st.ino].head, st.fp, st.fp_len))}
-        heads = [st.head for st in streams if os.path.dirname(st.path) == directory] + [also]
+        heads = [st.head for st in streams if dirname(st.path) == directory] + [also]
         for s, origin in unseen_rotations(files, d.since, origins, self.watched, followed, heads):
             self.follow(self.new_stream(s, origin, retired=False), s)
 
@@ -555,9 +582,9 @@ class World:
             raise AssertionError(f"stream {stream.key} (content {stream.gen}) resumed on {s.path} "
                                  f"(content {f.gen})")
         stream.path, stream.ino, stream.fh, stream.mtime = s.path, s.ino, f, f.mtime
-        self.daemon.counted.update(f.lines[stream.offset // LINE:])
+        self.count(f.lines[stream.offset // LINE:])
         stream.offset = stream.size = len(f.lines) * LINE
-        stream.head = f.data()[:FP_BYTES]
+        stream.head = f.head()
         stream.fp, stream.fp_len = fingerprint(stream.head), len(stream.head)
 
     def retire(self) -> None:
@@ -585,9 +612,18 @@ class World:
         self.at_risk_gz_bytes = 0
 
     # ------------------------------------------------------------------------------------- the check
+    def count(self, lines: list[int]) -> None:
+        """The daemon counts these lines; a line counted a second time is noted at once (never_twice)."""
+        counted = self.daemon.counted
+        counted.update(lines)
+        for i in lines:
+            if counted[i] > 1:
+                self.twice[i] = counted[i]
+
     def never_twice(self) -> None:
-        twice = {i: n for i, n in self.daemon.counted.items() if n > 1}
-        assert not twice, f"counted more than once: {twice}"
+        """After every step: no line counted twice (counts only grow, but at a crash, back to a checkpoint that
+        was checked: what count() noted is every line counted more than once)."""
+        assert not self.twice, f"counted more than once: {self.twice}"
 
     def finish(self) -> None:
         """A final pass, then the invariant: every line written is counted exactly once, except the lines the
@@ -595,6 +631,8 @@ class World:
         self.do_pass()
         counted = self.daemon.counted
         self.never_twice()
+        twice = {i: n for i, n in counted.items() if n > 1}
+        assert not twice, f"counted more than once: {twice}"
         missing = sorted(i for i in self.written - self.lost if counted[i] != 1)
         assert not missing, f"never counted: {missing}"
         resurrected = sorted(i for i in self.lost if counted[i])
