@@ -32,10 +32,16 @@ def specificity(pattern: str) -> tuple[int, int, int]:
 
 
 @functools.cache
+def name_matcher(pattern: str) -> Any:
+    """fnmatch.fnmatchcase's compiled pattern for one path component (a file name), without its cache lookup."""
+    return re.compile(fnmatch.translate(pattern)).match
+
+
+@functools.cache
 def matcher(pattern: str) -> Any:
     """Matches a path as glob.glob does (a wildcard never matches "/": `/logs/*.log*` is not
     `/logs/old/app.log.1`, logrotate's olddir): fnmatch.fnmatchcase per path component, compiled once."""
-    parts = [re.compile(fnmatch.translate(part)).match for part in pattern.split("/")]
+    parts = [name_matcher(part) for part in pattern.split("/")]
 
     def match(path: str) -> bool | None:
         names = path.split("/")

@@ -35,7 +35,7 @@ def glob_stat(pattern: str) -> Iterable[tuple[str, os.stat_result]]:
             except OSError:
                 continue
         return
-    match = globs.matcher(name)
+    match = globs.name_matcher(name)
     hidden_ok = name.startswith(".")
     try:
         with os.scandir(directory or ".") as it:

@@ -387,7 +387,7 @@ class Follower:
         (olddir) not judged yet and written after the last listing (a rescan: their events may be missed, and
         olddir is not watched). `seed`: at start, all of them are taken as judged (there before we run)."""
         origins = self._origins()
-        dirs = self.discovery.glob_dirs() | {os.path.dirname(o) for o in origins}
+        dirs = self.discovery.glob_dirs() | {o[:o.rfind('/')] or '/' for o in origins}  # (dirname, 10,000 times)
         found, old = [], set()
         since = self.listed_at_ns - LISTING_SLACK_NS
         for directory in sorted(dirs | {d for x in dirs for d in subdirs(x)}):
