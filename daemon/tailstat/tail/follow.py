@@ -20,7 +20,7 @@ from tailstat.config import Source
 from tailstat.formats import COMPRESSED_MAGIC
 from tailstat.tail import core
 from tailstat.tail.core import Known, Seen
-from tailstat.tail.discovery import dir_files, observe_file, subdirs
+from tailstat.tail.discovery import Listing, dir_files, observe_file, subdirs
 from tailstat.tail.identity import FP_BYTES, is_compressed_name, possible_originals, read_head
 from tailstat.tail.reader import Batch, Tracked, last_line_start, set_head, tail_sample
 
@@ -382,21 +382,21 @@ class Follower:
             self.log.info("compressed_rotation_known", path=s.path, key=key, verdict=what,
                           note="holds a stream tailstat read (or reads): nothing to count")
 
-    def _scan_compressed(self, seed: set[tuple[int, int, int]] | None = None) -> list[str]:
+    def _scan_compressed(self, seed: set[tuple[int, int, int]] | None = None,
+                         listing: Listing | None = None) -> list[str]:
         """The compressed rotations of watched paths in the watched directories and their subdirectories
         (olddir) not judged yet and written after the last listing (a rescan: their events may be missed, and
-        olddir is not watched). `seed`: at start, all of them are taken as judged (there before we run)."""
-        origins = self._origins()
-        dirs = self.discovery.glob_dirs() | {o[:o.rfind('/')] or '/' for o in origins}  # (dirname, 10,000 times)
+        olddir is not watched). `seed`: at start, all of them are taken as judged (there before we run).
+        `listing`: the rescan's (each directory listed once)."""
+        listing = listing or Listing()
+        dirs = self._origin_dirs()
         found, old = [], set()
         since = self.listed_at_ns - LISTING_SLACK_NS
-        for directory in sorted(dirs | {d for x in dirs for d in subdirs(x)}):
-            try:
-                with os.scandir(directory) as it:
-                    entries = [e for e in it if is_compressed_name(e.name)]
-            except OSError:
-                continue
-            for e in entries:
+        origins: set[str] | None = None  # (built only when a compressed file is there to judge)
+        for directory in sorted(dirs | {d for x in dirs for d in listing.subdirs(x)}):
+            for e in [e for e in listing.entries(directory) if is_compressed_name(e.name)]:
+                if origins is None:
+                    origins = self._origins()
                 try:
                     if not e.is_file(follow_symlinks=False) or core.origin_of(e.path, origins) is None:
                         continue
@@ -410,6 +410,15 @@ class Follower:
                     found.append(e.path)
         self.compressed_old = old | (seed or set())
         return found
+
+    def _origin_dirs(self) -> set[str]:
+        """The glob directories and those of every origin and live path: where compressed rotations may be.
+        Kept until a stream is placed, opened or let go (`streams_changed`): a rescan of 10,000 quiet files
+        does not build it again."""
+        if self._dirs_at != self.streams_changed:
+            self._dirs = self.discovery.glob_dirs() | {o[:o.rfind('/')] or '/' for o in self._origins()}
+            self._dirs_at = self.streams_changed
+        return self._dirs
 
     def _ended_known(self) -> list[Known]:
         """Streams that ended, as the core knows them: retired records (their file still there) and vanished

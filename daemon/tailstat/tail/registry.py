@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from tailstat.tail.core import Known
-from tailstat.tail.discovery import dir_files
+from tailstat.tail.discovery import dir_files, subdirs
 from tailstat.tail.identity import matches_fingerprint
 
 
@@ -98,7 +98,7 @@ class Retired:
                 missing.setdefault(os.path.dirname(rec["path"]), []).append(key)
         for directory, keys in missing.items():
             where: dict[int, str] = {}
-            for d in [directory, *_subdirs(directory)]:
+            for d in [directory, *subdirs(directory)]:
                 for path in dir_files(d):
                     try:
                         where.setdefault(os.stat(path).st_ino, path)
@@ -153,10 +153,3 @@ class Vanished:
                       fp_len=int(r["fingerprint_bytes"]), offset=int(r["offset"]), size=int(r["offset"]),
                       retired=True) for k, r in self.records.items()]
 
-
-def _subdirs(directory: str) -> list[str]:
-    try:
-        with os.scandir(directory) as it:
-            return [e.path for e in it if e.is_dir(follow_symlinks=False)]
-    except OSError:
-        return []

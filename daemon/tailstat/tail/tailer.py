@@ -26,7 +26,7 @@ from tailstat.config import Config, Source
 from tailstat.formats import UNKNOWN_FORMAT, detect
 from tailstat.tail import core
 from tailstat.tail.core import Known, Seen
-from tailstat.tail.discovery import Discovery
+from tailstat.tail.discovery import Discovery, Listing
 from tailstat.tail.follow import LISTING_SLACK_NS, Follower, _compressed_key
 from tailstat.tail.identity import FP_BYTES
 from tailstat.tail.reader import (
@@ -78,6 +78,9 @@ class Tailer(Follower):
         # keys with bytes to read in a later pass (budget spent, or queued at start-up), oldest first
         self.more: dict[str, None] = {}
         self.next_seq = 1
+        self.streams_changed = 0  # counts each stream placed at a path, opened or let go (follow._origin_dirs)
+        self._dirs: set[str] = set()
+        self._dirs_at = -1
         self.log = structlog.get_logger("tailstat.tail")
 
     # ------------------------------------------------------------------------------------------- globs
@@ -332,15 +335,16 @@ class Tailer(Follower):
     def rescan(self, out: list[Batch]) -> list[str]:
         """Safety net (inotify overflow, missed events, new directories): every glob match that is new or
         changed, every tracked file that moved or grew; retire rotated files idle past their grace period."""
-        dirty: list[str] = []
         self._listing_ns = time.time_ns()
-        matches = self.expand_stat()
-        for path in sorted(matches, key=lambda p: (matches[p].st_mtime, p)):  # older files first
-            st = matches[path]
+        listing = Listing()  # (each directory listed once: the glob matches, olddir, compressed rotations)
+        matches = self.discovery.expand_stat(listing)
+        dirty: list[str] = []
+        for path, st in matches.items():
             t = self.by_path.get(path)
             if t is None or (st.st_dev, st.st_ino) != (t.dev, t.ino) or st.st_size != t.pos \
                     or st.st_mtime_ns != t.mtime_ns:
                 dirty.append(path)
+        dirty.sort(key=lambda p: (matches[p].st_mtime, p))  # older files first
         seen = set(matches)
         now = time.monotonic()
         for t in list(self.by_key.values()):
@@ -369,7 +373,7 @@ class Tailer(Follower):
             del self.history[path]  # rotation counts of a path only matter while a file can appear there
         if self.retired and self.retired.prune():
             self._publish_tail_state()
-        dirty.extend(p for p in self._scan_compressed() if p not in dirty)
+        dirty.extend(p for p in self._scan_compressed(listing=listing) if p not in dirty)
         return dirty
 
     def flush_quiet(self, out: list[Batch], now: float | None = None) -> None:
@@ -400,8 +404,10 @@ class Tailer(Follower):
 
     def _index_origin(self, t: Tracked) -> None:
         self.by_origin.setdefault(t.origin, set()).add(t.key)
+        self.streams_changed += 1
 
     def _untrack_origin(self, t: Tracked) -> None:
+        self.streams_changed += 1
         keys = self.by_origin.get(t.origin)
         if keys is not None:
             keys.discard(t.key)
@@ -416,6 +422,7 @@ class Tailer(Follower):
         self._publish(t, offset)
 
     def _place(self, t: Tracked) -> None:
+        self.streams_changed += 1
         self.by_path[t.path] = t
         t.status = "live" if self.source_for(t.path) is not None else "rotated"
 
