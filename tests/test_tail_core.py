@@ -20,10 +20,14 @@ to compression are exactly what the daemon reports as dropped.compressed_before_
 told apart by the head of what it holds, decompressed). Globs with and without
 rotated names.
 
-Two drivers of the same World: a Hypothesis stateful machine (`CoreModel`, 150 scenarios; it shrinks a failure to
-a short one) and a seeded random driver (`run_scenario`, 3,000 scenarios in a few seconds; a failure names its
-seed). Hypothesis costs about 0.4 ms a step (its choice sequences, spans, rule selection) where the model and the
-core together cost about 0.02 ms: `python tests/test_tail_core.py` prints the scenarios/s of both.
+Three drivers of the same World and rules: a Hypothesis stateful machine (`CoreModel`, 150 scenarios; it shrinks
+a failure to a short sequence of named rules), Hypothesis byte programs (`test_core_against_model_programs`,
+3,000 scenarios at about a thousand a second: each scenario two Hypothesis choices -- its length and its bytes,
+read by `Program` -- instead of several a step; a failure shrinks toward fewer steps and zero bytes) and a seeded
+random driver (`run_scenario`, 3,000 scenarios at about two thousand a second; a failure names its seed). The
+rule machine costs about 0.4 ms a step in Hypothesis (its choice sequences, spans, rule selection) where the
+model and the core together cost about 0.02 ms: `python tests/test_tail_core.py` prints the scenarios/s of all
+three.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -729,32 +733,87 @@ def run_scenario(seed: int, max_steps: int = 60) -> int:
     w = World(rng.choice((1, 2, 3, rng.randint(1, 50))), rng.random() < 0.5)  # short chains overflow more often
     steps = rng.randint(1, max_steps)
     for _ in range(steps):
-        r = rng.random()
-        if r < 0.22:
-            w.write(rng.randint(1, 6))
-        elif r < 0.26:
-            w.late_write()
-        elif r < 0.36:
-            w.rotate(rng.random() < 0.3)
-        elif r < 0.42:
-            w.copytruncate(rng.random() < 0.3, rng.randint(0, 3), rng.random() < 0.5)
-        elif r < 0.50:
-            w.handle_rotated(rng.randint(0, 1000), rng.choice(HOW))
-        elif r < 0.54:
-            w.truncate()
-        elif r < 0.64:
-            w.do_pass()
-        elif r < 0.78:
-            w.live_pass(rng.random() < 0.5)
-        elif r < 0.85:
-            w.retire()
-        elif r < 0.93:
-            w.checkpoint()
-        else:
-            w.crash()
-        w.never_twice()
+        step(w, rng)
     w.finish()
     return steps
+
+
+def step(w: World, rng: random.Random | Program) -> None:
+    """One step of a scenario, drawn from `rng`, then the invariant checked."""
+    r = rng.random()
+    if r < 0.22:
+        w.write(rng.randint(1, 6))
+    elif r < 0.26:
+        w.late_write()
+    elif r < 0.36:
+        w.rotate(rng.random() < 0.3)
+    elif r < 0.42:
+        w.copytruncate(rng.random() < 0.3, rng.randint(0, 3), rng.random() < 0.5)
+    elif r < 0.50:
+        w.handle_rotated(rng.randint(0, 1000), rng.choice(HOW))
+    elif r < 0.54:
+        w.truncate()
+    elif r < 0.64:
+        w.do_pass()
+    elif r < 0.78:
+        w.live_pass(rng.random() < 0.5)
+    elif r < 0.85:
+        w.retire()
+    elif r < 0.93:
+        w.checkpoint()
+    else:
+        w.crash()
+    w.never_twice()
+
+
+PROGRAM_BYTES = 4 + 4 * 60  # the World's choices, then at most 4 a step (handle_rotated, copytruncate)
+
+
+class Program:
+    """A scenario's choices read from bytes, one byte a choice (two for a number past 255), 0 the simplest (a
+    write of one line, no dateext, ...): Hypothesis draws them as one value -- two choices of its own per
+    scenario, not several per step as CoreModel's rules -- and shrinks a failure toward zeros. Uniform bytes
+    make the random driver's odds. Choices past the end are 0."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.i = data, 0
+
+    def byte(self) -> int:
+        i = self.i
+        self.i = i + 1
+        return self.data[i] if i < len(self.data) else 0
+
+    def random(self) -> float:
+        return self.byte() / 256
+
+    def randint(self, a: int, b: int) -> int:
+        n = b - a + 1
+        return a + (self.byte() if n <= 256 else self.byte() << 8 | self.byte()) % n
+
+    def choice(self, seq: tuple) -> object:
+        return seq[self.byte() % len(seq)]
+
+
+def run_program(steps: int, data: bytes) -> None:
+    """One scenario of the World: `steps` steps, their choices read from `data` (Program)."""
+    rng = Program(data)
+    w = World(rng.choice((1, 2, 3, 50, rng.randint(1, 50))), rng.random() >= 0.5)  # short chains overflow more
+    for _ in range(steps):
+        step(w, rng)
+    w.finish()
+
+
+PROGRAMS = settings(max_examples=3000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+
+
+@PROGRAMS
+@given(st.integers(1, 60), st.binary(min_size=PROGRAM_BYTES, max_size=PROGRAM_BYTES))
+def test_core_against_model_programs(steps: int, data: bytes) -> None:
+    """3,000 scenarios as the random driver draws them (1-60 steps, the same rules and odds), their choices drawn
+    by Hypothesis as bytes (Program): the World and invariants of CoreModel at a thousand scenarios a second,
+    where CoreModel's rules manage about a hundred; a failure shrinks to fewer steps and simpler choices (bytes
+    toward 0), printed as (steps, bytes): rerun it with run_program(steps, data)."""
+    run_program(steps, data)
 
 
 def run_scenarios(first_seed: int, count: int, max_steps: int = 60) -> None:
@@ -828,4 +887,12 @@ if __name__ == "__main__":  # scenarios/s of both drivers: python tests/test_tai
     t0 = time.perf_counter()
     run_state_machine_as_test(CoreModel, settings=CoreModel.TestCase.settings)
     dt = time.perf_counter() - t0
-    print(f"hypothesis: 150 scenarios in {dt:.2f} s: {150 / dt:,.0f} scenarios/s")
+    print(f"hypothesis (CoreModel, rules): 150 scenarios in {dt:.2f} s: {150 / dt:,.0f} scenarios/s")
+    steps = []
+    inner = test_core_against_model_programs.hypothesis.inner_test
+    t0 = time.perf_counter()
+    PROGRAMS(given(st.integers(1, 60), st.binary(min_size=PROGRAM_BYTES, max_size=PROGRAM_BYTES))(
+        lambda n, data: steps.append(n) or inner(n, data)))()
+    dt = time.perf_counter() - t0
+    print(f"hypothesis (byte programs): {len(steps)} scenarios ({sum(steps)} steps) in {dt:.2f} s: "
+          f"{len(steps) / dt:,.0f} scenarios/s")
