@@ -11,6 +11,9 @@ file-source):
 - `registry`: finished (retired) files, remembered while they can come back under a watched name;
 - `reader`: a stream's state, the bounded LRU of descriptors, reads, line cutting (with the hook for
   "where does the last complete event end", see its docstring), batches;
+- `follow`: the run-time event path (a changed path or stream observed, the core asked, its decision carried
+  out), with two parts of its own: `compressed` (compressed rotations judged once, counted in `dropped` where
+  they hold bytes no stream read) and `unseen` (files created and rotated away between two passes);
 - `tailer`: the loop that ties them (events, rescans, restore) and owns the streams.
 """
 

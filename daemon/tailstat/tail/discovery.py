@@ -173,6 +173,22 @@ def observe_file(path: str) -> Seen | None:
     return Seen(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, head, compressed, usize, uhead)
 
 
+def observe_files(paths: Iterable[str], newer_than_ns: int | None = None) -> list[Seen]:
+    """observe_file of each of `paths` (those gone or not regular left out). `newer_than_ns`: only those written
+    since (stat'ed first: the others are not opened)."""
+    seen = []
+    for path in paths:
+        try:
+            if newer_than_ns is not None and os.stat(path).st_mtime_ns <= newer_than_ns:
+                continue
+            s = observe_file(path)
+        except OSError:
+            continue
+        if s is not None:
+            seen.append(s)
+    return seen
+
+
 def decompressed_head(data: bytes) -> bytes | None:
     """The first FP_BYTES bytes a gzip, bzip2, xz or zstd (when the zstandard package is installed) file holds
     (None: another format, or not decodable)."""
@@ -208,6 +224,14 @@ def dir_files(directory: str) -> list[str]:
             return [e.path for e in it if e.is_file(follow_symlinks=False)]
     except OSError:
         return []
+
+
+def files_with_olddir(directory: str) -> list[str]:
+    """The regular files of `directory` and of its immediate subdirectories (logrotate's olddir): where a file
+    of `directory` may have been renamed to. One listing of each."""
+    listing = Listing()
+    return [e.path for d in [directory, *listing.subdirs(directory)] for e in listing.entries(d)
+            if e.is_file(follow_symlinks=False)]
 
 
 def subdirs(directory: str) -> list[str]:

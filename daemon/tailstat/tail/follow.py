@@ -19,21 +19,17 @@ from typing import Any
 from tailstat.config import Source
 from tailstat.formats import COMPRESSED_MAGIC
 from tailstat.tail import core
-from tailstat.tail.core import Known, Seen
-from tailstat.tail.discovery import Listing, dir_files, observe_file, subdirs
+from tailstat.tail.compressed import CompressedRotations
+from tailstat.tail.core import Seen
+from tailstat.tail.discovery import files_with_olddir
 from tailstat.tail.identity import FP_BYTES, is_compressed_name, possible_originals, read_head
 from tailstat.tail.reader import Batch, Tracked, last_line_start, set_head, tail_sample
-
-LISTING_SLACK_NS = 2_000_000_000  # file times are coarse (a clock tick behind): a listing counts from 2 s earlier
-COMPRESSED_SETTLE_S = 1.0  # a compressed rotation seen unchanged this long is complete (its size recorded)
+from tailstat.tail.unseen import UnseenRotations
 
 
-def _compressed_key(dev: int, ino: int, mtime_ns: int) -> str:
-    return f"{dev}:{ino}:{mtime_ns}"
-
-
-class Follower:
-    """The run-time event path of `Tailer` (its streams, indexes, reader and store are the Tailer's)."""
+class Follower(CompressedRotations, UnseenRotations):
+    """The run-time event path of `Tailer` (its streams, indexes, reader and store are the Tailer's); compressed
+    rotations (compressed.py) and rotations not seen as they happened (unseen.py) are parts of it."""
 
     # ------------------------------------------------------------------------------------------ paths
     def _check_path(self, path: str, out: list[Batch], at_start: bool = False) -> None:
@@ -212,8 +208,7 @@ class Follower:
         """t was truncated: observe the files of its directory (and its subdirectories: logrotate's olddir) that
         may be its copy, and let the core choose."""
         seen = []
-        directory = os.path.dirname(t.path)
-        for path in dir_files(directory) + [p for d in subdirs(directory) for p in dir_files(d)]:
+        for path in files_with_olddir(os.path.dirname(t.path)):
             if not core.may_be_copy(path, t):
                 continue
             try:
@@ -259,206 +254,6 @@ class Follower:
             self._adopt_unseen(os.path.dirname(new_path), out)
         return displaced
 
-    def _adopt_unseen(self, directory: str, out: list[Batch], also: bytes = b"") -> None:
-        """A rotation was seen in `directory`, or a new file at a watched path there (or a stream that had read
-        nothing was written to: it may have been copied and truncated before it read a byte): a file created and
-        rotated away between two passes (a burst of rotations, a slow pass), in `directory` or a subdirectory
-        (olddir), is read from byte 0, as at a restart (core.unseen_rotations decides). `also`: one more head
-        that such a file is a copy of (not yet truncated: read through its stream)."""
-        if self._adopting or not self.listed_at_ns:
-            return
-        self._adopting = True
-        try:
-            seen = []
-            for path in dir_files(directory) + [p for d in subdirs(directory) for p in dir_files(d)]:  # (olddir)
-                if path in self.by_path or path in self.suspects or is_compressed_name(path):
-                    continue  # (a compressed file is never one: core.unseen_rotations)
-                try:
-                    s = observe_file(path)
-                except OSError:
-                    continue
-                if s is not None:
-                    seen.append(s)
-            if not seen:
-                return
-            origins = set(self.by_origin) | {t.path for t in self.by_key.values() if t.status == "live"}
-            followed = set(self.by_inode)
-            for s in seen:  # a finished file still there (its inode may hold another file now: not it)
-                if (s.dev, s.ino) in self.retired.by_inode:
-                    st = os.stat_result((0, s.ino, s.dev, 1, 0, 0, s.size, 0, 0, 0))
-                    key, changed = self.retired.at(s.path, st, lambda _p, n, h=s.head: h[:n])
-                    if key is not None:
-                        followed.add((s.dev, s.ino))
-                    if changed:
-                        self._publish_tail_state()
-            heads = [t.head for t in self.by_key.values() if os.path.dirname(t.path) == directory] + [also]
-            for s, origin in core.unseen_rotations(seen, self.listed_at_ns - LISTING_SLACK_NS, origins,
-                                                   lambda p: self.source_for(p) is not None, followed, heads):
-                src = self.source_for(origin)
-                if src is None:
-                    continue
-                t = self._start_seen(s, origin, src, 0, out)
-                live = self.by_path.get(origin)  # one more rotation of that path, not seen as it happened
-                if live is not None:
-                    live.rotations += 1
-                    self._publish(live)
-                else:
-                    rotations, truncations = self.history.get(origin, (0, 0))
-                    self.history[origin] = (rotations + 1, truncations)
-                self.log.info("file_found_rotated", path=s.path, origin=origin, key=t.key, bytes=s.size,
-                              note="created and rotated away between two passes: read from byte 0")
-                self._read(t, out, may_relocate=False)
-        finally:
-            self._adopting = False
-
-    # ----------------------------------------------------------------------------- compressed rotations
-    def _origins(self) -> set[str]:
-        return set(self.by_origin) | {t.path for t in self.by_key.values() if t.status == "live"}
-
-    def _compressed_seen(self, path: str, st: os.stat_result, out: list[Batch]) -> None:
-        """A compressed file at `path` (a watch event, a rescan, or a look again): if it is a rotation of a watched
-        path written after the last listing, it is judged once settled (core.compressed_rotation) -- never
-        before a later look, so that the other changes of the same pass (the file it was compressed from let
-        go) are seen first."""
-        ident = (st.st_dev, st.st_ino, st.st_mtime_ns)
-        if not self.listed_at_ns or ident in self.compressed_old \
-                or _compressed_key(*ident) in self.compressed_done:
-            self.suspects.pop(path, None)
-            self.compressed_wait.pop(path, None)
-            self._compressed_looks.pop(path, None)
-            return
-        now = time.monotonic()
-        looked = self._compressed_looks.get(path)
-        if path not in self.compressed_wait:
-            if st.st_mtime_ns <= self.listed_at_ns - LISTING_SLACK_NS or core.origin_of(path, self._origins()) is None:
-                self.compressed_old.add(ident)  # there at the last listing, or not a rotation of a watched path
-                return
-            self.compressed_wait[path] = st.st_mtime_ns
-            self.suspects[path] = now  # looked at again (the service's recheck of suspects)
-            self._compressed_looks[path] = (st.st_size, st.st_mtime_ns, now)
-            return
-        if looked is None or looked[:2] != (st.st_size, st.st_mtime_ns):
-            self._compressed_looks[path] = (st.st_size, st.st_mtime_ns, now)
-            return  # still being written: its recorded size is not there yet
-        if now - looked[2] < COMPRESSED_SETTLE_S:
-            return
-        first = self.compressed_wait.pop(path)
-        self._compressed_looks.pop(path, None)
-        self.suspects.pop(path, None)
-        try:
-            s = observe_file(path)
-        except OSError:
-            return
-        if s is None:
-            return
-        # a followed stream it holds is looked at first: gone meanwhile (its descriptor closed, the least recently
-        # read), it ends here, and what the compressed file holds beyond what it read is counted
-        for t in [t for t in self.by_key.values() if s.uhead and t.head and t.status != "deleted"
-                  and core.same_stream(s.uhead, t.head)]:
-            if t.fh is None and self.by_key.get(t.key) is t:
-                self._check_path(t.path, out)
-        verdict = core.compressed_rotation(s, self._origins(), min(first, s.mtime_ns) - 1,
-                                           list(self.by_key.values()), self._ended_known())
-        if verdict is None:
-            self.compressed_old.add((s.dev, s.ino, s.mtime_ns))
-            return
-        self._count_compressed(s, verdict)
-
-    def _count_compressed(self, s: Seen, verdict: tuple[str, str | None, int]) -> None:
-        """Carry out core.compressed_rotation's verdict on `s`, remembered (state.json `tail.compressed`) with the
-        drop it counts, so that it is counted once: not at the next rescan, not after a restart."""
-        what, key, nbytes = verdict
-        if what == "followed":  # (not kept across a restart: there the core tells whose it is, as for any)
-            self.compressed_old.add((s.dev, s.ino, s.mtime_ns))
-        else:
-            self.compressed_done[_compressed_key(s.dev, s.ino, s.mtime_ns)] = s.mtime_ns
-        if what == "unknown" or nbytes:
-            self.store.add_dropped("compressed_before_read", 0, nbytes, self._tail_state())
-            self.log.warning("file_unrecoverable", path=s.path, key=key, reason="compressed_before_read",
-                             bytes=nbytes, note="compressed before tailstat read it" + (
-                                 " (a file it never saw)" if key is None else ": the bytes it had not read"))
-        else:
-            self._publish_tail_state()
-            self.log.info("compressed_rotation_known", path=s.path, key=key, verdict=what,
-                          note="holds a stream tailstat read (or reads): nothing to count")
-
-    def _scan_compressed(self, seed: set[tuple[int, int, int]] | None = None,
-                         listing: Listing | None = None) -> list[str]:
-        """The compressed rotations of watched paths in the watched directories and their subdirectories
-        (olddir) not judged yet and written after the last listing (a rescan: their events may be missed, and
-        olddir is not watched). `seed`: at start, all of them are taken as judged (there before we run).
-        `listing`: the rescan's (each directory listed once)."""
-        listing = listing or Listing()
-        dirs = self._origin_dirs()
-        found, old = [], set()
-        since = self.listed_at_ns - LISTING_SLACK_NS
-        origins: set[str] | None = None  # (built only when a compressed file is there to judge)
-        for directory in sorted(dirs | {d for x in dirs for d in listing.subdirs(x)}):
-            for e in [e for e in listing.entries(directory) if is_compressed_name(e.name)]:
-                if origins is None:
-                    origins = self._origins()
-                try:
-                    if not e.is_file(follow_symlinks=False) or core.origin_of(e.path, origins) is None:
-                        continue
-                    st = e.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                ident = (st.st_dev, st.st_ino, st.st_mtime_ns)
-                if seed is not None or ident in self.compressed_old or st.st_mtime_ns <= since:
-                    old.add(ident)
-                elif _compressed_key(*ident) not in self.compressed_done:
-                    found.append(e.path)
-        self.compressed_old = old | (seed or set())
-        return found
-
-    def _origin_dirs(self) -> set[str]:
-        """The glob directories and those of every origin and live path: where compressed rotations may be.
-        Kept until a stream is placed, opened or let go (`streams_changed`): a rescan of 10,000 quiet files
-        does not build it again."""
-        if self._dirs_at != self.streams_changed:
-            self._dirs = self.discovery.glob_dirs() | {o[:o.rfind('/')] or '/' for o in self._origins()}
-            self._dirs_at = self.streams_changed
-        return self._dirs
-
-    def _ended_known(self) -> list[Known]:
-        """Streams that ended, as the core knows them: retired records (their file still there) and vanished
-        ones."""
-        return [Known(key=k, path=r["path"], origin=r["origin"], dev=int(r["dev"]), ino=int(r["inode"]),
-                      fp=r["fingerprint"], fp_len=int(r["fingerprint_bytes"]), offset=int(r["offset"]),
-                      size=int(r.get("size", 0)), retired=True)
-                for k, r in self.retired.records.items()] + self.vanished.known()
-
-    def _adopt_olddir_copies(self, t: Tracked, now_head: bytes, out: list[Batch]) -> None:
-        """t had read nothing when its file was written (its mtime changed): a copytruncate copy of it taken into
-        olddir before its next pass is read from byte 0 (core.unread_olddir_copies decides)."""
-        if self._adopting or not self.listed_at_ns:
-            return
-        seen = []
-        for directory in subdirs(os.path.dirname(t.path)):
-            for path in dir_files(directory):
-                if path in self.by_path or not core.may_be_copy(path, t):
-                    continue
-                try:  # (only those written since t's file was last seen are worth opening)
-                    s = observe_file(path) if os.stat(path).st_mtime_ns > t.mtime_ns else None
-                except OSError:
-                    continue
-                if s is not None:
-                    seen.append(s)
-        if not seen:
-            return
-        followed = set(self.by_inode) | set(self.retired.by_inode)
-        heads = [x.head for x in self.by_key.values()]
-        src = self.source_for(t.origin) or t.source
-        for s in core.unread_olddir_copies(t, t.mtime_ns, seen, now_head, followed, heads, self._ended_known()):
-            copy = self._start_seen(s, t.origin, src, 0, out)
-            live = self.by_path.get(t.origin)  # one more rotation of that path, not seen as it happened
-            if live is not None:
-                live.rotations += 1
-                self._publish(live)
-            self.log.info("file_found_rotated", path=s.path, origin=t.origin, key=copy.key, bytes=s.size,
-                          note="copied into olddir and truncated before tailstat read a byte: read from byte 0")
-            self._read(copy, out, may_relocate=False)
-
     def _move(self, t: Tracked, new_path: str, out: list[Batch]) -> list[Tracked]:
         """t is now at new_path (renamed). Returns the file it displaced from there, to be relocated."""
         old_path = t.path
@@ -480,8 +275,7 @@ class Follower:
         that hold t's inode; the core says which one is t renamed. (A file moved into olddir that were drained
         and let go instead would be unknown there: read again from 0 as a rotation not seen.)"""
         seen = []
-        directory = os.path.dirname(t.path)
-        for path in dir_files(directory) + [p for d in subdirs(directory) for p in dir_files(d)] + self.expand():
+        for path in files_with_olddir(os.path.dirname(t.path)) + self.expand():
             try:
                 st = os.stat(path)
             except OSError:

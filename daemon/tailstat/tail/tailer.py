@@ -27,7 +27,8 @@ from tailstat.formats import UNKNOWN_FORMAT, detect
 from tailstat.tail import core
 from tailstat.tail.core import Known, Seen
 from tailstat.tail.discovery import Discovery, Listing
-from tailstat.tail.follow import LISTING_SLACK_NS, Follower, _compressed_key
+from tailstat.tail.compressed import LISTING_SLACK_NS, compressed_key
+from tailstat.tail.follow import Follower
 from tailstat.tail.identity import FP_BYTES
 from tailstat.tail.reader import (
     Batch,
@@ -196,7 +197,7 @@ class Tailer(Follower):
                           note="counted before (or a copy of a file counted): not read again")
         for s, reason, nbytes in plan.unrecoverable:
             claimed.add(s.path)
-            self.compressed_done[_compressed_key(s.dev, s.ino, s.mtime_ns)] = s.mtime_ns
+            self.compressed_done[compressed_key(s.dev, s.ino, s.mtime_ns)] = s.mtime_ns
             self.store.add_dropped(reason, 0, nbytes, self._tail_state())
             self.log.warning("file_unrecoverable", path=s.path, reason=reason, bytes=nbytes,
                              note="rotated and compressed while tailstat was stopped, before it was read")
@@ -235,7 +236,7 @@ class Tailer(Follower):
         for path, s in list(seen.items()):
             if not s.compressed:
                 continue
-            if _compressed_key(s.dev, s.ino, s.mtime_ns) in self.compressed_done:
+            if compressed_key(s.dev, s.ino, s.mtime_ns) in self.compressed_done:
                 del seen[path]
                 continue
             verdict = core.compressed_rotation(s, origins, since_ns, (), vanished) if vanished else None
