@@ -1,0 +1,105 @@
+"""The tailer with 10,000 files, without a daemon around it (issue 11): this checkout's tail package against
+another checkout's (the old tailer: `git archive 4d9c34a | tar -x -C /tmp/old-restart`), each in a subprocess of
+its own, run in turn and repeated so that a shared machine's load hits both alike.
+
+    python -m bench.tailer_inprocess --against DIR [--files 10000] [--rounds 3] [--rescans 15]
+
+Each run: a Tailer and a Store on the same 10,000 files of 10 lines (made once, in a temporary directory), the
+first start read to the end (restore, then passes), then `--rescans` rescans of the quiet files (the safety
+net that runs every TAILSTAT_RESCAN_INTERVAL: the idle daemon's main cost). Rows: the median rescan, and the
+memory the tail modules hold with every file tracked (tracemalloc, the allocations made in the tail package's
+files: streams, heads, indexes, retired records), old / new. The daemon rows of bench.run_daemon `many` add
+everything else (the store's windows, the service), which is not the tailer's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LINE = b'10.0.0.3 - - [10/Oct/2025:13:55:36 +0000] "GET /x HTTP/1.1" 200 1 "-" "tailstat-bench"\n'
+
+CHILD = r"""
+import gc, json, os, statistics, sys, time, tracemalloc
+rescans, traced = int(sys.argv[1]), sys.argv[2] == "memory"
+if traced:
+    tracemalloc.start(1)
+from tailstat.config import load_config
+from tailstat.aggregate import Store
+from tailstat.tail import Tailer
+cfg = load_config()
+store = Store(cfg.topk_capacity, cfg.event_minutes)
+t = Tailer(cfg, store, first_start=True)
+left = t.restore([])
+while left:
+    left = t.cycle(left, [], 1 << 30)
+times = []
+for _ in range(rescans):
+    t0 = time.perf_counter()
+    t.rescan([])
+    times.append(time.perf_counter() - t0)
+out = {"tracked": len(t.by_key), "rescan_ms": statistics.median(times) * 1e3}
+if traced:  # (after the rescans: what a running daemon holds, not what a pass let go)
+    gc.collect()
+    snap = tracemalloc.take_snapshot()
+    tail = sys.modules["tailstat.tail"].__file__  # the package's __init__.py (new), or the module tail.py (old)
+    mine = (lambda f: f.startswith(os.path.dirname(tail) + os.sep)) if tail.endswith("__init__.py") \
+        else (lambda f: f == tail)
+    out["tail_mib"] = sum(s.size for s in snap.statistics("filename") if mine(s.traceback[0].filename)) / 2**20
+print(json.dumps(out))
+"""
+
+
+def run_one(tree: Path, logs: Path, state: Path, rescans: int, mode: str) -> dict:
+    """One child: `mode` "time" (rescans timed, nothing traced) or "memory" (tracemalloc from the start)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAILSTAT_")}
+    env.update({"PYTHONPATH": str(tree / "daemon"), "TAILSTAT_PATHS": str(logs / "*.log"),
+                "TAILSTAT_STATE_DIR": str(state), "TAILSTAT_READ_FROM": "beginning", "TAILSTAT_LOG_LEVEL": "warning"})
+    done = subprocess.run([sys.executable, "-c", CHILD, str(rescans), mode], env=env, capture_output=True, text=True,
+                          timeout=900, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{tree}: exit {done.returncode}\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--against", type=Path, required=True, metavar="DIR", help="the other checkout (old)")
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rescans", type=int, default=15)
+    args = parser.parse_args(argv)
+    trees = {"old": args.against.resolve(), "new": ROOT}
+    with tempfile.TemporaryDirectory(prefix="tailstat-bench-") as tmp:
+        logs = Path(tmp) / "logs"
+        logs.mkdir()
+        for i in range(args.files):
+            (logs / f"app-{i:05d}.log").write_bytes(LINE * 10)
+        results: dict[str, list[dict]] = {"old": [], "new": []}
+        for r in range(args.rounds):
+            for name, tree in trees.items():
+                res = run_one(tree, logs, Path(tmp) / f"state-{name}-{r}", args.rescans, "time")
+                res["tail_mib"] = run_one(tree, logs, Path(tmp) / f"state-{name}-{r}m", 2, "memory")["tail_mib"]
+                if res["tracked"] != args.files:
+                    raise SystemExit(f"{name}: {res['tracked']} files tracked, want {args.files}")
+                results[name].append(res)
+                print(f"round {r + 1} {name}: rescan {res['rescan_ms']:.1f} ms, tail modules {res['tail_mib']:.1f} MiB",
+                      flush=True)
+    print(f"\n{args.files:,} files, {args.rounds} rounds of {args.rescans} rescans (medians), old = {trees['old']}")
+    print("| metric | old | new | new / old |\n|---|---:|---:|---:|")
+    for key, label in (("rescan_ms", "rescan of the quiet files, ms"), ("tail_mib", "held by the tail modules, MiB")):
+        old = statistics.median(x[key] for x in results["old"])
+        new = statistics.median(x[key] for x in results["new"])
+        print(f"| {label} | {old:.1f} | {new:.1f} | {new / old:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
