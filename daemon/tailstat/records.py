@@ -45,12 +45,13 @@ class FileRecords:
                 "offset": 0, "size": 0, "rotations": 0, "truncations": 0, "status": "live",
                 "identity": {"dev": 0, "inode": 0, "fingerprint": "", "fingerprint_bytes": 0},
             }
+        counted = (rec["path"], rec["rotations"], rec["truncations"])
         for name, value in fields.items():
             if name == "identity":
                 rec["identity"] = dict(value)
             else:
                 rec[name] = value
-        if rec["path"] and ("rotations" in fields or "truncations" in fields):
+        if rec["path"] and (rec["path"], rec["rotations"], rec["truncations"]) != counted:
             self.paths.saw(rec["path"], rec["rotations"], rec["truncations"])
 
     def bump(self, key: str, name: str, amount: int) -> None:

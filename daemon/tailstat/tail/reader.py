@@ -159,7 +159,9 @@ class LineCutter:
         self._joiners: dict[str, tuple[ParserSpec | None, Joiner | None]] = {}
 
     def _joiner(self, t: Tracked) -> Joiner | None:
-        if t.spec is not None and t.spec.format == "text" and t.spec.layout is None and b"\n" in t.head:
+        if t.spec is None or t.spec.format != "text":
+            return None  # (only text events span lines: nothing kept for the other 10,000 files)
+        if t.spec.layout is None and b"\n" in t.head:
             # a text file resumed from a checkpoint (whose record says only "text"): its header layout again,
             # from its first lines, for the whole file rather than per batch
             t.spec = dataclasses.replace(t.spec, layout=learn_layout(t.head[: t.head.rfind(b"\n") + 1]))

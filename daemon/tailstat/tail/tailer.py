@@ -318,8 +318,9 @@ class Tailer(Follower):
         # files with bytes left from an earlier pass go first: their lines are the oldest
         paths = sorted(paths, key=lambda p: not p.startswith(KEY_MARK))
         for i, path in enumerate(paths):
-            queued += sum(len(b.data) for b in out[first:])
-            first = len(out)
+            if len(out) != first:
+                queued += sum(len(b.data) for b in out[first:])
+                first = len(out)
             if queued >= budget:
                 return paths[i:] + self._take_more()
             if path.startswith(KEY_MARK):
@@ -480,14 +481,14 @@ class Tailer(Follower):
 
     def _read(self, t: Tracked, out: list[Batch], drain: bool = False, may_relocate: bool = True) -> None:
         """Read what is new (up to a per-pass budget unless draining a file about to be let go)."""
-        if not self._open(t):
+        if not self.fds.get(t):
             if may_relocate and t.status != "deleted":
                 self._relocate_all([t], out)
             return
         fd = t.fh.fileno()
         st = os.fstat(fd)
         gone = st.st_nlink == 0
-        if core.changed_underneath(t, st.st_size, self._head_of(t, fd)):
+        if core.changed_underneath(t, st.st_size, os.pread(fd, len(t.head), 0) if t.head else b""):
             self._truncated(t, out, gone=gone or t.status == "deleted")
             return
         if not t.head and t.mtime_ns and st.st_mtime_ns != t.mtime_ns and not gone and t.status != "deleted":
