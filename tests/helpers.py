@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -129,6 +130,17 @@ class Daemon:
         return json.loads((self.state_dir / "state.json").read_bytes())
 
 
+@contextmanager
+def paused(d: Daemon) -> Iterator[None]:
+    """The daemon stopped (SIGSTOP) for the block, so that what it does falls between two of its passes;
+    SIGCONT after it, whatever happens."""
+    d.proc.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        d.proc.send_signal(signal.SIGCONT)
+
+
 LOGROTATE = "/usr/sbin/logrotate"
 # JSON lines {"w":1,"n":N}, counted by w with n as a measure: sum/min/max tell exactly which lines were counted
 COUNTED_ENV = {"TAILSTAT_FORMAT": "json", "TAILSTAT_GROUP_BY": "w", "TAILSTAT_MEASURES": "n",
@@ -142,6 +154,28 @@ def numbered_lines(start: int, count: int) -> bytes:
 def append(path: Path, data: bytes) -> None:
     with open(path, "ab") as fh:
         fh.write(data)
+
+
+def app_log(tmp: Path, count: int = 5, olddir: bool = False) -> tuple[Path, Path]:
+    """(tmp/"logs", tmp/"logs"/"app.log"): the directory made (with logs/old too if `olddir`), app.log holding
+    numbered_lines(1, count) -- or not there at all if `count` is 0."""
+    logs = tmp / "logs"
+    (logs / "old" if olddir else logs).mkdir(parents=True)
+    log = logs / "app.log"
+    if count:
+        append(log, numbered_lines(1, count))
+    return logs, log
+
+
+def logrotate(tmp: Path, log: Path | str, *directives: str) -> None:
+    """The real `logrotate -f` on `log` (a path or a glob) with these directives, one a line: the
+    configuration written to tmp/"lr.conf" (again at each call), logrotate's state kept in tmp/"lr.state".
+    It must succeed."""
+    conf = tmp / "lr.conf"
+    conf.write_text(f"{log} {{\n" + "".join(f"  {directive}\n" for directive in directives) + "}\n")
+    done = subprocess.run([LOGROTATE, "-s", str(tmp / "lr.state"), "-f", str(conf)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
 
 
 def assert_numbered_lines_once(doc: dict[str, Any], n: int) -> None:

@@ -16,27 +16,20 @@ SIGCONT so that the writes and rotations fall between two passes.
 from __future__ import annotations
 
 import gzip
-import os
-import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from helpers import COUNTED_ENV, LOGROTATE, Daemon, append, numbered_lines, wait_until
+from helpers import COUNTED_ENV, app_log, append, logrotate, numbered_lines, paused, wait_until
 
 ENV = COUNTED_ENV
 lines = numbered_lines
 
 
 def rotate(tmp: Path, logs: Path, mode: str, olddir: Path | None = None) -> None:
-    conf = tmp / "lr.conf"
-    extra = f"  olddir {olddir}\n" if olddir else ""
-    conf.write_text(f"{logs}/app.log {{\n  {mode}\n  rotate 1000\n  compress\n  nodateext\n  missingok\n{extra}}}\n")
-    done = subprocess.run([LOGROTATE, "-s", str(tmp / "lr.state"), "-f", str(conf)],
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
+    logrotate(tmp, logs / "app.log", mode, "rotate 1000", "compress", "nodateext", "missingok",
+              *([f"olddir {olddir}"] if olddir else []))
 
 
 def counted(doc: dict, numbers: list[int]) -> None:
@@ -49,29 +42,14 @@ def dropped(nbytes: int) -> dict:
     return {"compressed_before_read": {"lines": 0, "bytes": nbytes}}
 
 
-def stopped(d: Daemon):
-    class Paused:
-        def __enter__(self) -> None:
-            os.kill(d.proc.pid, signal.SIGSTOP)
-
-        def __exit__(self, *exc: object) -> None:
-            os.kill(d.proc.pid, signal.SIGCONT)
-
-    return Paused()
-
-
 @pytest.mark.parametrize(("glob", "olddir"), [("*.log", False), ("*.log*", False), ("*.log", True)])
 def test_created_rotated_and_compressed_between_passes_is_counted_once(tmp_path: Path, daemon, glob: str,
                                                                        olddir: bool) -> None:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
+    logs, log = app_log(tmp_path, olddir=olddir)
     rotated = logs / "old" if olddir else logs  # olddir: not watched, found by the rescans
-    rotated.mkdir(exist_ok=True)
-    append(log, lines(1, 5))
     d = daemon(str(logs / glob), **ENV)
     d.wait_lines(5)
-    with stopped(d):
+    with paused(d):
         rotate(tmp_path, logs, "create", rotated if olddir else None)  # app.log (read to its end) -> .1.gz
         append(log, lines(6, 7))  # a new app.log, written ...
         rotate(tmp_path, logs, "create", rotated if olddir else None)  # ... rotated and compressed, never seen
@@ -111,14 +89,11 @@ def test_created_rotated_and_compressed_between_passes_is_counted_once(tmp_path:
 
 def test_a_restart_soon_after_counts_nothing_again(tmp_path: Path, daemon) -> None:
     """Counted while running, then stopped before a listing dates it: the restart knows it counted it."""
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    append(log, lines(1, 5))
+    logs, log = app_log(tmp_path)
     env = {**ENV, "TAILSTAT_RESCAN_INTERVAL": "60"}
     d = daemon(str(logs / "*.log"), **env)
     d.wait_lines(5)
-    with stopped(d):
+    with paused(d):
         rotate(tmp_path, logs, "create")
         append(log, lines(6, 7))
         rotate(tmp_path, logs, "create")
@@ -138,13 +113,10 @@ def test_a_restart_soon_after_counts_nothing_again(tmp_path: Path, daemon) -> No
 @pytest.mark.parametrize("glob", ["*.log", "*.log*"])
 def test_unread_bytes_of_a_copytruncated_and_compressed_file_are_counted(tmp_path: Path, daemon,
                                                                           glob: str) -> None:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    append(log, lines(1, 5))
+    logs, log = app_log(tmp_path)
     d = daemon(str(logs / glob), **ENV)
     d.wait_lines(5)
-    with stopped(d):
+    with paused(d):
         append(log, lines(6, 7))  # not read yet when the file is copied, truncated and the copy compressed
         rotate(tmp_path, logs, "copytruncate")
         assert log.stat().st_size == 0 and not (logs / "app.log.1").exists()
@@ -163,10 +135,7 @@ def test_unread_bytes_of_a_copytruncated_and_compressed_file_are_counted(tmp_pat
 @pytest.mark.parametrize("wait_judged", [True, False])
 def test_read_to_its_end_then_compressed_before_a_stop_counts_nothing(tmp_path: Path, daemon,
                                                                       wait_judged: bool) -> None:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    append(log, lines(1, 5))
+    logs, log = app_log(tmp_path)
     env = {**ENV, "TAILSTAT_RESCAN_INTERVAL": "60"}  # the stop comes well within one rescan interval
     d = daemon(str(logs / "*.log"), **env)
     d.wait_lines(5)
@@ -188,16 +157,13 @@ def test_read_to_its_end_then_compressed_before_a_stop_counts_nothing(tmp_path: 
 def test_unread_bytes_of_a_file_whose_descriptor_was_closed_are_counted(tmp_path: Path, daemon) -> None:
     """More busy files than TAILSTAT_MAX_OPEN_FILES: app.log's descriptor is closed (the least recently read)
     when it gets lines, is rotated and compressed between two passes: the bytes it had not read are counted."""
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    append(log, lines(1, 5))
+    logs, log = app_log(tmp_path)
     d = daemon(str(logs / "*.log"), **ENV, TAILSTAT_MAX_OPEN_FILES="4")
     d.wait_lines(5)
     for i, name in enumerate("bcde"):
         append(logs / f"{name}.log", lines(100 + i, 1))
         d.wait_lines(6 + i)  # each read in turn: app.log is the least recently read, its descriptor closed
-    with stopped(d):
+    with paused(d):
         append(log, lines(6, 7))
         rotate(tmp_path, logs, "create")
         assert gzip.decompress((logs / "app.log.1.gz").read_bytes()) == lines(1, 12)

@@ -8,38 +8,24 @@ appended and the file copied and truncated between two of the daemon's passes (i
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from helpers import COUNTED_ENV, LOGROTATE, append, assert_numbered_lines_once, numbered_lines, wait_until
-
-ENV = COUNTED_ENV
-lines = numbered_lines
+from helpers import COUNTED_ENV as ENV
+from helpers import app_log, append, assert_numbered_lines_once, logrotate, paused, wait_until
+from helpers import numbered_lines as lines
 
 
 @pytest.mark.parametrize("glob", ["*.log", "*.log*"])
 def test_unread_bytes_are_read_from_the_copy_in_olddir(tmp_path: Path, daemon, glob: str) -> None:
-    logs = tmp_path / "logs"
-    (logs / "old").mkdir(parents=True)
-    log = logs / "app.log"
-    conf = tmp_path / "lr.conf"
-    conf.write_text(f"{log} {{\n  copytruncate\n  olddir {logs / 'old'}\n  rotate 10\n  nocompress\n}}\n")
-    append(log, lines(1, 5))
+    logs, log = app_log(tmp_path, olddir=True)
     d = daemon(str(logs / glob), **ENV)
     d.wait_lines(5)
-    os.kill(d.proc.pid, signal.SIGSTOP)
-    try:
+    with paused(d):
         append(log, lines(6, 7))  # not read yet when the file is copied and truncated
-        done = subprocess.run([LOGROTATE, "-s", str(tmp_path / "lr.state"), "-f", str(conf)],
-                              capture_output=True, text=True, timeout=60, check=False)
-        assert done.returncode == 0, done.stderr
+        logrotate(tmp_path, log, "copytruncate", f"olddir {logs / 'old'}", "rotate 10", "nocompress")
         assert log.stat().st_size == 0 and (logs / "old" / "app.log.1").read_bytes() == lines(1, 12)
-    finally:
-        os.kill(d.proc.pid, signal.SIGCONT)
     wait_until(lambda: d.log_events("file_copytruncated"), what="the copy taken over")
     append(log, lines(13, 3))
     d.wait_lines(15)
@@ -54,27 +40,14 @@ def test_copy_in_olddir_of_a_file_not_read_yet_is_read_once(tmp_path: Path, daem
     """Lines written to a file tailstat follows but had read nothing of (empty when it last looked), then copied
     into olddir and truncated before its next pass: read from the copy, once (README, durability: what was
     limit (11))."""
-    logs = tmp_path / "logs"
-    (logs / "old").mkdir(parents=True)
-    log = logs / "app.log"
-    conf = tmp_path / "lr.conf"
-    conf.write_text(f"{log} {{\n  copytruncate\n  olddir {logs / 'old'}\n  rotate 10\n  nocompress\n}}\n")
-
-    def rotate() -> None:
-        done = subprocess.run([LOGROTATE, "-s", str(tmp_path / "lr.state"), "-f", str(conf)],
-                              capture_output=True, text=True, timeout=60, check=False)
-        assert done.returncode == 0, done.stderr
-
+    logs, log = app_log(tmp_path, 0, olddir=True)
     log.touch()  # empty when the daemon looks at it: followed from byte 0, nothing read (no head)
     d = daemon(str(logs / glob), **ENV)
     wait_until(lambda: any(e["path"] == str(log) for e in d.log_events("file_opened")), what="app.log followed")
-    os.kill(d.proc.pid, signal.SIGSTOP)
-    try:
+    with paused(d):
         append(log, lines(1, 7))  # nothing of it read when it is copied into olddir (not watched) and truncated
-        rotate()
+        logrotate(tmp_path, log, "copytruncate", f"olddir {logs / 'old'}", "rotate 10", "nocompress")
         assert log.stat().st_size == 0 and (logs / "old" / "app.log.1").read_bytes() == lines(1, 7)
-    finally:
-        os.kill(d.proc.pid, signal.SIGCONT)
     d.wait_lines(7)
     append(log, lines(8, 3))
     d.wait_lines(10)

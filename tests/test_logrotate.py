@@ -19,9 +19,8 @@ from typing import Any
 
 import orjson
 
-from helpers import Daemon, wait_until
+from helpers import Daemon, app_log, logrotate, wait_until
 
-LOGROTATE = "/usr/sbin/logrotate"
 ENV = {"TAILSTAT_FORMAT": "json", "TAILSTAT_CHECKPOINT_INTERVAL": "0.2", "TAILSTAT_RESCAN_INTERVAL": "0.5"}
 
 WRITER = r"""
@@ -66,14 +65,6 @@ class Writer:
         return int(out.split()[-1])
 
 
-def logrotate(tmp_path: Path, conf: str) -> None:
-    path = tmp_path / "logrotate.conf"
-    path.write_text(conf)
-    done = subprocess.run([LOGROTATE, "-s", str(tmp_path / "logrotate.state"), "-f", str(path)],
-                          check=False, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-
-
 def record(doc: dict[str, Any], path: Path) -> dict[str, Any] | None:
     return next((f for f in doc["files"] if f["path"] == str(path)), None)
 
@@ -87,39 +78,30 @@ def lines_on_disk(directory: Path) -> Counter:
     return found
 
 
-def rotate_under_load(tmp_path: Path, d: Daemon, conf: str, rotations: int, step: int,
-                      seen: str | None = None) -> None:
-    """Rotate each time the daemon has counted `step` more lines, so rotations fall among live writes, and
-    let the writer go on for `step` lines after the last one. `seen`: an event the daemon logs once per
-    rotation, awaited before the next one (so that two rotations never fall between two of its passes)."""
+def rotate_under_load(tmp_path: Path, d: Daemon, log: Path, directives: tuple[str, ...], rotations: int,
+                      step: int, seen: str | None = None) -> None:
+    """Rotate `log` (logrotate with these directives) each time the daemon has counted `step` more lines, so
+    rotations fall among live writes, and let the writer go on for `step` lines after the last one. `seen`: an
+    event the daemon logs once per rotation, awaited before the next one (so that two rotations never fall
+    between two of its passes)."""
     for i in range(1, rotations + 2):
         wait_until(lambda i=i: d.stats()["totals"]["lines"] >= i * step, what=f"{i * step} lines")
         if i <= rotations:
-            logrotate(tmp_path, conf)
+            logrotate(tmp_path, log, *directives)
             if seen is not None:
                 wait_until(lambda i=i: len(d.log_events(seen)) >= i, what=f"{seen} {i}")
 
 
 def test_create_mode_counts_every_line_once(tmp_path: Path, daemon) -> None:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
+    logs, log = app_log(tmp_path, 0)
     # the glob matches only the live file: rotated files are followed by inode, drained, never lost
     # (the daemon is up first: a backlog read at start must not count for several rotation steps at once, or
     # logrotate would rotate and compress a file before the daemon could see it -- lines then truly lost)
     d = daemon(str(log), **ENV, TAILSTAT_GROUP_BY="w")
     writer = Writer(log, rate=600)
-    conf = f"""{log} {{
-    create
-    rotate 10
-    compress
-    delaycompress
-    postrotate
-        kill -HUP {writer.pid}
-    endscript
-}}
-"""
-    rotate_under_load(tmp_path, d, conf, rotations=3, step=250)
+    conf = ("create", "rotate 10", "compress", "delaycompress",
+            "postrotate", f"    kill -HUP {writer.pid}", "endscript")
+    rotate_under_load(tmp_path, d, log, conf, rotations=3, step=250)
     written = writer.stop()
     wait_until(lambda: d.stats()["totals"]["lines"] >= written, what=f"{written} lines")
     assert d.stop() == 0, d.stderr()
@@ -134,20 +116,14 @@ def test_create_mode_counts_every_line_once(tmp_path: Path, daemon) -> None:
 
 
 def test_copytruncate_loses_only_logrotates_own_window(tmp_path: Path, daemon) -> None:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
+    logs, log = app_log(tmp_path, 0)
     writer = Writer(log, rate=2000)
-    conf = f"""{log} {{
-    copytruncate
-    rotate 10
-}}
-"""
+    conf = ("copytruncate", "rotate 10")
     # the glob matches the copies too: they must be recognised as content already read, not read twice
     d = daemon(str(logs / "app.log*"), **ENV, TAILSTAT_GROUP_BY="n", TAILSTAT_TOPK_CAPACITY="100000")
     # (each copy taken over before the next rotation: two rotations between two passes would leave the second
     # copy read as a new file -- its lines still counted once -- and `rotations` one short)
-    rotate_under_load(tmp_path, d, conf, rotations=3, step=800, seen="file_copytruncated")
+    rotate_under_load(tmp_path, d, log, conf, rotations=3, step=800, seen="file_copytruncated")
     written = writer.stop()
 
     def caught_up() -> bool:

@@ -10,25 +10,17 @@ Both globs: the rotated names at watched paths (`*.log*`) or not (`*.log`).
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from helpers import COUNTED_ENV, LOGROTATE, Daemon, append, assert_numbered_lines_once, numbered_lines, wait_until
-
-ENV = COUNTED_ENV
-lines = numbered_lines
+from helpers import COUNTED_ENV as ENV
+from helpers import Daemon, app_log, append, assert_numbered_lines_once, logrotate, paused, wait_until
+from helpers import numbered_lines as lines
 
 
 def rotate(tmp: Path, logs: Path, mode: str) -> None:
-    conf = tmp / "lr.conf"
-    conf.write_text(f"{logs}/app.log {{\n  {mode}\n  rotate 1000\n  nocompress\n  nodateext\n  missingok\n}}\n")
-    done = subprocess.run([LOGROTATE, "-s", str(tmp / "lr.state"), "-f", str(conf)],
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
+    logrotate(tmp, logs / "app.log", mode, "rotate 1000", "nocompress", "nodateext", "missingok")
 
 
 def opened(d: Daemon, path: Path, ino: int) -> int:
@@ -39,10 +31,7 @@ def opened(d: Daemon, path: Path, ino: int) -> int:
 @pytest.mark.parametrize("mode", ["create", "copytruncate"])
 def test_empty_file_written_and_rotated_between_passes_is_read_once(tmp_path: Path, daemon, mode: str,
                                                                     glob: str) -> None:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    append(log, lines(1, 5))
+    logs, log = app_log(tmp_path)
     d = daemon(str(logs / glob), **ENV)
     d.wait_lines(5)
     done = "file_rotated" if mode == "create" else "file_copytruncated"
@@ -56,13 +45,10 @@ def test_empty_file_written_and_rotated_between_passes_is_read_once(tmp_path: Pa
                what="the empty app.log followed")
     # written and rotated again while the daemon cannot run: its next pass finds app.log moved away or copied
     # and truncated, its lines only in app.log.1
-    os.kill(d.proc.pid, signal.SIGSTOP)
-    try:
+    with paused(d):
         append(log, lines(6, 7))
         rotate(tmp_path, logs, mode)
         assert log.stat().st_size == 0 and (logs / "app.log.1").read_bytes() == lines(6, 7)
-    finally:
-        os.kill(d.proc.pid, signal.SIGCONT)
     append(log, lines(13, 3))
     d.wait_lines(15)
     assert d.stop() == 0, d.stderr()

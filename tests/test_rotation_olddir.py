@@ -10,33 +10,24 @@ rotation (the rotated file is newer than the daemon's last listing).
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from helpers import COUNTED_ENV, LOGROTATE, append, assert_numbered_lines_once, numbered_lines, wait_until
-
-ENV = COUNTED_ENV
-lines = numbered_lines
+from helpers import COUNTED_ENV as ENV
+from helpers import app_log, append, assert_numbered_lines_once, logrotate, wait_until
+from helpers import numbered_lines as lines
 
 
 @pytest.mark.parametrize("glob", ["*.log", "*.log*"])
 def test_file_rotated_into_olddir_is_followed_there_and_read_once(tmp_path: Path, daemon, glob: str) -> None:
-    logs = tmp_path / "logs"
+    logs, log = app_log(tmp_path, olddir=True)
     old = logs / "old"
-    old.mkdir(parents=True)
-    log = logs / "app.log"
-    conf = tmp_path / "lr.conf"
-    conf.write_text(f"{log} {{\n  create\n  olddir {old}\n  rotate 10\n  nocompress\n  nodateext\n}}\n")
-    append(log, lines(1, 5))
     d = daemon(str(logs / glob), **ENV)
     d.wait_lines(5)
     key = next(e["key"] for e in d.log_events("file_opened") if e["path"] == str(log))
     append(log, lines(6, 5))
-    done = subprocess.run([LOGROTATE, "-s", str(tmp_path / "lr.state"), "-f", str(conf)],
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
+    logrotate(tmp_path, log, "create", f"olddir {old}", "rotate 10", "nocompress", "nodateext")
     assert (old / "app.log.1").read_bytes() == lines(1, 10) and log.stat().st_size == 0
     wait_until(lambda: d.log_events("file_rotated"), what="the rotation seen")
     d.wait_lines(10)

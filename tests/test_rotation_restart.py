@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import gzip
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import REPO, Daemon, wait_until
+from helpers import REPO, Daemon, app_log, logrotate, paused, wait_until
 
 sys.path.insert(0, str(REPO))
-from bench.rotation_chaos import QUICK, Chaos, Rates, logrotate_conf
+from bench.rotation_chaos import QUICK, Chaos, Rates
 
-LOGROTATE = "/usr/sbin/logrotate"
 ENV = {"TAILSTAT_FORMAT": "json", "TAILSTAT_GROUP_BY": "w", "TAILSTAT_MEASURES": "n",
        "TAILSTAT_CHECKPOINT_INTERVAL": "0.2", "TAILSTAT_RESCAN_INTERVAL": "0.5"}
 
@@ -37,11 +34,9 @@ def append(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def rotate(tmp: Path, conf: str) -> None:
-    (tmp / "lr.conf").write_text(conf)
-    done = subprocess.run([LOGROTATE, "-s", str(tmp / "lr.state"), "-f", str(tmp / "lr.conf")],
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
+def rotate(tmp: Path, logs: Path) -> None:
+    """The chaos runs' rotation (bench.rotation_chaos.logrotate_conf without dateext)."""
+    logrotate(tmp, logs / "*.log", "create", "rotate 1000", "nocompress", "nodateext", "missingok")
 
 
 def exact(doc: dict, n: int) -> bool:
@@ -55,19 +50,29 @@ def kill_after_checkpoint(d: Daemon, lines_seen: int) -> None:
     d.kill()
 
 
+def restart_reads_each_line_once(daemon, logs: Path, log: Path, env: dict[str, str], start: int,
+                                 count: int) -> Daemon:
+    """A restart with a glob of rotated names, then lines(1, start, count) appended: all `start + count - 1`
+    lines counted exactly once. Returns the daemon, stopped."""
+    n = start + count - 1
+    d2 = daemon(str(logs / "*.log*"), **env)
+    append(log, lines(1, start, count))
+    wait_until(lambda: d2.stats()["totals"]["lines"] >= n, what=f"{n} lines")
+    assert d2.stop() == 0
+    doc = d2.stats()
+    assert doc["totals"]["lines"] == n and exact(doc, n), doc["measures"]
+    return d2
+
+
 @pytest.mark.parametrize("glob", ["*.log", "*.log*"])
 def test_files_created_and_rotated_while_down_are_read_once(tmp_path: Path, daemon, glob: str) -> None:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    conf = logrotate_conf(logs, dateext=False)
-    append(log, lines(1, 1, 10))
+    logs, log = app_log(tmp_path, 10)
     d = daemon(str(logs / glob), **ENV)
     kill_after_checkpoint(d, 10)
     append(log, lines(1, 11, 5))  # unread when killed: the resumed file has them
     n = 15
     for _ in range(3):  # each rotation: a new app.log, written, then rotated away -- all while down
-        rotate(tmp_path, conf)
+        rotate(tmp_path, logs)
         append(log, lines(1, n + 1, 7))
         n += 7
     assert sorted(p.name for p in logs.iterdir()) == ["app.log", "app.log.1", "app.log.2", "app.log.3"]
@@ -84,22 +89,16 @@ def test_files_created_and_rotated_while_down_are_read_once(tmp_path: Path, daem
 def test_file_created_and_rotated_between_two_passes_is_read(tmp_path: Path, daemon) -> None:
     """At run time too: a burst of rotations while the daemon is not looking (SIGSTOP: a slow pass) creates a
     file and rotates it away before any event for it is handled; the rotation seen next finds it."""
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    append(log, lines(1, 1, 10))
+    logs, log = app_log(tmp_path, 10)
     d = daemon(str(logs / "*.log"), **ENV)
     wait_until(lambda: d.stats()["totals"]["lines"] >= 10, what="10 lines")
     wait_until(lambda: d.state()["tail"].get("listed_at_ns"), what="a listing in the checkpoint")
-    d.proc.send_signal(signal.SIGSTOP)
-    try:
+    with paused(d):
         os.rename(log, logs / "app.log.1")
         append(log, lines(1, 11, 6))  # a new app.log, written, then rotated away: never seen at a watched path
         os.rename(logs / "app.log.1", logs / "app.log.2")
         os.rename(log, logs / "app.log.1")
         append(log, lines(1, 17, 3))
-    finally:
-        d.proc.send_signal(signal.SIGCONT)
     wait_until(lambda: d.stats()["totals"]["lines"] >= 19, what="19 lines")
     assert d.stop() == 0
     doc = d.stats()
@@ -110,30 +109,21 @@ def test_file_created_and_rotated_between_two_passes_is_read(tmp_path: Path, dae
 def test_retired_file_renamed_again_is_not_read_twice(tmp_path: Path, daemon) -> None:
     """A rotated file let go after its grace period is renamed by every later rotation (.1 -> .2 -> ...), and
     met by a glob of rotated names after a restart: remembered, never read again."""
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    conf = logrotate_conf(logs, dateext=False)
-    append(log, lines(1, 1, 20))
+    logs, log = app_log(tmp_path, 20)
     env = {**ENV, "TAILSTAT_ROTATED_GRACE": "0"}
     d = daemon(str(logs / "*.log"), **env)
     wait_until(lambda: d.stats()["totals"]["lines"] >= 20, what="20 lines")
-    rotate(tmp_path, conf)
+    rotate(tmp_path, logs)
     wait_until(lambda: d.log_events("file_closed"), what="the rotated file let go")
     append(log, lines(1, 21, 5))
     wait_until(lambda: d.stats()["totals"]["lines"] >= 25, what="25 lines")
-    rotate(tmp_path, conf)  # app.log.1 (retired) -> app.log.2
+    rotate(tmp_path, logs)  # app.log.1 (retired) -> app.log.2
     wait_until(lambda: len(d.log_events("file_closed")) >= 2, what="the second rotated file let go")
     assert d.stop() == 0
     state = d.state()
     assert sorted(Path(r["path"]).name for r in state["tail"]["retired"].values()) == ["app.log.1", "app.log.2"]
     # a glob of rotated names now matches both rotations: known, not new
-    d2 = daemon(str(logs / "*.log*"), **env)
-    append(log, lines(1, 26, 3))
-    wait_until(lambda: d2.stats()["totals"]["lines"] >= 28, what="28 lines")
-    assert d2.stop() == 0
-    doc = d2.stats()
-    assert doc["totals"]["lines"] == 28 and exact(doc, 28), doc["measures"]
+    d2 = restart_reads_each_line_once(daemon, logs, log, env, 26, 3)
     opened = {Path(e["path"]).name: e["offset"] for e in d2.log_events("file_opened")}
     assert (opened["app.log.1"], opened["app.log.2"]) == ((logs / "app.log.1").stat().st_size,
                                                          (logs / "app.log.2").stat().st_size)
@@ -142,10 +132,7 @@ def test_retired_file_renamed_again_is_not_read_twice(tmp_path: Path, daemon) ->
 def test_backup_move_of_a_retired_file_is_not_read(tmp_path: Path, daemon) -> None:
     """logrotate moving a dateext rotation aside (`.backup`, same inode) after the daemon let it go, and a
     restart with a glob of rotated names: the file is known, followed from its end, never read again."""
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    append(log, lines(1, 1, 12))
+    logs, log = app_log(tmp_path, 12)
     env = {**ENV, "TAILSTAT_ROTATED_GRACE": "0"}
     d = daemon(str(logs / "*.log"), **env)
     wait_until(lambda: d.stats()["totals"]["lines"] >= 12, what="12 lines")
@@ -157,22 +144,14 @@ def test_backup_move_of_a_retired_file_is_not_read(tmp_path: Path, daemon) -> No
                == ["app.log-2026120120.backup"], what="the retired record following its file")
     assert d.stats()["totals"]["lines"] == 16
     assert d.stop() == 0
-    d2 = daemon(str(logs / "*.log*"), **env)
-    append(log, lines(1, 17, 2))
-    wait_until(lambda: d2.stats()["totals"]["lines"] >= 18, what="18 lines")
-    assert d2.stop() == 0
-    doc = d2.stats()
-    assert doc["totals"]["lines"] == 18 and exact(doc, 18), doc["measures"]
+    d2 = restart_reads_each_line_once(daemon, logs, log, env, 17, 2)
     backup = logs / "app.log-2026120120.backup"
     assert [e["offset"] for e in d2.log_events("file_opened") if e["path"] == str(backup)] == [backup.stat().st_size]
 
 
 def test_rotated_and_compressed_while_down_is_counted_as_dropped(tmp_path: Path, daemon) -> None:
     """What cannot be recovered is reported: a file rotated and gzipped before tailstat read it."""
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    append(log, lines(1, 1, 10))
+    logs, log = app_log(tmp_path, 10)
     d = daemon(str(logs / "*.log"), **ENV)
     kill_after_checkpoint(d, 10)
     append(log, lines(1, 11, 5))

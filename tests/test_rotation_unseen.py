@@ -10,46 +10,31 @@ paths (`*.log*`: a new glob match) or not (`*.log`: a rotation not seen, found b
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from helpers import COUNTED_ENV, LOGROTATE, append, assert_numbered_lines_once, numbered_lines, wait_until
-
-ENV = COUNTED_ENV
-lines = numbered_lines
+from helpers import COUNTED_ENV as ENV
+from helpers import app_log, append, assert_numbered_lines_once, logrotate, paused, wait_until
+from helpers import numbered_lines as lines
 
 
 @pytest.mark.parametrize("glob", ["*.log", "*.log*"])
 @pytest.mark.parametrize("before", ["never", "deleted"])
 def test_file_created_written_and_rotated_between_passes_is_read_once(tmp_path: Path, daemon, glob: str,
                                                                       before: str) -> None:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    conf = tmp_path / "lr.conf"
-    conf.write_text(f"{log} {{\n  create\n  rotate 10\n  nocompress\n  nodateext\n}}\n")
+    logs, log = app_log(tmp_path, 5 if before == "deleted" else 0)
     n = 0
-    if before == "deleted":
-        append(log, lines(1, 5))
     d = daemon(str(logs / glob), **ENV)
     if before == "deleted":
         d.wait_lines(5)
         log.unlink()
         wait_until(lambda: d.log_events("file_deleted"), what="app.log let go")
         n = 5
-    os.kill(d.proc.pid, signal.SIGSTOP)
-    try:
+    with paused(d):
         append(log, lines(n + 1, 5))
-        done = subprocess.run([LOGROTATE, "-s", str(tmp_path / "lr.state"), "-f", str(conf)],
-                              capture_output=True, text=True, timeout=60, check=False)
-        assert done.returncode == 0, done.stderr
+        logrotate(tmp_path, log, "create", "rotate 10", "nocompress", "nodateext")
         assert (logs / "app.log.1").read_bytes() == lines(n + 1, 5) and log.stat().st_size == 0
-    finally:
-        os.kill(d.proc.pid, signal.SIGCONT)
     d.wait_lines(n + 5)
     append(log, lines(n + 6, 10 - n))
     d.wait_lines(15)
@@ -64,24 +49,15 @@ def test_copy_in_olddir_of_a_file_read_nothing_of_is_read_once(tmp_path: Path, d
     """logrotate's copytruncate with olddir, on a file the daemon followed empty (it had read no byte of it):
     the lines written and copied into olddir before its next pass are read from the copy, found in the
     subdirectory (README, durability: what was limit (11))."""
-    logs = tmp_path / "logs"
+    logs, log = app_log(tmp_path, 0, olddir=True)
     old = logs / "old"
-    old.mkdir(parents=True)
-    log = logs / "app.log"
     log.touch()
-    conf = tmp_path / "lr.conf"
-    conf.write_text(f"{log} {{\n  copytruncate\n  olddir {old}\n  rotate 10\n  nocompress\n  nodateext\n}}\n")
     d = daemon(str(logs / glob), **ENV)
     wait_until(lambda: [e for e in d.log_events("file_opened") if e["path"] == str(log)], what="app.log followed")
-    os.kill(d.proc.pid, signal.SIGSTOP)
-    try:
+    with paused(d):
         append(log, lines(1, 5))
-        done = subprocess.run([LOGROTATE, "-s", str(tmp_path / "lr.state"), "-f", str(conf)],
-                              capture_output=True, text=True, timeout=60, check=False)
-        assert done.returncode == 0, done.stderr
+        logrotate(tmp_path, log, "copytruncate", f"olddir {old}", "rotate 10", "nocompress", "nodateext")
         assert (old / "app.log.1").read_bytes() == lines(1, 5) and log.stat().st_size == 0
-    finally:
-        os.kill(d.proc.pid, signal.SIGCONT)
     wait_until(lambda: d.log_events("file_found_rotated"), what="the copy in olddir found")
     append(log, lines(6, 10))
     d.wait_lines(15)

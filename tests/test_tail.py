@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import gzip
 import os
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from helpers import Daemon, wait_until
+from helpers import Daemon, paused, wait_until
 from tailstat.aggregate import Store
 from tailstat.config import load_config
 from tailstat.formats import parse_batch
@@ -57,15 +54,6 @@ def caught_up(d: Daemon, path: Path) -> bool:
     return rec is not None and rec["size"] == size and rec["offset"] == size
 
 
-@contextmanager
-def frozen(d: Daemon) -> Iterator[None]:
-    d.proc.send_signal(signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        d.proc.send_signal(signal.SIGCONT)
-
-
 def logdir(tmp_path: Path) -> Path:
     """Log files live apart from tmp_path itself, where the daemon's own stderr log is kept."""
     logs = tmp_path / "logs"
@@ -84,7 +72,7 @@ def test_truncate_and_regrow_past_old_offset_is_a_new_stream(tmp_path: Path, dae
     d = daemon(str(log.parent / "*.log"), **ENV)
     wait_until(lambda: caught_up(d, log), what="first 5 lines")
     old_inode = log.stat().st_ino
-    with frozen(d):
+    with paused(d):
         os.truncate(log, 0)
         append(log, lines(2, 1, 12))  # longer than the old offset: only the head tells it apart
         assert log.stat().st_size > 5 * len(lines(1, 1, 1)) and log.stat().st_ino == old_inode
@@ -103,7 +91,7 @@ def test_deleted_file_with_unread_bytes_is_drained_then_let_go(tmp_path: Path, d
     log.write_bytes(lines(1, 1, 3))
     d = daemon(str(log.parent / "*.log"), **ENV)
     wait_until(lambda: caught_up(d, log), what="first 3 lines")
-    with frozen(d):
+    with paused(d):
         append(log, lines(1, 4, 40))
         log.unlink()  # the 40 lines now exist only behind the daemon's descriptor
     wait_until(lambda: d.stats()["totals"]["lines"] >= 43, what="43 lines")
@@ -142,12 +130,19 @@ def test_reused_inode_is_a_new_file_not_a_resumed_one(tmp_path: Path, daemon) ->
     assert (rec["identity"]["inode"], rec["lines"], rec["offset"]) == (inode, 25, log.stat().st_size)
 
 
-def test_unfinished_last_line_waits_for_its_newline(tmp_path: Path, daemon) -> None:
+def read_up_to_a_partial_line(tmp_path: Path, daemon, whole: bytes, partial: bytes) -> tuple[Path, Daemon]:
+    """app.log holding the lines `whole`, then `partial` (no newline yet), and a daemon that has read it to
+    its size."""
     log = logdir(tmp_path) / "app.log"
-    first = lines(1, 1, 1)
-    log.write_bytes(first + b'{"w":1,"n":2}')
+    log.write_bytes(whole + partial)
     d = daemon(str(log.parent / "*.log"), **ENV)
     wait_until(lambda: seen_whole(d, log), what="file read")
+    return log, d
+
+
+def test_unfinished_last_line_waits_for_its_newline(tmp_path: Path, daemon) -> None:
+    first = lines(1, 1, 1)
+    log, d = read_up_to_a_partial_line(tmp_path, daemon, first, b'{"w":1,"n":2}')
     doc = d.stats()
     rec = record(doc, log)
     assert doc["totals"]["lines"] == 1 and (rec["offset"], rec["lag_bytes"]) == (len(first), 13)
@@ -158,11 +153,8 @@ def test_unfinished_last_line_waits_for_its_newline(tmp_path: Path, daemon) -> N
 
 
 def test_partial_line_across_a_restart_is_counted_once(tmp_path: Path, daemon) -> None:
-    log = logdir(tmp_path) / "app.log"
     whole = lines(1, 1, 2)
-    log.write_bytes(whole + b'{"w":1,')
-    d = daemon(str(log.parent / "*.log"), **ENV)
-    wait_until(lambda: seen_whole(d, log), what="file read")
+    log, d = read_up_to_a_partial_line(tmp_path, daemon, whole, b'{"w":1,')
     assert d.stop() == 0
     state = d.state()
     (rec,) = state["files"].values()
