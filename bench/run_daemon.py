@@ -795,7 +795,8 @@ def run_latency(report: Report, args: argparse.Namespace) -> None:
 def run_many(report: Report, args: argparse.Namespace) -> None:
     name = "many"
     idle_s = args.idle_seconds
-    print(f"[{name}] {MANY_FILES:,} files x {MANY_LINES} lines, MAX_OPEN_FILES={MANY_MAX_OPEN}, idle {idle_s:g} s",
+    print(f"[{name}] {MANY_FILES:,} files x {MANY_LINES} lines ({args.many_lines}), MAX_OPEN_FILES={MANY_MAX_OPEN}, "
+          f"idle {idle_s:g} s",
           flush=True)
     settings = args.settings | {"MAX_OPEN_FILES": str(MANY_MAX_OPEN)}
     with tempfile.TemporaryDirectory(prefix="tailstat-bench-") as tmp:
@@ -804,8 +805,9 @@ def run_many(report: Report, args: argparse.Namespace) -> None:
         logs.mkdir()
         blob, starts = combined_lines(MANY_FILES + MANY_LINES, 3)
         paths = [logs / f"app-{i:05d}.log" for i in range(MANY_FILES)]
+        same = blob[starts[0]:starts[1]] * MANY_LINES
         for i, p in enumerate(paths):
-            p.write_bytes(blob[starts[i]:starts[i + MANY_LINES]])
+            p.write_bytes(same if args.many_lines == "same" else blob[starts[i]:starts[i + MANY_LINES]])
         total = MANY_FILES * MANY_LINES
         one_more = b'10.0.0.3 - - [10/Oct/2025:13:55:36 +0000] "GET /more HTTP/1.1" 200 1 "-" "tailstat-bench"\n'
         with daemon_in(work, [str(logs / "*.log")], settings) as d:
@@ -969,6 +971,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", help="TAILSTAT_WORKERS for the daemon")
     parser.add_argument("--py-spy", action="store_true",
                         help="record the daemon with py-spy during busy, latency and the idle window")
+    parser.add_argument("--many-lines", choices=("varied", "same"), default="varied",
+                        help="many: the files' lines -- varied (generated access-log lines: the aggregates grow with "
+                             "their distinct values) or the same line everywhere (what the tailer holds per file)")
     parser.add_argument("--out", default=str(RESULTS / "daemon.md"), help="markdown report (default %(default)s)")
     parser.add_argument("--against", type=Path, metavar="DIR",
                         help="also run each scenario, just before this checkout's, with the daemon of another "
