@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass, replace
 
@@ -82,7 +84,11 @@ class ParserSpec:
     multiline_max_lines: int = 500  # an event longer than this many lines goes on as a new event
 
     def resolved(self, fmt: str) -> ParserSpec:
-        """The spec for a concrete format (used once `auto` has detected one; `text:<layout>` for text)."""
+        """The spec for a concrete format (used once `auto` has detected one; `text:<layout>` for text). One
+        object per (spec, format): the 10,000 files of one source share theirs (it is frozen)."""
+        return _resolved(self, fmt)
+
+    def _resolve(self, fmt: str) -> ParserSpec:
         if fmt.startswith(TEXT_PREFIX):
             return replace(self.resolved("text"), layout=fmt[len(TEXT_PREFIX):] or None)
         dims, measures = DEFAULT_DIMENSIONS.get(fmt, ()), DEFAULT_MEASURES.get(fmt, ())
@@ -165,3 +171,8 @@ def build_spec(fmt: str, group_by: tuple[str, ...], measures: tuple[str, ...], r
                       log_format=log_format, source=source, multiline=multiline,
                       multiline_max_lines=multiline_max_lines)
     return base if fmt == "auto" else base.resolved(fmt)
+
+
+@functools.lru_cache(maxsize=1024)  # (sources x formats x text layouts: a few; bounded all the same)
+def _resolved(spec: ParserSpec, fmt: str) -> ParserSpec:
+    return spec._resolve(fmt)
