@@ -412,9 +412,10 @@ class Store:
                 "patterns": {src: r.to_dict() for src, r in self._patterns.items()},
             }
 
-    def load_state(self, state: dict[str, Any]) -> None:
-        """Restore from export_state() output. Raises KeyError/ValueError/TypeError on a malformed state."""
-        restored = read_state(state, self._ring, self._totals, self._patterns_max)
+    def load_state(self, state: dict[str, Any], owned: bool = False) -> None:
+        """Restore from export_state() output (`owned`: nothing else holds it, its records are taken as they
+        are). Raises KeyError/ValueError/TypeError on a malformed state."""
+        restored = read_state(state, self._ring, self._totals, self._patterns_max, owned)
         ring = restored.ring
         if ring is not None:
             ring.before_seal = self._add_pending

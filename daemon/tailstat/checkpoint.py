@@ -141,12 +141,11 @@ def load_into(store: Store, path: Path, on_corrupt: str) -> bool:
     log = structlog.get_logger("tailstat.checkpoint")
     _remove_stale_temps(path)
     try:
-        raw = path.read_bytes()
-        state = orjson.loads(raw)
+        state = orjson.loads(path.read_bytes())  # (its bytes not kept while the store is built from it)
         if not isinstance(state, dict):
             raise TypeError("state is not an object")
         check_file_records(state)
-        store.load_state(state)
+        store.load_state(state, owned=True)
     except FileNotFoundError:
         return False
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:

@@ -47,9 +47,11 @@ def totals_of(saved: dict[str, Any], names: dict[str, int]) -> dict[str, int]:
 
 
 def read_state(state: dict[str, Any], ring: Ring | None, totals: dict[str, int],
-               patterns_max: int) -> Restored:
+               patterns_max: int, owned: bool = False) -> Restored:
     """A checkpoint; `ring`: the store's (its slots' size and count), None without windows; `totals`: the
-    store's (their names). Raises KeyError/ValueError/TypeError on a malformed state."""
+    store's (their names); `owned`: nothing else holds `state` (a state file just parsed), so its file records
+    are taken as they are, not copied (10,000 of them: the restart's peak memory). Raises
+    KeyError/ValueError/TypeError on a malformed state."""
     if state.get("schema") not in STATE_SCHEMAS:
         raise ValueError(f"unknown state schema {state.get('schema')!r}")
     loaded = None
@@ -63,7 +65,7 @@ def read_state(state: dict[str, Any], ring: Ring | None, totals: dict[str, int],
                         {n: Distinct.from_dict(d) for n, d in state["distinct"].items()},
                         {n: Quantiles.from_dict(d) for n, d in state["measures"].items()},
                         {int(m): Counter(c) for m, c in state["minutes"]})
-    files = {str(k): dict(v) for k, v in state["files"].items()}
+    files = {str(k): v if owned else dict(v) for k, v in state["files"].items()}
     for rec in files.values():
         int(rec["offset"]), rec["identity"]["inode"], rec["path"]
     # a checkpoint from before the per-path counters: each record's counts at its path
