@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import threading
 import time
@@ -141,7 +142,9 @@ def load_into(store: Store, path: Path, on_corrupt: str) -> bool:
     log = structlog.get_logger("tailstat.checkpoint")
     _remove_stale_temps(path)
     try:
-        state = orjson.loads(path.read_bytes())  # (its bytes not kept while the store is built from it)
+        # json, not orjson: the same objects, 15 ms slower for 10,000 files, but orjson's parser holds about three
+        # times what it builds while it parses (the restart's peak RSS; README, Performance)
+        state = json.loads(path.read_bytes())
         if not isinstance(state, dict):
             raise TypeError("state is not an object")
         check_file_records(state)
