@@ -218,14 +218,6 @@ def _zstd_head(data: bytes) -> bytes | None:
         return None
 
 
-def dir_files(directory: str) -> list[str]:
-    try:
-        with os.scandir(directory) as it:
-            return [e.path for e in it if e.is_file(follow_symlinks=False)]
-    except OSError:
-        return []
-
-
 def files_with_olddir(directory: str) -> list[str]:
     """The regular files of `directory` and of its immediate subdirectories (logrotate's olddir): where a file
     of `directory` may have been renamed to. One listing of each."""
@@ -233,7 +225,3 @@ def files_with_olddir(directory: str) -> list[str]:
     return [e.path for d in [directory, *listing.subdirs(directory)] for e in listing.entries(d)
             if e.is_file(follow_symlinks=False)]
 
-
-def subdirs(directory: str) -> list[str]:
-    """The immediate subdirectories of `directory` (where logrotate's olddir may be), sorted."""
-    return Listing().subdirs(directory)

@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from tailstat.tail.core import Known
-from tailstat.tail.discovery import dir_files, subdirs
+from tailstat.tail.discovery import files_with_olddir
 from tailstat.tail.identity import matches_fingerprint
 
 
@@ -98,12 +98,11 @@ class Retired:
                 missing.setdefault(os.path.dirname(rec["path"]), []).append(key)
         for directory, keys in missing.items():
             where: dict[int, str] = {}
-            for d in [directory, *subdirs(directory)]:
-                for path in dir_files(d):
-                    try:
-                        where.setdefault(os.stat(path).st_ino, path)
-                    except OSError:
-                        continue
+            for path in files_with_olddir(directory):
+                try:
+                    where.setdefault(os.stat(path).st_ino, path)
+                except OSError:
+                    continue
             for key in keys:
                 rec = self.records[key]
                 path = where.get(int(rec["inode"]))

@@ -12,7 +12,7 @@ import os
 
 from tailstat.tail import core
 from tailstat.tail.compressed import LISTING_SLACK_NS
-from tailstat.tail.discovery import dir_files, files_with_olddir, observe_files, subdirs
+from tailstat.tail.discovery import files_with_olddir, observe_files
 from tailstat.tail.identity import is_compressed_name
 from tailstat.tail.reader import Batch, Tracked
 
@@ -63,7 +63,8 @@ class UnseenRotations:
         olddir before its next pass is read from byte 0 (core.unread_olddir_copies decides)."""
         if self._adopting or not self.listed_at_ns:
             return
-        olddir = [p for d in subdirs(os.path.dirname(t.path)) for p in dir_files(d)]
+        directory = os.path.dirname(t.path)
+        olddir = [p for p in files_with_olddir(directory) if os.path.dirname(p) != directory]
         seen = observe_files((p for p in olddir if p not in self.by_path and core.may_be_copy(p, t)),
                              newer_than_ns=t.mtime_ns)  # (only those written since t's file was last seen)
         if not seen:
